@@ -1,0 +1,68 @@
+// Baseline server for the tierguard HTTP benchmark.
+//
+// A minimal node:https server with the same certificate/key and TLS floor as
+// tierguard. For every POST it reads the body fully, JSON.parses it and answers
+// a fixed "allowed" AdmissionReview echoing request.uid. GET /readyz -> 200.
+// This is the floor: TLS + HTTP/1.1 + JSON.parse + a tiny JSON.stringify.
+//
+// Usage: node bench/bare-server.mjs <port> <tls.crt> <tls.key>
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+
+const [portArg, certPath, keyPath] = process.argv.slice(2);
+const port = Number(portArg);
+if (!Number.isInteger(port) || port <= 0 || !certPath || !keyPath) {
+  console.error('usage: node bench/bare-server.mjs <port> <tls.crt> <tls.key>');
+  process.exit(2);
+}
+
+const server = https.createServer(
+  {
+    cert: readFileSync(certPath),
+    key: readFileSync(keyPath),
+    minVersion: 'TLSv1.2',
+  },
+  (req, res) => {
+    if (req.method === 'GET' && (req.url === '/readyz' || req.url === '/healthz')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let uid;
+      try {
+        uid = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.request?.uid;
+      } catch {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end('invalid JSON');
+        return;
+      }
+      const body = JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid, allowed: true },
+      });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    });
+    req.on('error', () => res.destroy());
+  },
+);
+
+server.listen(port, '127.0.0.1');
+const shutdown = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

@@ -1,0 +1,30 @@
+// Template for an extra benchmark section. Files in bench/sections/ ending in
+// .mjs are imported by bench/run.mjs (sorted by name) and run after the HTTP
+// scenarios; files starting with "_" (like this one) are skipped.
+//
+// export const title = 'engine';           // optional heading
+// export async function run(ctx) -> rows    // array of flat objects, printed as a table
+//                                           // (or { title, rows }); rows also go to latest.json
+//
+// ctx provides: settings {rounds, seconds, warmupSeconds, connections, target},
+//   repoRoot, benchDir, tmpDir, certs {ca, cert, key, caPem}, fixtures
+//   {'<file>.json': {body, uid, bytes}}, scenarios, results (HTTP results so far),
+//   startServer(kind, {label, capSeconds}) -> server {port, pid, stop()} (ALWAYS stop() in finally),
+//   runLoad({server, path, body, seconds, verifyUid?}) -> {rps, p50ms, p99ms, cpuUsPerReq, ...},
+//   httpsRequest({port, method, path, body}), median(values), printRows(rows).
+//
+// Keep loops bounded in count and time (e.g. iterate for ctx.settings.seconds).
+
+export const title = 'example';
+
+export async function run(ctx) {
+  return ctx.results.map((sc) => ({
+    scenario: sc.name,
+    bareCpuUsPerReq: sc.servers.bare.median.cpuUsPerReq,
+    targetCpuUsPerReq: sc.servers.target.median.cpuUsPerReq,
+    extraCpuUsPerReq:
+      sc.servers.target.median.cpuUsPerReq !== null && sc.servers.bare.median.cpuUsPerReq !== null
+        ? sc.servers.target.median.cpuUsPerReq - sc.servers.bare.median.cpuUsPerReq
+        : null,
+  }));
+}

@@ -1,0 +1,41 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Modules the pure engine must never import: it receives everything it needs in its input. */
+const engineForbidden = [
+  'express', 'http', 'https', 'node:http', 'node:https', 'net', 'node:net',
+  'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process',
+  '@kubernetes/client-node', 'prom-client', 'node-forge',
+];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      complexity: ['error', 20],
+      'max-depth': ['error', 4],
+    },
+  },
+  {
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: engineForbidden.map((name) => ({ name, message: 'src/engine is pure: no I/O, HTTP, Kubernetes client or metrics imports.' })),
+        patterns: [{ group: ['**/admission/**', '**/cli/**', '**/telemetry/**', '**/cluster/**', '**/tls/**', '**/policy/**', '**/config/**'], message: 'src/engine must not depend on outer layers.' }],
+      }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'src/engine receives its input; it never reads process.' }],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'src/engine takes no clock.' }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', 'bench/**'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly' } },
+  },
+);

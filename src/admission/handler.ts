@@ -1,0 +1,139 @@
+/**
+ * One admission request, from parsed AdmissionReview to AdmissionResponse: resolves the namespace,
+ * runs the pure engine, shapes the answer and records metrics and logs. Transport concerns (body
+ * size, content type, TLS) live in `server.ts`.
+ */
+import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../api/admission.js';
+import type { FailureMode } from '../api/policy.js';
+import { decide } from '../engine/decision.js';
+import { mutate, skipReason, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
+import { InvalidObjectError } from '../engine/object.js';
+import type { PolicySet } from '../engine/policy-set.js';
+import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics, Webhook } from '../telemetry/metrics.js';
+import { diffPatch } from './patch.js';
+import { allowed, denied, errored, parseReview, reviewOf } from './review.js';
+
+export interface AdmissionHandlerOptions {
+  /** The policy set in force; read once per request, so a reload never changes a request midway. */
+  readonly policy: () => PolicySet | undefined;
+  readonly namespaces: NamespaceLookup;
+  readonly engine: EngineOptions;
+  readonly failureMode: FailureMode;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export interface HandledReview {
+  readonly review: AdmissionReview;
+  /** The request's kind, for the duration metric (`unknown` when the body could not be read). */
+  readonly kind: string;
+}
+
+export type AdmissionHandler = (webhook: Webhook, body: string) => Promise<HandledReview>;
+
+export function createAdmissionHandler(options: AdmissionHandlerOptions): AdmissionHandler {
+  const { metrics, logger } = options;
+  return async (webhook, body) => {
+    const parsed = parseReview(body);
+    if (!parsed.ok) {
+      metrics.errors.inc({ webhook, reason: 'bad_request' });
+      logger.warn('bad admission request', { webhook, reason: parsed.message.slice(0, 300) });
+      return { review: reviewOf(errored(parsed.uid, 400, parsed.message)), kind: 'unknown' };
+    }
+    const { request } = parsed;
+    const response = await answer(webhook, request, options);
+    metrics.requests.inc({ webhook, kind: request.kind.kind, operation: request.operation, allowed: String(response.allowed), dry_run: String(request.dryRun === true) });
+    return { review: reviewOf(response), kind: request.kind.kind };
+  };
+}
+
+async function answer(webhook: Webhook, request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<AdmissionResponse> {
+  const { metrics, logger } = options;
+  const set = options.policy();
+  if (!set) {
+    metrics.errors.inc({ webhook, reason: 'no_policy_set' });
+    return errored(request.uid, 500, 'tierguard has no policy set loaded yet');
+  }
+  try {
+    const engineRequest = await resolve(request, options);
+    if (engineRequest === undefined) return allowed(request.uid);
+    return webhook === 'mutate' ? answerMutate(set, request, engineRequest, options) : answerValidate(set, request, engineRequest, options);
+  } catch (error) {
+    if (error instanceof InvalidObjectError || error instanceof MissingNamespaceError) {
+      metrics.errors.inc({ webhook, reason: 'invalid_object' });
+      return errored(request.uid, 400, `invalid ${request.kind.kind}: ${error.message}`);
+    }
+    metrics.errors.inc({ webhook, reason: 'internal' });
+    logger.error('admission request failed', { webhook, uid: request.uid, kind: request.kind.kind, error: (error as Error).message });
+    if (options.failureMode === 'allow') return allowed(request.uid, { warnings: ['tierguard could not evaluate this request; allowed by failure mode allow'] });
+    return errored(request.uid, 500, `tierguard could not evaluate this request (failure mode deny): ${(error as Error).message}`);
+  }
+}
+
+class MissingNamespaceError extends Error {}
+
+/** The engine's view of the request, or undefined when tierguard leaves the request alone. */
+async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<EngineRequest | undefined> {
+  const name = request.namespace || metadataNamespace(request.object) || metadataNamespace(request.oldObject) || '';
+  const provisional: EngineRequest = {
+    operation: request.operation,
+    kind: request.kind,
+    ...(request.subResource ? { subResource: request.subResource } : {}),
+    namespace: { name, labels: namespaceLabels(name, undefined), known: false },
+    object: request.object,
+    oldObject: request.oldObject,
+  };
+  if (skipReason(provisional, options.engine) !== undefined) return undefined;
+  if (!name) throw new MissingNamespaceError('request.namespace is empty for a namespaced kind');
+  const info = await options.namespaces.get(name);
+  const namespace: NamespaceContext = { name, labels: namespaceLabels(name, info), known: info !== undefined };
+  return { ...provisional, namespace };
+}
+
+function metadataNamespace(object: unknown): string | undefined {
+  const namespace = (object as { metadata?: { namespace?: unknown } } | null)?.metadata?.namespace;
+  return typeof namespace === 'string' ? namespace : undefined;
+}
+
+function answerMutate(set: PolicySet, request: AdmissionRequest, engineRequest: EngineRequest, options: AdmissionHandlerOptions): AdmissionResponse {
+  const result = mutate(set, engineRequest, options.engine);
+  if (result.object === undefined) return allowed(request.uid);
+  options.logger.debug('defaults injected', { uid: request.uid, kind: request.kind.kind, namespace: engineRequest.namespace.name, applied: result.applied, dryRun: request.dryRun === true });
+  return allowed(request.uid, { patch: diffPatch(request.object, result.object) });
+}
+
+function answerValidate(set: PolicySet, request: AdmissionRequest, engineRequest: EngineRequest, options: AdmissionHandlerOptions): AdmissionResponse {
+  const { metrics, logger } = options;
+  const dryRun = String(request.dryRun === true);
+  const result = validate(set, engineRequest, options.engine);
+  const subject = describeObject(request);
+  const decision = decide(result, { failureMode: options.failureMode, subject });
+  for (const finding of result.findings) {
+    metrics.violations.inc({ webhook: 'validate', kind: request.kind.kind, tier: finding.tier, guardrail: finding.guardrail, rule: finding.rule, mode: finding.mode, dry_run: dryRun });
+    if (finding.mode !== 'Warn') logger.info(finding.mode === 'Audit' ? 'audit finding' : 'violation', { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true });
+  }
+  for (const error of result.errors) {
+    metrics.errors.inc({ webhook: 'validate', reason: 'rule_error' });
+    logger.warn('rule could not be evaluated', { uid: request.uid, object: subject, ...error });
+  }
+  if (decision.allowed) return allowed(request.uid, { warnings: decision.warnings });
+  if (decision.code === 500) return { ...errored(request.uid, 500, decision.message ?? ''), ...(decision.warnings.length ? { warnings: [...decision.warnings] } : {}) };
+  return denied(request.uid, decision.message ?? '', decision.warnings);
+}
+
+/** The object's name; a Pod created by a controller has only `generateName` at admission. */
+export function objectName(object: unknown, requestName?: string): string {
+  const metadata = (object as { metadata?: { name?: unknown; generateName?: unknown } } | null)?.metadata;
+  if (typeof metadata?.name === 'string' && metadata.name) return metadata.name;
+  if (requestName) return requestName;
+  return typeof metadata?.generateName === 'string' ? `${metadata.generateName}<generated>` : '<unnamed>';
+}
+
+/** `Pod payments/api-0`, as the object is named in messages. */
+export function describeObject(request: Pick<AdmissionRequest, 'kind' | 'namespace' | 'name' | 'object'>): string {
+  const metadata = (request.object as { metadata?: { namespace?: unknown } } | null)?.metadata;
+  const namespace = request.namespace || (typeof metadata?.namespace === 'string' ? metadata.namespace : '');
+  return `${request.kind.kind} ${namespace ? `${namespace}/` : ''}${objectName(request.object, request.name)}`;
+}

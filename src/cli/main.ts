@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/**
+ * The composition root and the only code that reads `process`: parses the command line and runs
+ * `serve`, `check` or `certs`. Exit codes: 0 ok, 1 something denied (check), 2 usage or policy errors.
+ */
+import { isIP } from 'node:net';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseServeOptions } from '../config/options.js';
+import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
+import { readManifests } from '../policy/manifests.js';
+import { formatProblem } from '../policy/problems.js';
+import { createLogger, type LogLevel } from '../telemetry/logger.js';
+import { checkManifests, formatCheckText, manifestProblems } from './check.js';
+import { writeCertificates } from './certs.js';
+import { PolicySetError, startServer } from './serve.js';
+
+const EXIT_USAGE = 2;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function integer(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function ipAddress(value: string, previous: string[] = []): string[] {
+  if (isIP(value) === 0) throw new InvalidArgumentError(`${JSON.stringify(value)} is not an IPv4 or IPv6 address`);
+  return [...previous, value];
+}
+
+function fail(message: string): never {
+  process.stderr.write(`tierguard: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function buildProgram(): Command {
+  const program = new Command('tierguard')
+    .description('Kubernetes admission webhook enforcing tiered network-security guardrails')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  program.command('serve')
+    .description('run the admission webhook (HTTPS) and the metrics endpoint (HTTP)')
+    .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
+    .option('--address <addr>', 'webhook bind address', '0.0.0.0')
+    .option('--port <port>', 'webhook HTTPS port', integer('--port', 0, 65535), 8443)
+    .option('--metrics-address <addr>', 'metrics bind address', '0.0.0.0')
+    .option('--metrics-port <port>', 'metrics HTTP port', integer('--metrics-port', 0, 65535), 9090)
+    .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
+    .option('--tls-key <file>', 'serving key (PEM)')
+    .option('--ca-out <file>', 'where to write the generated CA bundle when no certificate is given')
+    .option('--cert-reload-interval <ms>', 'how often certificate files are checked for changes', integer('--cert-reload-interval', 100, 86_400_000), 10_000)
+    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
+    .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
+    .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
+    .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), 7 * 1024 * 1024)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (flags: Record<string, unknown>) => {
+      const { excludeNamespace, certReloadInterval, ...rest } = flags;
+      let options;
+      try {
+        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
+      } catch (error) {
+        fail((error as Error).message);
+      }
+      const logger = createLogger({ level: options.logLevel as LogLevel, write: (line) => process.stderr.write(line) });
+      try {
+        const running = await startServer(options, logger);
+        if (running.caPath) process.stdout.write(`tierguard: CA bundle for the generated certificate written to ${running.caPath}\n`);
+        process.stdout.write(`tierguard: serving https://${options.address}:${running.port} (metrics http://${options.metricsAddress}:${running.metricsPort}/metrics)\n`);
+        const stop = (signal: string) => {
+          logger.info('shutting down', { signal });
+          running.close().then(() => process.exit(0), () => process.exit(1));
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      } catch (error) {
+        fail(error instanceof PolicySetError ? error.message : `cannot start: ${(error as Error).message}`);
+      }
+    });
+
+  program.command('check')
+    .description('evaluate manifests as CREATE requests, exactly as the webhook would (exit 0 allowed, 1 denied, 2 errors)')
+    .requiredOption('-f, --filename <path>', 'manifest file or directory (repeatable)', collect)
+    .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
+    .option('--namespace <name>', "tierguard's own namespace (excluded)", 'tierguard')
+    .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
+    .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; failureMode: 'deny' | 'allow'; namespace: string; excludeNamespace?: string[] }) => {
+      const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
+      if (!loaded.set) fail(new PolicySetError(loaded.problems).message);
+      for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
+      const manifests = await readManifests(flags.filename);
+      const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
+      if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+      const results = checkManifests({
+        set: loaded.set,
+        documents: manifests.documents,
+        namespaces: loaded.namespaces,
+        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? ['kube-system']), flags.namespace]) },
+        failureMode: flags.failureMode,
+      });
+      process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ results }, null, 2)}\n` : formatCheckText(results));
+      process.exitCode = results.every((result) => result.allowed) ? 0 : 1;
+    });
+
+  program.command('certs')
+    .description('write a development CA (ca.crt) and serving certificate (tls.crt, tls.key) for the webhook Service')
+    .requiredOption('--service <name>', 'webhook Service name')
+    .requiredOption('--namespace <ns>', 'webhook Service namespace')
+    .option('--ip <addr>', 'extra IP address SAN (repeatable)', ipAddress, [])
+    .option('--dns <name>', 'extra DNS name SAN (repeatable)', collect, [])
+    .option('--out <dir>', 'output directory', '.')
+    .option('--days <n>', 'validity in days', integer('--days', 1, 3650), 365)
+    .option('--force', 'overwrite existing files', false)
+    .action(async (flags: { service: string; namespace: string; ip: string[]; dns: string[]; out: string; days: number; force: boolean }) => {
+      try {
+        const files = await writeCertificates(flags);
+        process.stdout.write(`${files.map((file) => `wrote ${file}`).join('\n')}\n`);
+      } catch (error) {
+        fail((error as Error).message);
+      }
+    });
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : EXIT_USAGE);
+  }
+  process.stderr.write(`tierguard: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(EXIT_USAGE);
+}

@@ -1,0 +1,156 @@
+/**
+ * `tierguard serve`: composes policy loading, the admission handler, TLS and metrics into a
+ * running webhook. Everything it needs arrives in its options; it reads no environment itself.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createAdmissionHandler } from '../admission/handler.js';
+import { createWebhookApp } from '../admission/server.js';
+import type { ServeOptions } from '../config/options.js';
+import type { PolicySet } from '../engine/policy-set.js';
+import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
+import { staticNamespaceLookup } from '../policy/namespaces.js';
+import { formatProblem, type PolicyProblem } from '../policy/problems.js';
+import { certificateExpiry, generateCertificates } from '../tls/certs.js';
+import { readCertificatePair, watchCertificates } from '../tls/reloader.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createMetrics, recordPolicySet, type Metrics } from '../telemetry/metrics.js';
+
+/** The policy set did not compile: nothing is served. */
+export class PolicySetError extends Error {
+  constructor(readonly problems: readonly PolicyProblem[]) {
+    super(`the policy set has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map(formatProblem).join('\n')}`);
+    this.name = 'PolicySetError';
+  }
+}
+
+export interface RunningServer {
+  /** The bound webhook (HTTPS) port; useful with `--port 0`. */
+  readonly port: number;
+  readonly metricsPort: number;
+  /** PEM of the CA that signed the serving certificate, when tierguard generated it. */
+  readonly generatedCa?: string;
+  readonly caPath?: string;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+  const policyPaths = options.config.length > 0 ? options.config : [DEFAULT_POLICY_DIR];
+  const loaded = await loadPolicySet(policyPaths, { generation: 1 });
+  const metrics = createMetrics({ processMetrics: true });
+  if (!loaded.set) {
+    metrics.reloads.inc({ result: 'failure' });
+    throw new PolicySetError(loaded.problems);
+  }
+  for (const warning of loaded.warnings) logger.warn(warning);
+  const policy: PolicySet = loaded.set;
+  metrics.reloads.inc({ result: 'success' });
+  recordPolicySet(metrics, policy);
+  logger.info('policy set loaded', { generation: policy.generation, tiers: policy.tiers.length, guardrails: policy.guardrails.length, sources: policyPaths });
+
+  const handler = createAdmissionHandler({
+    policy: () => policy,
+    namespaces: staticNamespaceLookup(loaded.namespaces),
+    engine: { excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]) },
+    failureMode: options.failureMode,
+    metrics,
+    logger,
+  });
+  const app = createWebhookApp({ handler, ready: () => true, maxBodyBytes: options.maxBodyBytes, metrics, logger });
+
+  const tls = await serverCertificate(options, logger);
+  metrics.certificateExpiry.set(certificateExpiry(tls.cert).getTime() / 1000);
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 30_000;
+  const stopWatching = options.tlsCert && options.tlsKey
+    ? watchCertificates({
+      certFile: options.tlsCert,
+      keyFile: options.tlsKey,
+      intervalMs: options.certReloadIntervalMs,
+      logger,
+      apply: (pair) => {
+        server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
+        metrics.certificateExpiry.set(certificateExpiry(pair.cert).getTime() / 1000);
+      },
+    }, tls)
+    : () => {};
+
+  const metricsServer = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => { res.writeHead(200, { 'Content-Type': metrics.registry.contentType }); res.end(text); },
+        (error: Error) => { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(error.message); },
+      );
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  });
+
+  await listen(server, options.port, options.address);
+  try {
+    await listen(metricsServer, options.metricsPort, options.metricsAddress);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const metricsPort = (metricsServer.address() as AddressInfo).port;
+  logger.info('tierguard serving', { address: options.address, port, metricsAddress: options.metricsAddress, metricsPort, failureMode: options.failureMode });
+  return {
+    port,
+    metricsPort,
+    metrics,
+    ...(tls.generatedCa ? { generatedCa: tls.generatedCa, caPath: tls.caPath } : {}),
+    close: async () => {
+      stopWatching();
+      server.closeIdleConnections();
+      await Promise.all([closeServer(server), closeServer(metricsServer)]);
+    },
+  };
+}
+
+interface ServingCertificate {
+  readonly cert: string;
+  readonly key: string;
+  readonly generatedCa?: string;
+  readonly caPath?: string;
+}
+
+/** The configured certificate pair, or a fresh CA and certificate for localhost kept in memory. */
+async function serverCertificate(options: ServeOptions, logger: Logger): Promise<ServingCertificate> {
+  if (options.tlsCert && options.tlsKey) {
+    try {
+      return await readCertificatePair({ certFile: options.tlsCert, keyFile: options.tlsKey });
+    } catch (error) {
+      throw new Error(`cannot use --tls-cert ${options.tlsCert} and --tls-key ${options.tlsKey}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const bundle = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], days: 30 });
+  const caPath = options.caOut ?? path.join(os.tmpdir(), 'tierguard', 'ca.crt');
+  await mkdir(path.dirname(caPath), { recursive: true });
+  await writeFile(caPath, bundle.caCert);
+  logger.info('no --tls-cert given: generated a self-signed CA and a serving certificate for localhost in memory', { caBundle: caPath });
+  return { cert: bundle.cert, key: bundle.key, generatedCa: bundle.caCert, caPath };
+}
+
+function listen(server: http.Server | https.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: http.Server | https.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,47 @@
+/**
+ * Start-up options of `tierguard serve`: one strict schema with every default in one place.
+ * The CLI gathers flags into a plain object and this decides what they mean.
+ */
+import { z } from 'zod';
+import { failureModes } from '../api/policy.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const serveOptionsSchema = z.strictObject({
+  /** Policy files or directories; empty = the embedded default guardrails. */
+  config: z.array(z.string()).default([]),
+  address: z.string().default('0.0.0.0'),
+  port: port.default(8443),
+  metricsAddress: z.string().default('0.0.0.0'),
+  metricsPort: port.default(9090),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  /** Where the generated CA bundle is written when no certificate is given. */
+  caOut: z.string().optional(),
+  certReloadIntervalMs: z.coerce.number().int().min(100).default(10_000),
+  failureMode: z.enum(failureModes).default('deny'),
+  /** tierguard's own namespace, always excluded. */
+  namespace: z.string().min(1).default('tierguard'),
+  /** Namespaces left alone, matched by name (`kubernetes.io/metadata.name`), never by labels. */
+  excludeNamespaces: z.array(z.string()).default(['kube-system']),
+  maxBodyBytes: z.coerce.number().int().min(1024).default(7 * 1024 * 1024),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+}).superRefine((options, ctx) => {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    ctx.addIssue({ code: 'custom', message: '--tls-cert and --tls-key go together', path: ['tlsCert'] });
+  }
+});
+
+export type ServeOptions = z.infer<typeof serveOptionsSchema>;
+
+/** Validates raw options; throws an Error listing every bad option. */
+export function parseServeOptions(raw: Record<string, unknown>): ServeOptions {
+  const parsed = serveOptionsSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `--${kebab(String(issue.path[0] ?? ''))}: ${issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.join(', ')}` : issue.message}`);
+  throw new Error(`invalid options:\n${problems.join('\n')}`);
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

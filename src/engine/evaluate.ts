@@ -1,0 +1,206 @@
+/**
+ * The pure admission engine: given a compiled policy set and a request resolved to plain values
+ * (namespace labels included), it computes label defaults (mutation) and findings (validation).
+ * It performs no I/O and reads no clock; the same code serves the webhook and `tierguard check`.
+ */
+import type { GroupVersionKind, Operation } from '../api/admission.js';
+import type { Labels } from '../api/kube.js';
+import type { AppliedDefault, Finding, RuleError } from './findings.js';
+import { InvalidObjectError, isPlainObject, labelsAt, objectAt } from './object.js';
+import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
+import { fieldPath, labelTargetsOf, type LabelTarget } from './targets.js';
+
+/** The namespace of the object under review, resolved by the caller through a namespace lookup. */
+export interface NamespaceContext {
+  readonly name: string;
+  /** Always includes `kubernetes.io/metadata.name`. */
+  readonly labels: Labels;
+  /** False when the lookup did not know the namespace: only its name label was available. */
+  readonly known: boolean;
+}
+
+export interface EngineRequest {
+  readonly operation: Operation;
+  readonly kind: Pick<GroupVersionKind, 'group' | 'kind'>;
+  readonly subResource?: string;
+  readonly namespace: NamespaceContext;
+  readonly object: unknown;
+  /** The stored object on UPDATE; null or undefined otherwise. */
+  readonly oldObject?: unknown;
+}
+
+export interface EngineOptions {
+  /** Namespaces tierguard never touches, matched by name only (never by labels a team could set). */
+  readonly excludedNamespaces: ReadonlySet<string>;
+}
+
+export interface MutationResult {
+  /** The mutated copy, or undefined when nothing changes. The input object is never modified. */
+  readonly object: unknown;
+  readonly applied: readonly AppliedDefault[];
+  readonly notes: readonly string[];
+}
+
+export interface ValidationResult {
+  readonly findings: readonly Finding[];
+  readonly errors: readonly RuleError[];
+  readonly notes: readonly string[];
+}
+
+/** Why the engine leaves this request alone, or undefined when it evaluates it. */
+export function skipReason(request: EngineRequest, options: EngineOptions): string | undefined {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return `operation ${request.operation}`;
+  if (request.subResource) return `subresource ${request.subResource}`;
+  if (labelTargetsOf(request.kind).length === 0) return `kind ${request.kind.kind} is not checked`;
+  if (options.excludedNamespaces.has(request.namespace.name)) return `namespace ${request.namespace.name} is excluded`;
+  return undefined;
+}
+
+/**
+ * Injects `labels.defaults` of every guardrail that applies, in precedence order: the first
+ * guardrail to default a key wins, and labels already on the object are never overwritten.
+ */
+export function mutate(set: PolicySet, request: EngineRequest, options: EngineOptions): MutationResult {
+  if (skipReason(request, options) !== undefined) return { object: undefined, applied: [], notes: [] };
+  const applied: AppliedDefault[] = [];
+  const notes: string[] = [];
+  let copy: unknown;
+  for (const target of labelTargetsOf(request.kind)) {
+    const parent = objectAt(request.object, target.metadataPath.slice(0, -1));
+    if (parent === undefined) continue;
+    const existing = labelsAt(request.object, target.metadataPath);
+    const additions = defaultsFor(set, request.namespace, target, existing, notes);
+    if (additions.size === 0) continue;
+    copy ??= structuredClone(request.object);
+    const labels = ensureLabels(copy, target.metadataPath);
+    for (const [key, { value, guardrail }] of additions) {
+      labels[key] = value;
+      applied.push({ guardrail, key, value, path: fieldPath(target.metadataPath, key) });
+    }
+  }
+  return { object: copy, applied, notes };
+}
+
+function defaultsFor(
+  set: PolicySet,
+  namespace: NamespaceContext,
+  target: LabelTarget,
+  existing: Labels,
+  notes: string[],
+): Map<string, { value: string; guardrail: string }> {
+  const additions = new Map<string, { value: string; guardrail: string }>();
+  for (const guardrail of applicableGuardrails(set, namespace, target)) {
+    for (const entry of guardrail.labels.defaults) {
+      if (Object.prototype.hasOwnProperty.call(existing, entry.key) || additions.has(entry.key)) continue;
+      if ('value' in entry) {
+        additions.set(entry.key, { value: entry.value, guardrail: guardrail.name });
+        continue;
+      }
+      const inherited = namespace.labels[entry.fromNamespaceLabel];
+      if (inherited === undefined) {
+        notes.push(`${guardrail.name}: namespace ${namespace.name} has no label ${entry.fromNamespaceLabel}; ${entry.key} not defaulted`);
+      } else {
+        additions.set(entry.key, { value: inherited, guardrail: guardrail.name });
+      }
+    }
+  }
+  return additions;
+}
+
+function ensureLabels(root: unknown, metadataPath: readonly string[]): Record<string, string> {
+  let current = root as Record<string, unknown>;
+  for (const step of [...metadataPath, 'labels']) {
+    if (!isPlainObject(current[step])) current[step] = {};
+    current = current[step] as Record<string, unknown>;
+  }
+  return current as Record<string, string>;
+}
+
+type LabelGuardrail = CompiledGuardrail & { readonly labels: CompiledLabelRules };
+
+function applicableGuardrails(set: PolicySet, namespace: NamespaceContext, target: LabelTarget): LabelGuardrail[] {
+  return (set.labelGuardrails[target.resource] as LabelGuardrail[]).filter((guardrail) => guardrail.labels.namespaces(namespace.labels));
+}
+
+/**
+ * Collects every finding of the label rules that apply to the object, across all guardrails and
+ * all targets. A guardrail whose evaluation throws becomes a `RuleError`; a malformed object
+ * throws `InvalidObjectError` (the request is bad, not the rule).
+ */
+export function validate(set: PolicySet, request: EngineRequest, options: EngineOptions): ValidationResult {
+  const findings: Finding[] = [];
+  const errors: RuleError[] = [];
+  const notes: string[] = [];
+  if (skipReason(request, options) !== undefined) return { findings, errors, notes };
+  const isUpdate = request.operation === 'UPDATE' && isPlainObject(request.oldObject);
+  for (const target of labelTargetsOf(request.kind)) {
+    const labels = labelsAt(request.object, target.metadataPath);
+    const oldLabels = isUpdate ? labelsAt(request.oldObject, target.metadataPath) : undefined;
+    const guardrails = applicableGuardrails(set, request.namespace, target);
+    if (!request.namespace.known && set.labelGuardrails[target.resource].length > 0) {
+      notes.push(`namespace ${request.namespace.name} is unknown to tierguard: matched on its name label only`);
+    }
+    for (const guardrail of guardrails) {
+      try {
+        for (const rule of guardrail.labels.required) {
+          const finding = checkRequired({ guardrail, rule, target, labels, oldLabels, namespace: request.namespace });
+          if (finding) findings.push(finding);
+        }
+      } catch (error) {
+        if (error instanceof InvalidObjectError) throw error;
+        errors.push({ tier: guardrail.tier.name, guardrail: guardrail.name, rule: 'labels', message: errorMessage(error) });
+      }
+    }
+  }
+  return { findings, errors, notes };
+}
+
+interface RequiredCheck {
+  readonly guardrail: LabelGuardrail;
+  readonly rule: CompiledRequiredLabel;
+  readonly target: LabelTarget;
+  readonly labels: Labels;
+  readonly oldLabels: Labels | undefined;
+  readonly namespace: NamespaceContext;
+}
+
+function checkRequired({ guardrail, rule, target, labels, oldLabels, namespace }: RequiredCheck): Finding | undefined {
+  const { key } = rule;
+  const value = Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : undefined;
+  const finding = (ruleId: string, message: string): Finding => ({
+    tier: guardrail.tier.name,
+    guardrail: guardrail.name,
+    rule: ruleId,
+    mode: guardrail.mode,
+    path: fieldPath(target.metadataPath, key),
+    message,
+    compliance: guardrail.compliance,
+  });
+  const oldValue = oldLabels && Object.prototype.hasOwnProperty.call(oldLabels, key) ? oldLabels[key] : undefined;
+  if (rule.immutable && oldValue !== undefined && value !== oldValue) {
+    const change = value === undefined ? 'would be removed' : `would change to ${JSON.stringify(value)}`;
+    return finding(`label-immutable:${key}`, `label ${key} is immutable: it is ${JSON.stringify(oldValue)} and ${change}`);
+  }
+  if (value === undefined) {
+    return finding(`label:${key}`, `missing required label ${key}${missingHint(guardrail, key, namespace)}`);
+  }
+  if (rule.values && !rule.values.has(value)) {
+    return finding(`label:${key}`, `label ${key}=${JSON.stringify(value)} is not one of ${[...rule.values].join(', ')}`);
+  }
+  if (rule.pattern && !rule.pattern.test(value)) {
+    return finding(`label:${key}`, `label ${key}=${JSON.stringify(value)} does not match pattern ${rule.pattern.source}`);
+  }
+  return undefined;
+}
+
+/** Explains why a default the same guardrail declares could not fill the label in. */
+function missingHint(guardrail: LabelGuardrail, key: string, namespace: NamespaceContext): string {
+  const entry = guardrail.labels.defaults.find((candidate) => candidate.key === key);
+  if (!entry || !('fromNamespaceLabel' in entry)) return '';
+  const why = namespace.known ? 'has no such label' : 'is unknown to tierguard';
+  return ` (its default comes from namespace label ${entry.fromNamespaceLabel}, and namespace ${namespace.name} ${why})`;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

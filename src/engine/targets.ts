@@ -1,0 +1,43 @@
+import type { GroupVersionKind } from '../api/admission.js';
+import type { RuleResource } from '../api/policy.js';
+
+/** Where in an object of some kind the label rules for a resource apply. */
+export interface LabelTarget {
+  readonly resource: RuleResource;
+  /** Path to the `metadata` object that holds the labels, e.g. `spec.template.metadata`. */
+  readonly metadataPath: readonly string[];
+}
+
+const podTemplate = ['spec', 'template', 'metadata'] as const;
+const cronJobTemplate = ['spec', 'jobTemplate', 'spec', 'template', 'metadata'] as const;
+
+/**
+ * Kinds tierguard checks, keyed by `group/kind`. Workloads are checked at their pod template so
+ * that a missing label fails at `kubectl apply` of the workload, not later in ReplicaSet events.
+ */
+const targetsByKind: ReadonlyMap<string, readonly LabelTarget[]> = new Map([
+  ['/Pod', [{ resource: 'Pod', metadataPath: ['metadata'] }]],
+  ['apps/Deployment', [{ resource: 'Pod', metadataPath: podTemplate }]],
+  ['apps/StatefulSet', [{ resource: 'Pod', metadataPath: podTemplate }]],
+  ['apps/DaemonSet', [{ resource: 'Pod', metadataPath: podTemplate }]],
+  ['apps/ReplicaSet', [{ resource: 'Pod', metadataPath: podTemplate }]],
+  ['batch/Job', [{ resource: 'Pod', metadataPath: podTemplate }]],
+  ['batch/CronJob', [{ resource: 'Pod', metadataPath: cronJobTemplate }]],
+  ['networking.k8s.io/NetworkPolicy', [{ resource: 'NetworkPolicy', metadataPath: ['metadata'] }]],
+]);
+
+/** The label targets of a kind; empty for kinds tierguard does not check. */
+export function labelTargetsOf(kind: Pick<GroupVersionKind, 'group' | 'kind'>): readonly LabelTarget[] {
+  return targetsByKind.get(`${kind.group}/${kind.kind}`) ?? [];
+}
+
+/** Every `group/kind` tierguard checks, for webhook rules and documentation. */
+export function checkedKinds(): readonly string[] {
+  return [...targetsByKind.keys()];
+}
+
+/** A Kubernetes field path, e.g. `spec.template.metadata.labels[app]`. */
+export function fieldPath(metadataPath: readonly string[], labelKey?: string): string {
+  const base = [...metadataPath, 'labels'].join('.');
+  return labelKey === undefined ? base : `${base}[${labelKey}]`;
+}

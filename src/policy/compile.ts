@@ -1,0 +1,199 @@
+/**
+ * Compiles Tier, Guardrail and Namespace documents into an immutable policy set. Every problem in
+ * every document is reported at once; a set with any problem is not produced, so callers keep
+ * their last good set.
+ */
+import { RE2JS } from 're2js';
+import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../api/kube.js';
+import type { RuleResource } from '../api/policy.js';
+import { ruleResources } from '../api/policy.js';
+import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type PolicySet } from '../engine/policy-set.js';
+import { compileSelector } from '../engine/selector.js';
+import type { ManifestDocument } from './manifests.js';
+import { problemsFromIssues, type PolicyProblem, type SourceRef } from './problems.js';
+import { guardrailSchema, namespaceSchema, tierSchema, type GuardrailDoc, type TierDoc } from './schema.js';
+
+export interface CompileResult {
+  /** The compiled set, or undefined when there is any problem. */
+  readonly set?: PolicySet;
+  /** Namespaces given alongside the policies, for standalone namespace labels. */
+  readonly namespaces: readonly NamespaceInfo[];
+  readonly problems: readonly PolicyProblem[];
+  /** Things worth knowing that do not stop the set from loading. */
+  readonly warnings: readonly string[];
+}
+
+interface Located<T> {
+  readonly source: SourceRef;
+  readonly doc: T;
+}
+
+const schemas = { Tier: tierSchema, Guardrail: guardrailSchema, Namespace: namespaceSchema } as const;
+
+export function compilePolicySet(documents: readonly ManifestDocument[], options: { generation: number }): CompileResult {
+  const problems: PolicyProblem[] = [];
+  const warnings: string[] = [];
+  const tiers: Located<TierDoc>[] = [];
+  const guardrails: Located<GuardrailDoc>[] = [];
+  const namespaces: NamespaceInfo[] = [];
+  for (const { source, value } of documents) {
+    const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+    if (kind !== 'Tier' && kind !== 'Guardrail' && kind !== 'Namespace') {
+      problems.push({ source, path: 'kind', message: `expected Tier, Guardrail (${'tierguard.dev/v1alpha1'}) or Namespace (v1), got ${JSON.stringify(kind ?? null)}` });
+      continue;
+    }
+    const name = (value as { metadata?: { name?: unknown } }).metadata?.name;
+    const object = typeof name === 'string' ? `${kind} ${name}` : kind;
+    const parsed = schemas[kind].safeParse(value);
+    if (!parsed.success) {
+      problems.push(...problemsFromIssues(parsed.error.issues, { source, object }));
+      continue;
+    }
+    if (kind === 'Tier') tiers.push({ source, doc: parsed.data as TierDoc });
+    else if (kind === 'Guardrail') guardrails.push({ source, doc: parsed.data as GuardrailDoc });
+    else addNamespace(namespaceInfo(parsed.data as NamespaceShape), source, namespaces, problems);
+  }
+  const tierByName = compileTiers(tiers, problems);
+  const compiled = guardrails
+    .filter((entry) => unique(entry, guardrails, problems))
+    .map((entry) => compileGuardrail(entry, tierByName, problems, warnings))
+    .filter((guardrail): guardrail is CompiledGuardrail => guardrail !== undefined);
+  if (problems.length > 0) return { namespaces, problems, warnings };
+  compiled.sort(byPrecedence);
+  const labelGuardrails = Object.fromEntries(
+    ruleResources.map((resource) => [resource, compiled.filter((guardrail) => guardrail.labels?.resources.has(resource))]),
+  ) as Record<RuleResource, CompiledGuardrail[]>;
+  const set: PolicySet = deepFreeze({
+    generation: options.generation,
+    tiers: [...tierByName.values()].sort((a, b) => a.priority - b.priority),
+    guardrails: compiled,
+    labelGuardrails,
+  });
+  return { set, namespaces, problems, warnings };
+}
+
+function compileTiers(tiers: readonly Located<TierDoc>[], problems: PolicyProblem[]): Map<string, CompiledTier> {
+  const byName = new Map<string, CompiledTier>();
+  const byPriority = new Map<number, Located<TierDoc>>();
+  for (const entry of tiers) {
+    const { name } = entry.doc.metadata;
+    const object = `Tier ${name}`;
+    if (byName.has(name)) {
+      problems.push({ source: entry.source, object, path: 'metadata.name', message: `tier ${name} is defined twice` });
+      continue;
+    }
+    const clash = byPriority.get(entry.doc.spec.priority);
+    if (clash) {
+      const where = `${clash.source.file}#${clash.source.document}`;
+      problems.push({ source: entry.source, object, path: 'spec.priority', message: `priority ${entry.doc.spec.priority} is already used by tier ${clash.doc.metadata.name} (${where}); tier priorities must be unique` });
+      continue;
+    }
+    byPriority.set(entry.doc.spec.priority, entry);
+    byName.set(name, { name, priority: entry.doc.spec.priority, ...(entry.doc.spec.description ? { description: entry.doc.spec.description } : {}) });
+  }
+  return byName;
+}
+
+function unique(entry: Located<GuardrailDoc>, all: readonly Located<GuardrailDoc>[], problems: PolicyProblem[]): boolean {
+  const first = all.find((other) => other.doc.metadata.name === entry.doc.metadata.name);
+  if (first === entry) return true;
+  problems.push({ source: entry.source, object: `Guardrail ${entry.doc.metadata.name}`, path: 'metadata.name', message: `guardrail ${entry.doc.metadata.name} is defined twice (first at ${first?.source.file}#${first?.source.document})` });
+  return false;
+}
+
+function compileGuardrail(
+  { source, doc }: Located<GuardrailDoc>,
+  tiers: ReadonlyMap<string, CompiledTier>,
+  problems: PolicyProblem[],
+  warnings: string[],
+): CompiledGuardrail | undefined {
+  const { name } = doc.metadata;
+  const object = `Guardrail ${name}`;
+  const before = problems.length;
+  const tier = tiers.get(doc.spec.tier);
+  if (!tier) {
+    const known = [...tiers.keys()].join(', ') || 'none';
+    problems.push({ source, object, path: 'spec.tier', message: `tier ${JSON.stringify(doc.spec.tier)} does not exist (known tiers: ${known})` });
+  }
+  const labels = doc.spec.labels ? compileLabelRules(doc.spec.labels, { source, object, problems, warnings }) : undefined;
+  if (doc.spec.ingress?.length || doc.spec.egress?.length) {
+    warnings.push(`${object}: network rules (ingress/egress) are validated but not yet enforced by this version of tierguard`);
+  }
+  if (doc.spec.validations?.length) {
+    warnings.push(`${object}: CEL validations are validated but not yet evaluated by this version of tierguard`);
+  }
+  if (problems.length > before || !tier) return undefined;
+  return {
+    name,
+    tier,
+    priority: doc.spec.priority,
+    mode: doc.spec.mode,
+    compliance: doc.spec.compliance ?? [],
+    ...(doc.spec.description ? { description: doc.spec.description } : {}),
+    ...(labels ? { labels } : {}),
+  };
+}
+
+interface LabelContext {
+  readonly source: SourceRef;
+  readonly object: string;
+  readonly problems: PolicyProblem[];
+  readonly warnings: string[];
+}
+
+function compileLabelRules(rules: NonNullable<GuardrailDoc['spec']['labels']>, context: LabelContext): CompiledLabelRules {
+  const required = (rules.required ?? []).map((entry, index) => {
+    const pattern = entry.pattern === undefined ? undefined : compilePattern(entry.pattern, `spec.labels.required[${index}].pattern`, context);
+    return {
+      key: entry.key,
+      immutable: entry.immutable ?? false,
+      ...(entry.values ? { values: new Set(entry.values) } : {}),
+      ...(pattern ? { pattern } : {}),
+    };
+  });
+  const defaults = (rules.defaults ?? []).map((entry): CompiledDefaultLabel => (entry.value !== undefined ? { key: entry.key, value: entry.value } : { key: entry.key, fromNamespaceLabel: entry.fromNamespaceLabel as string }));
+  for (const entry of defaults) {
+    const rule = required.find((candidate) => candidate.key === entry.key);
+    if (rule && 'value' in entry && ((rule.values && !rule.values.has(entry.value)) || (rule.pattern && !rule.pattern.test(entry.value)))) {
+      context.warnings.push(`${context.object}: default ${entry.key}=${JSON.stringify(entry.value)} does not satisfy its own required rule`);
+    }
+  }
+  return { resources: new Set(rules.match.resources), namespaces: compileSelector(rules.match.namespaces), required, defaults };
+}
+
+/** Compiles a label pattern with RE2 semantics (linear time, no backtracking), anchored at both ends. */
+export function compilePattern(source: string, path: string, context: Pick<LabelContext, 'source' | 'object' | 'problems'>): CompiledPattern | undefined {
+  try {
+    const regex = RE2JS.compile(source);
+    return { source, test: (value: string) => regex.matches(value) };
+  } catch (error) {
+    context.problems.push({ source: context.source, object: context.object, path, message: `invalid RE2 pattern: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+interface NamespaceShape {
+  readonly metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+/** What tierguard keeps of a Namespace; the name label is always set to the name, as Kubernetes does. */
+export function namespaceInfo(doc: NamespaceShape): NamespaceInfo {
+  const { name } = doc.metadata;
+  return { name, labels: { ...doc.metadata.labels, [NAMESPACE_NAME_LABEL]: name }, annotations: { ...doc.metadata.annotations } };
+}
+
+function addNamespace(namespace: NamespaceInfo, source: SourceRef, namespaces: NamespaceInfo[], problems: PolicyProblem[]): void {
+  if (namespaces.some((other) => other.name === namespace.name)) {
+    problems.push({ source, object: `Namespace ${namespace.name}`, path: 'metadata.name', message: `namespace ${namespace.name} is defined twice` });
+    return;
+  }
+  namespaces.push(namespace);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !(value instanceof Set) && !(value instanceof Map)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,57 @@
+import type { z } from 'zod';
+
+/** Where a document came from: a file and its 1-based document number, or a cluster object. */
+export interface SourceRef {
+  readonly file: string;
+  /** 1-based position of the YAML document in its file. */
+  readonly document: number;
+}
+
+/** One thing wrong with a policy set, precise enough to fix without guessing. */
+export interface PolicyProblem {
+  readonly source: SourceRef;
+  /** `Kind name` of the object, when it could be read. */
+  readonly object?: string;
+  /** Field path in the object, e.g. `spec.ingress[0].from[1]`; empty for the whole document. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** `file#2 (Guardrail prod-isolation) spec.priority: reason` */
+export function formatProblem(problem: PolicyProblem): string {
+  const object = problem.object ? ` (${problem.object})` : '';
+  const path = problem.path ? ` ${problem.path}:` : ':';
+  return `${problem.source.file}#${problem.source.document}${object}${path} ${problem.message}`;
+}
+
+/** `spec.ingress[0].from[1]` from `['spec', 'ingress', 0, 'from', 1]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const step of path) {
+    if (typeof step === 'number') out += `[${step}]`;
+    else if (typeof step === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(step)) out += out ? `.${step}` : step;
+    else out += `[${String(step)}]`;
+  }
+  return out;
+}
+
+/** Zod issues as problems: one per unknown key, with plain-words messages for missing fields. */
+export function problemsFromIssues(
+  issues: readonly z.core.$ZodIssue[],
+  context: { source: SourceRef; object?: string; prefix?: readonly PropertyKey[] },
+): PolicyProblem[] {
+  const prefix = context.prefix ?? [];
+  const problems: PolicyProblem[] = [];
+  for (const issue of issues) {
+    const base = { source: context.source, ...(context.object ? { object: context.object } : {}) };
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ ...base, path: formatPath([...prefix, ...issue.path, key]), message: 'unknown field' });
+      }
+      continue;
+    }
+    const message = issue.message.endsWith('received undefined') ? 'required field is missing' : issue.message.replace(/^Invalid input: /, '');
+    problems.push({ ...base, path: formatPath([...prefix, ...issue.path]), message });
+  }
+  return problems;
+}
