@@ -9,6 +9,7 @@ import { decide } from '../engine/decision.js';
 import { mutate, skipReason, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
 import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
+import type { RuleError } from '../engine/findings.js';
 import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, Webhook } from '../telemetry/metrics.js';
@@ -99,9 +100,23 @@ function metadataNamespace(object: unknown): string | undefined {
 
 function answerMutate(set: PolicySet, request: AdmissionRequest, engineRequest: EngineRequest, options: AdmissionHandlerOptions): AdmissionResponse {
   const result = mutate(set, engineRequest, options.engine);
-  if (result.object === undefined) return allowed(request.uid);
+  const warnings: string[] = [];
+  if (result.errors.length > 0) {
+    const decision = decide({ findings: [], errors: result.errors, notes: [] }, { failureMode: options.failureMode, subject: describeObject(request) });
+    recordErrors('mutate', request, result.errors, options);
+    if (!decision.allowed) return errored(request.uid, 500, decision.message ?? '');
+    warnings.push(...decision.warnings);
+  }
+  if (result.object === undefined) return allowed(request.uid, { warnings });
   options.logger.debug('defaults injected', { uid: request.uid, kind: request.kind.kind, namespace: engineRequest.namespace.name, applied: result.applied, dryRun: request.dryRun === true });
-  return allowed(request.uid, { patch: diffPatch(request.object, result.object) });
+  return allowed(request.uid, { patch: diffPatch(request.object, result.object), warnings });
+}
+
+function recordErrors(webhook: Webhook, request: AdmissionRequest, errors: readonly RuleError[], options: AdmissionHandlerOptions): void {
+  for (const error of errors) {
+    options.metrics.errors.inc({ webhook, reason: 'rule_error' });
+    options.logger.warn('rule could not be evaluated', { webhook, uid: request.uid, object: describeObject(request), ...error });
+  }
 }
 
 function answerValidate(set: PolicySet, request: AdmissionRequest, engineRequest: EngineRequest, options: AdmissionHandlerOptions): AdmissionResponse {
@@ -114,10 +129,7 @@ function answerValidate(set: PolicySet, request: AdmissionRequest, engineRequest
     metrics.violations.inc({ webhook: 'validate', kind: request.kind.kind, tier: finding.tier, guardrail: finding.guardrail, rule: finding.rule, mode: finding.mode, dry_run: dryRun });
     if (finding.mode !== 'Warn') logger.info(finding.mode === 'Audit' ? 'audit finding' : 'violation', { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true });
   }
-  for (const error of result.errors) {
-    metrics.errors.inc({ webhook: 'validate', reason: 'rule_error' });
-    logger.warn('rule could not be evaluated', { uid: request.uid, object: subject, ...error });
-  }
+  recordErrors('validate', request, result.errors, options);
   if (decision.allowed) return allowed(request.uid, { warnings: decision.warnings });
   if (decision.code === 500) return { ...errored(request.uid, 500, decision.message ?? ''), ...(decision.warnings.length ? { warnings: [...decision.warnings] } : {}) };
   return denied(request.uid, decision.message ?? '', decision.warnings);

@@ -87,7 +87,9 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
     const mutation = mutate(options.set, request, options.engine);
     const patched = mutation.object ?? object;
     const patch = mutation.object === undefined ? [] : diffPatch(object, mutation.object);
-    const decision = decide(validate(options.set, { ...request, object: patched }, options.engine), { failureMode: options.failureMode, subject });
+    const validation = validate(options.set, { ...request, object: patched }, options.engine);
+    const combined = { ...validation, errors: [...mutation.errors, ...validation.errors] };
+    const decision = decide(combined, { failureMode: options.failureMode, subject });
     return {
       ...base,
       allowed: decision.allowed,

@@ -39,6 +39,8 @@ export interface MutationResult {
   readonly object: unknown;
   readonly applied: readonly AppliedDefault[];
   readonly notes: readonly string[];
+  /** Guardrails whose defaults could not be computed; their defaults are not applied. */
+  readonly errors: readonly RuleError[];
 }
 
 export interface ValidationResult {
@@ -61,15 +63,16 @@ export function skipReason(request: EngineRequest, options: EngineOptions): stri
  * guardrail to default a key wins, and labels already on the object are never overwritten.
  */
 export function mutate(set: PolicySet, request: EngineRequest, options: EngineOptions): MutationResult {
-  if (skipReason(request, options) !== undefined) return { object: undefined, applied: [], notes: [] };
   const applied: AppliedDefault[] = [];
   const notes: string[] = [];
+  const errors: RuleError[] = [];
+  if (skipReason(request, options) !== undefined) return { object: undefined, applied, notes, errors };
   let copy: unknown;
   for (const target of labelTargetsOf(request.kind)) {
     const parent = objectAt(request.object, target.metadataPath.slice(0, -1));
     if (parent === undefined) continue;
     const existing = labelsAt(request.object, target.metadataPath);
-    const additions = defaultsFor(set, request.namespace, target, existing, notes);
+    const additions = defaultsFor({ set, namespace: request.namespace, target, existing, notes, errors });
     if (additions.size === 0) continue;
     copy ??= structuredClone(request.object);
     const labels = ensureLabels(copy, target.metadataPath);
@@ -78,32 +81,30 @@ export function mutate(set: PolicySet, request: EngineRequest, options: EngineOp
       applied.push({ guardrail, key, value, path: fieldPath(target.metadataPath, key) });
     }
   }
-  return { object: copy, applied, notes };
+  return { object: copy, applied, notes, errors };
 }
 
-function defaultsFor(
-  set: PolicySet,
-  namespace: NamespaceContext,
-  target: LabelTarget,
-  existing: Labels,
-  notes: string[],
-): Map<string, { value: string; guardrail: string }> {
+interface DefaultsContext {
+  readonly set: PolicySet;
+  readonly namespace: NamespaceContext;
+  readonly target: LabelTarget;
+  readonly existing: Labels;
+  readonly notes: string[];
+  readonly errors: RuleError[];
+}
+
+function defaultsFor({ set, namespace, target, existing, notes, errors }: DefaultsContext): Map<string, { value: string; guardrail: string }> {
   const additions = new Map<string, { value: string; guardrail: string }>();
-  for (const guardrail of applicableGuardrails(set, namespace, target)) {
+  eachApplicableGuardrail({ set, namespace, target, errors, rule: 'labels.defaults' }, (guardrail) => {
+    const mine = new Map<string, string>();
     for (const entry of guardrail.labels.defaults) {
       if (Object.prototype.hasOwnProperty.call(existing, entry.key) || additions.has(entry.key)) continue;
-      if ('value' in entry) {
-        additions.set(entry.key, { value: entry.value, guardrail: guardrail.name });
-        continue;
-      }
-      const inherited = namespace.labels[entry.fromNamespaceLabel];
-      if (inherited === undefined) {
-        notes.push(`${guardrail.name}: namespace ${namespace.name} has no label ${entry.fromNamespaceLabel}; ${entry.key} not defaulted`);
-      } else {
-        additions.set(entry.key, { value: inherited, guardrail: guardrail.name });
-      }
+      const value = 'value' in entry ? entry.value : namespace.labels[entry.fromNamespaceLabel];
+      if (value !== undefined) mine.set(entry.key, value);
+      else notes.push(`${guardrail.name}: namespace ${namespace.name} has no label ${(entry as { fromNamespaceLabel: string }).fromNamespaceLabel}; ${entry.key} not defaulted`);
     }
-  }
+    for (const [key, value] of mine) additions.set(key, { value, guardrail: guardrail.name });
+  });
   return additions;
 }
 
@@ -118,8 +119,28 @@ function ensureLabels(root: unknown, metadataPath: readonly string[]): Record<st
 
 type LabelGuardrail = CompiledGuardrail & { readonly labels: CompiledLabelRules };
 
-function applicableGuardrails(set: PolicySet, namespace: NamespaceContext, target: LabelTarget): LabelGuardrail[] {
-  return (set.labelGuardrails[target.resource] as LabelGuardrail[]).filter((guardrail) => guardrail.labels.namespaces(namespace.labels));
+interface GuardrailWalk {
+  readonly set: PolicySet;
+  readonly namespace: NamespaceContext;
+  readonly target: LabelTarget;
+  readonly errors: RuleError[];
+  readonly rule: string;
+}
+
+/**
+ * Calls `visit` for every guardrail with label rules for the target's resource whose namespace
+ * selector matches, in precedence order. A guardrail that throws becomes a `RuleError` and the
+ * others go on; a malformed object (`InvalidObjectError`) is the request's fault and propagates.
+ */
+function eachApplicableGuardrail(walk: GuardrailWalk, visit: (guardrail: LabelGuardrail) => void): void {
+  for (const guardrail of walk.set.labelGuardrails[walk.target.resource] as readonly LabelGuardrail[]) {
+    try {
+      if (guardrail.labels.namespaces(walk.namespace.labels)) visit(guardrail);
+    } catch (error) {
+      if (error instanceof InvalidObjectError) throw error;
+      walk.errors.push({ tier: guardrail.tier.name, guardrail: guardrail.name, rule: walk.rule, message: errorMessage(error) });
+    }
+  }
 }
 
 /**
@@ -136,21 +157,17 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
   for (const target of labelTargetsOf(request.kind)) {
     const labels = labelsAt(request.object, target.metadataPath);
     const oldLabels = isUpdate ? labelsAt(request.oldObject, target.metadataPath) : undefined;
-    const guardrails = applicableGuardrails(set, request.namespace, target);
     if (!request.namespace.known && set.labelGuardrails[target.resource].length > 0) {
       notes.push(`namespace ${request.namespace.name} is unknown to tierguard: matched on its name label only`);
     }
-    for (const guardrail of guardrails) {
-      try {
-        for (const rule of guardrail.labels.required) {
-          const finding = checkRequired({ guardrail, rule, target, labels, oldLabels, namespace: request.namespace });
-          if (finding) findings.push(finding);
-        }
-      } catch (error) {
-        if (error instanceof InvalidObjectError) throw error;
-        errors.push({ tier: guardrail.tier.name, guardrail: guardrail.name, rule: 'labels', message: errorMessage(error) });
+    eachApplicableGuardrail({ set, namespace: request.namespace, target, errors, rule: 'labels.required' }, (guardrail) => {
+      const found: Finding[] = [];
+      for (const rule of guardrail.labels.required) {
+        const finding = checkRequired({ guardrail, rule, target, labels, oldLabels, namespace: request.namespace });
+        if (finding) found.push(finding);
       }
-    }
+      findings.push(...found);
+    });
   }
   return { findings, errors, notes };
 }
@@ -196,7 +213,7 @@ function checkRequired({ guardrail, rule, target, labels, oldLabels, namespace }
 /** Explains why a default the same guardrail declares could not fill the label in. */
 function missingHint(guardrail: LabelGuardrail, key: string, namespace: NamespaceContext): string {
   const entry = guardrail.labels.defaults.find((candidate) => candidate.key === key);
-  if (!entry || !('fromNamespaceLabel' in entry)) return '';
+  if (!entry || !('fromNamespaceLabel' in entry) || namespace.labels[entry.fromNamespaceLabel] !== undefined) return '';
   const why = namespace.known ? 'has no such label' : 'is unknown to tierguard';
   return ` (its default comes from namespace label ${entry.fromNamespaceLabel}, and namespace ${namespace.name} ${why})`;
 }
