@@ -30,8 +30,13 @@ interface Located<T> {
 
 const schemas = { Tier: tierSchema, Guardrail: guardrailSchema, Namespace: namespaceSchema } as const;
 
-export function compilePolicySet(documents: readonly ManifestDocument[], options: { generation: number }): CompileResult {
-  const problems: PolicyProblem[] = [];
+/**
+ * Compiles parsed manifests; problems met while reading them (bad YAML, unreadable files) count
+ * like any other, so a set is only produced from input that was read completely.
+ */
+export function compilePolicySet(manifests: { documents: readonly ManifestDocument[]; problems?: readonly PolicyProblem[] }, options: { generation: number }): CompileResult {
+  const { documents } = manifests;
+  const problems: PolicyProblem[] = [...(manifests.problems ?? [])];
   const warnings: string[] = [];
   const tiers: Located<TierDoc>[] = [];
   const guardrails: Located<GuardrailDoc>[] = [];
@@ -58,6 +63,7 @@ export function compilePolicySet(documents: readonly ManifestDocument[], options
     .filter((entry) => unique(entry, guardrails, problems))
     .map((entry) => compileGuardrail(entry, tierByName, problems, warnings))
     .filter((guardrail): guardrail is CompiledGuardrail => guardrail !== undefined);
+  problems.sort((a, b) => (a.source.file < b.source.file ? -1 : a.source.file > b.source.file ? 1 : a.source.document - b.source.document));
   if (problems.length > 0) return { namespaces, problems, warnings };
   compiled.sort(byPrecedence);
   const labelGuardrails = Object.fromEntries(

@@ -10,9 +10,5 @@ export const DEFAULT_POLICY_DIR = fileURLToPath(new URL('../../policies/default/
  * Problems reading or parsing files are reported together with schema and compile problems.
  */
 export async function loadPolicySet(paths: readonly string[], options: { generation: number }): Promise<CompileResult> {
-  const manifests = await readManifests(paths);
-  const result = compilePolicySet(manifests.documents, options);
-  if (manifests.problems.length === 0) return result;
-  const { set: _discarded, ...rest } = result;
-  return { ...rest, problems: [...manifests.problems, ...result.problems] };
+  return compilePolicySet(await readManifests(paths), options);
 }

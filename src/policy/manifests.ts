@@ -51,12 +51,13 @@ async function walk(dir: string): Promise<string[]> {
 export function parseManifestText(text: string, file: string): ManifestSet {
   const documents: ManifestDocument[] = [];
   const problems: PolicyProblem[] = [];
-  parseAllDocuments(text, { prettyErrors: false }).forEach((doc, index) => {
+  parseAllDocuments(text).forEach((doc, index) => {
     const source = { file, document: index + 1 };
     if (doc.errors.length > 0) {
       for (const error of doc.errors) {
         const line = error.linePos?.[0]?.line;
-        problems.push({ source, path: '', message: `invalid YAML${line ? ` at line ${line}` : ''}: ${error.message.split('\n')[0]}` });
+        const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+        problems.push({ source, path: '', message: `invalid YAML${line ? ` at line ${line}` : ''}: ${reason}` });
       }
       return;
     }
