@@ -1,0 +1,160 @@
+/** The built `tierguard` command (dist/cli/main.js), run as a user runs it. */
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_DIR } from '../helpers/fixtures.js';
+
+const CLI = path.join(REPO_DIR, 'dist', 'cli', 'main.js');
+
+function tierguard(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: REPO_DIR, timeout: 20_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function tmp(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'tierguard-cli-'));
+}
+
+describe('tierguard check', () => {
+  it('evaluates the example manifests as CREATEs: JSON results, exit 1 when anything is denied', async () => {
+    const { code, stdout } = await tierguard('check', '--config', 'examples/policies', '-f', 'examples/manifests', '-o', 'json');
+    expect(code).toBe(1);
+    const { results } = JSON.parse(stdout);
+    const byName = Object.fromEntries(results.map((r: any) => [`${r.kind} ${r.namespace}/${r.name}`, r]));
+    expect(Object.keys(byName)).toEqual([
+      'Namespace /payments', 'Namespace /scratch', 'NetworkPolicy payments/allow-api-from-frontend',
+      'Deployment payments/api', 'Pod payments/debug', 'CronJob scratch/cleanup',
+    ]);
+    expect(byName['Deployment payments/api']).toEqual({
+      kind: 'Deployment',
+      namespace: 'payments',
+      name: 'api',
+      allowed: true,
+      violations: [
+        { tier: 'platform', guardrail: 'owner-label', rule: 'label:team', mode: 'Warn', path: 'spec.template.metadata.labels[team]', message: 'missing required label team' },
+        { tier: 'platform', guardrail: 'data-classification', rule: 'label:data.tierguard.dev/classification', mode: 'Audit', path: 'spec.template.metadata.labels[data.tierguard.dev/classification]', message: 'missing required label data.tierguard.dev/classification' },
+      ],
+      warnings: ['owner-label: spec.template.metadata.labels[team]: missing required label team'],
+      notes: [],
+      patch: [
+        { op: 'add', path: '/spec/template/metadata/labels/segment.tierguard.dev~1domain', value: 'payments' },
+        { op: 'add', path: '/spec/template/metadata/labels/segment.tierguard.dev~1managed', value: 'true' },
+      ],
+    });
+    expect(byName['Pod payments/debug'].allowed).toBe(false);
+    expect(byName['Pod payments/debug'].violations[0]).toEqual({
+      tier: 'security', guardrail: 'domain-labels', rule: 'label:segment.tierguard.dev/domain', mode: 'Enforce',
+      path: 'metadata.labels[segment.tierguard.dev/domain]', message: 'label segment.tierguard.dev/domain="everything" is not one of payments, core, edge', compliance: ['PCI-DSS 1.3.1'],
+    });
+    expect(byName['CronJob scratch/cleanup'].allowed).toBe(false);
+    expect(byName['CronJob scratch/cleanup'].violations[0].message).toBe('missing required label segment.tierguard.dev/domain (its default comes from namespace label segment.tierguard.dev/domain, and namespace scratch has no such label)');
+    expect(byName['NetworkPolicy payments/allow-api-from-frontend'].patch).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { 'segment.tierguard.dev/domain': 'payments', 'segment.tierguard.dev/managed': 'true' } },
+    ]);
+  });
+
+  it('checks the mutated object, as the webhook pipeline does: defaults satisfy requirements, exit 0', async () => {
+    const { code, stdout } = await tierguard('check', '--config', 'examples/policies', '-f', 'examples/manifests/namespaces.yaml', '-f', 'examples/manifests/networkpolicy.yaml');
+    expect(code).toBe(0);
+    expect(stdout).toBe([
+      'ALLOW Namespace payments',
+      'ALLOW Namespace scratch',
+      'ALLOW NetworkPolicy payments/allow-api-from-frontend',
+      '  patch: add /metadata/labels {"segment.tierguard.dev/domain":"payments","segment.tierguard.dev/managed":"true"}',
+      '3 objects: 3 allowed, 0 denied',
+      '',
+    ].join('\n'));
+  });
+
+  it('uses the embedded default guardrails without --config', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'pod.yaml'), `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {segment.tierguard.dev/domain: "Shop_Front"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec: {containers: [{name: web, image: nginx}]}
+`);
+    const { code, stdout } = await tierguard('check', '-f', dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain('DENY  Pod shop/web\n  metadata.labels[segment.tierguard.dev/domain]: label segment.tierguard.dev/domain="Shop_Front" does not match pattern');
+    expect(stdout).toContain('[Warn] metadata.labels[app.kubernetes.io/name]: missing required label app.kubernetes.io/name (tier platform, guardrail recommended-app-name)');
+  });
+
+  it.each([
+    { name: 'a broken policy set', args: ['--config', 'test/fixtures/policies/broken.yaml', '-f', 'examples/manifests'], stderr: 'spec.tier: tier "nope" does not exist' },
+    { name: 'a missing manifest', args: ['-f', 'no/such/file.yaml'], stderr: 'no/such/file.yaml#0: cannot read' },
+    { name: 'no -f', args: [], stderr: "required option '-f, --filename <path>' not specified" },
+    { name: 'an unknown output format', args: ['-f', 'examples/manifests', '-o', 'xml'], stderr: "argument 'xml' is invalid" },
+  ])('exits 2 on $name, saying why on stderr', async ({ args, stderr }) => {
+    const result = await tierguard('check', ...args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(stderr);
+    expect(result.stdout).toBe('');
+  });
+
+  it('reports every policy problem, not only the first', async () => {
+    const result = await tierguard('check', '--config', 'test/fixtures/policies/broken.yaml', '-f', 'examples/manifests');
+    expect(result.stderr).toBe([
+      'tierguard: the policy set has 4 problems:',
+      'test/fixtures/policies/broken.yaml#2 (Tier platform) spec.priority: priority 100 is already used by tier security (test/fixtures/policies/broken.yaml#1); tier priorities must be unique',
+      'test/fixtures/policies/broken.yaml#3 (Guardrail typo) spec.labels.requried: unknown field',
+      'test/fixtures/policies/broken.yaml#3 (Guardrail typo) spec.labels: labels needs at least one entry in required or defaults',
+      'test/fixtures/policies/broken.yaml#4 (Guardrail orphan) spec.tier: tier "nope" does not exist (known tiers: security)',
+      '',
+    ].join('\n'));
+  });
+});
+
+describe('tierguard certs', () => {
+  it('writes ca.crt, tls.crt and a private tls.key with the service names as SANs', async () => {
+    const out = tmp();
+    const result = await tierguard('certs', '--service', 'tierguard', '--namespace', 'security', '--ip', '127.0.0.1', '--dns', 'webhook.example.com', '--out', out, '--days', '30');
+    expect(result.code).toBe(0);
+    const cert = new X509Certificate(readFileSync(path.join(out, 'tls.crt')));
+    const ca = new X509Certificate(readFileSync(path.join(out, 'ca.crt')));
+    expect(cert.checkIssued(ca)).toBe(true);
+    expect(cert.subjectAltName).toBe('DNS:tierguard, DNS:tierguard.security, DNS:tierguard.security.svc, DNS:tierguard.security.svc.cluster.local, DNS:webhook.example.com, IP Address:127.0.0.1');
+    expect(statSync(path.join(out, 'tls.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses to overwrite existing files without --force', async () => {
+    const out = tmp();
+    writeFileSync(path.join(out, 'tls.key'), 'precious');
+    const result = await tierguard('certs', '--service', 's', '--namespace', 'n', '--out', out);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('refusing to overwrite');
+    expect(readFileSync(path.join(out, 'tls.key'), 'utf8')).toBe('precious');
+  });
+
+  it('rejects a malformed --ip', async () => {
+    const result = await tierguard('certs', '--service', 's', '--namespace', 'n', '--ip', '10.0.0');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"10.0.0" is not an IPv4 or IPv6 address');
+  });
+});
+
+describe('--help', () => {
+  it.each(['serve', 'check', 'certs'])('%s --help exits 0 and lists its options', async (command) => {
+    const result = await tierguard(command, '--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Usage: tierguard ${command}`);
+  });
+});
+
+describe('tierguard serve', () => {
+  it('exits 2 with every problem when the policy set does not compile', async () => {
+    const result = await tierguard('serve', '--config', 'test/fixtures/policies/broken.yaml', '--port', '0', '--metrics-port', '0', '--address', '127.0.0.1', '--metrics-address', '127.0.0.1');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('the policy set has 4 problems');
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parseServeOptions } from '../../src/config/options.js';
+
+describe('serve options', () => {
+  it('has these defaults (a change here is a change users see)', () => {
+    expect(parseServeOptions({})).toEqual({
+      config: [],
+      address: '0.0.0.0',
+      port: 8443,
+      metricsAddress: '0.0.0.0',
+      metricsPort: 9090,
+      certReloadIntervalMs: 10_000,
+      failureMode: 'deny',
+      namespace: 'tierguard',
+      excludeNamespaces: ['kube-system'],
+      maxBodyBytes: 7 * 1024 * 1024,
+      logLevel: 'info',
+    });
+  });
+
+  it.each([
+    { name: 'an unknown option', raw: { colour: 'blue' }, message: 'unknown option colour' },
+    { name: 'a certificate without its key', raw: { tlsCert: 'tls.crt' }, message: '--tls-cert: --tls-cert and --tls-key go together' },
+    { name: 'a bad failure mode', raw: { failureMode: 'ignore' }, message: '--failure-mode: Invalid option: expected one of "deny"|"allow"' },
+    { name: 'a port out of range', raw: { port: 70000 }, message: '--port: Too big' },
+  ])('rejects $name', ({ raw, message }) => {
+    expect(() => parseServeOptions(raw)).toThrow(message);
+  });
+});
