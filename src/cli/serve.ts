@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createAdmissionHandler } from '../admission/handler.js';
-import { createWebhookApp } from '../admission/server.js';
+import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
@@ -61,11 +61,11 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     metrics,
     logger,
   });
-  const app = createWebhookApp({ handler, ready: () => true, maxBodyBytes: options.maxBodyBytes, metrics, logger });
+  const listener = createWebhookListener({ handler, ready: () => true, maxBodyBytes: options.maxBodyBytes, metrics, logger });
 
   const tls = await serverCertificate(options, logger);
   metrics.certificateExpiry.set(certificateExpiry(tls.cert).getTime() / 1000);
-  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, listener);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;

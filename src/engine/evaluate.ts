@@ -6,7 +6,7 @@
 import type { GroupVersionKind, Operation } from '../api/admission.js';
 import type { Labels } from '../api/kube.js';
 import type { AppliedDefault, Finding, RuleError } from './findings.js';
-import { InvalidObjectError, isPlainObject, labelsAt, objectAt } from './object.js';
+import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { fieldPath, labelTargetsOf, type LabelTarget } from './targets.js';
 
@@ -74,12 +74,12 @@ export function mutate(set: PolicySet, request: EngineRequest, options: EngineOp
     const existing = labelsAt(request.object, target.metadataPath);
     const additions = defaultsFor({ set, namespace: request.namespace, target, existing, notes, errors });
     if (additions.size === 0) continue;
-    copy ??= structuredClone(request.object);
-    const labels = ensureLabels(copy, target.metadataPath);
+    const labels: Record<string, string> = { ...existing };
     for (const [key, { value, guardrail }] of additions) {
       labels[key] = value;
       applied.push({ guardrail, key, value, path: fieldPath(target.metadataPath, key) });
     }
+    copy = withLabels(copy ?? request.object, target.metadataPath, labels);
   }
   return { object: copy, applied, notes, errors };
 }
@@ -108,13 +108,21 @@ function defaultsFor({ set, namespace, target, existing, notes, errors }: Defaul
   return additions;
 }
 
-function ensureLabels(root: unknown, metadataPath: readonly string[]): Record<string, string> {
-  let current = root as Record<string, unknown>;
-  for (const step of [...metadataPath, 'labels']) {
-    if (!isPlainObject(current[step])) current[step] = {};
-    current = current[step] as Record<string, unknown>;
+/**
+ * A copy of `root` with the labels at `metadataPath` replaced. Only the objects on the path are
+ * copied; everything else is shared with the input, which is never modified. Sharing keeps the
+ * patch diff (which skips identical references) proportional to the change, not the object.
+ */
+function withLabels(root: unknown, metadataPath: readonly string[], labels: Record<string, string>): PlainObject {
+  const copy: PlainObject = { ...(root as PlainObject) };
+  let node = copy;
+  for (const step of metadataPath) {
+    const child = node[step];
+    node[step] = isPlainObject(child) ? { ...child } : {};
+    node = node[step] as PlainObject;
   }
-  return current as Record<string, string>;
+  node.labels = labels;
+  return copy;
 }
 
 type LabelGuardrail = CompiledGuardrail & { readonly labels: CompiledLabelRules };

@@ -222,6 +222,13 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
     expect(() => answer.json()).not.toThrow();
   });
 
+  it('serves the path the API server calls, with its ?timeout= query', async () => {
+    const body = review('validate-create-pod');
+    const answer = await request({ port: server.port, ca: certs.caCert, path: '/validate?timeout=10s', body: JSON.stringify(body) });
+    expect(answer.json().response.uid).toBe(body.request.uid);
+    expect(answer.json().response.status.code).toBe(403);
+  });
+
   it('still answers a valid request correctly afterwards', async () => {
     const body = review('mutate-create-pod');
     const response = await post('/mutate', body);
