@@ -90,7 +90,7 @@ async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptio
   if (!name) throw new MissingNamespaceError('request.namespace is empty for a namespaced kind');
   const info = await options.namespaces.get(name);
   const namespace: NamespaceContext = { name, labels: namespaceLabels(name, info), known: info !== undefined };
-  return { ...provisional, namespace };
+  return { ...provisional, namespace, knownNamespaces: options.namespaces.list() };
 }
 
 function metadataNamespace(object: unknown): string | undefined {

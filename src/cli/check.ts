@@ -60,7 +60,8 @@ export function checkManifests(options: CheckOptions): CheckResult[] {
       namespaces.set(object.metadata.name, namespaceInfo(value as Parameters<typeof namespaceInfo>[0]));
     }
   }
-  return options.documents.map(({ value }) => checkObject(value as ManifestObject, namespaces, options));
+  const known = [...namespaces.values()];
+  return options.documents.map(({ value }) => checkObject(value as ManifestObject, namespaces, known, options));
 }
 
 interface ManifestObject {
@@ -69,7 +70,7 @@ interface ManifestObject {
   metadata?: { name?: string; generateName?: string; namespace?: string };
 }
 
-function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, NamespaceInfo>, options: CheckOptions): CheckResult {
+function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, NamespaceInfo>, known: readonly NamespaceInfo[], options: CheckOptions): CheckResult {
   const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] as string : '';
   const kind = { group, version: object.apiVersion.split('/').pop() as string, kind: object.kind };
   const namespace = clusterScoped.has(object.kind) ? '' : object.metadata?.namespace ?? 'default';
@@ -81,6 +82,7 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
     namespace: { name: namespace, labels: namespace ? namespaceLabels(namespace, info) : { [NAMESPACE_NAME_LABEL]: '' }, known: info !== undefined },
     object,
     oldObject: null,
+    knownNamespaces: known,
   };
   const base = { kind: object.kind, namespace, name: objectName(object) };
   try {

@@ -4,10 +4,12 @@
  * It performs no I/O and reads no clock; the same code serves the webhook and `tierguard check`.
  */
 import type { GroupVersionKind, Operation } from '../api/admission.js';
-import type { Labels } from '../api/kube.js';
+import type { Labels, NamespaceInfo } from '../api/kube.js';
 import type { AppliedDefault, Finding, RuleError } from './findings.js';
 import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
+import { findOverrides } from './network/override.js';
+import { RegionTooLargeError } from './network/region.js';
 import { fieldPath, labelTargetsOf, type LabelTarget } from './targets.js';
 
 /** The namespace of the object under review, resolved by the caller through a namespace lookup. */
@@ -27,6 +29,8 @@ export interface EngineRequest {
   readonly object: unknown;
   /** The stored object on UPDATE; null or undefined otherwise. */
   readonly oldObject?: unknown;
+  /** Every namespace tierguard knows, for the network override check (their labels are fixed). */
+  readonly knownNamespaces?: readonly NamespaceInfo[];
 }
 
 export interface EngineOptions {
@@ -177,7 +181,32 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
       findings.push(...found);
     });
   }
+  if (request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy') {
+    findings.push(...networkFindings(set, request, errors));
+  }
   return { findings, errors, notes };
+}
+
+/** The tiers' verdict on a NetworkPolicy: every rule of it that allows traffic a guardrail denies. */
+function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleError[]): Finding[] {
+  try {
+    return findOverrides(set, { policy: request.object, namespace: request.namespace, knownNamespaces: request.knownNamespaces ?? [] })
+      .map((override) => ({
+        tier: override.tier,
+        guardrail: override.guardrail,
+        rule: override.rule,
+        mode: override.mode,
+        path: override.path,
+        message: override.message,
+        compliance: override.compliance,
+        summary: override.message,
+        warning: override.short,
+      }));
+  } catch (error) {
+    if (!(error instanceof RegionTooLargeError)) throw error;
+    errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: error.message });
+    return [];
+  }
 }
 
 interface RequiredCheck {

@@ -11,6 +11,10 @@ export interface Finding {
   readonly path: string;
   readonly message: string;
   readonly compliance: readonly string[];
+  /** A complete line that already names tier, guardrail and compliance (network findings). */
+  readonly summary?: string;
+  /** A shorter text for `response.warnings`, when the message is too long for one. */
+  readonly warning?: string;
 }
 
 /** A rule that could not be evaluated. Not a violation: `--failure-mode` decides. */

@@ -3,6 +3,7 @@
  * from Tier and Guardrail objects and never changes after compilation: a reload builds a new one.
  */
 import type { Mode, RuleResource } from '../api/policy.js';
+import type { CompiledNetworkRules, Direction } from './network/rules.js';
 import type { LabelMatcher } from './selector.js';
 
 export interface CompiledTier {
@@ -45,6 +46,13 @@ export interface CompiledGuardrail {
   readonly description?: string;
   readonly compliance: readonly string[];
   readonly labels?: CompiledLabelRules;
+  readonly network?: CompiledNetworkRules;
+}
+
+/** The guardrails of one tier that have rules in one direction, in precedence order. */
+export interface NetworkTier {
+  readonly tier: CompiledTier;
+  readonly guardrails: readonly (CompiledGuardrail & { readonly network: CompiledNetworkRules })[];
 }
 
 export interface PolicySet {
@@ -55,6 +63,8 @@ export interface PolicySet {
   readonly guardrails: readonly CompiledGuardrail[];
   /** Guardrails with label rules for each resource, in precedence order. */
   readonly labelGuardrails: Readonly<Record<RuleResource, readonly CompiledGuardrail[]>>;
+  /** Guardrails with network rules, per direction, grouped by tier in precedence order (all modes). */
+  readonly network: Readonly<Record<Direction, readonly NetworkTier[]>>;
 }
 
 /** Sorts guardrails into evaluation order: tier priority, guardrail priority, then name. */

@@ -7,8 +7,10 @@ import { RE2JS } from 're2js';
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../api/kube.js';
 import type { RuleResource } from '../api/policy.js';
 import { ruleResources } from '../api/policy.js';
-import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type PolicySet } from '../engine/policy-set.js';
+import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type NetworkTier, type PolicySet } from '../engine/policy-set.js';
 import { compileSelector } from '../engine/selector.js';
+import { compileNetworkRules } from './compile-network.js';
+import type { CompiledNetworkRules, Direction } from '../engine/network/rules.js';
 import type { ManifestDocument } from './manifests.js';
 import { problemsFromIssues, type PolicyProblem, type SourceRef } from './problems.js';
 import { guardrailSchema, namespaceSchema, tierSchema, type GuardrailDoc, type TierDoc } from './schema.js';
@@ -69,11 +71,13 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
   const labelGuardrails = Object.fromEntries(
     ruleResources.map((resource) => [resource, compiled.filter((guardrail) => guardrail.labels?.resources.has(resource))]),
   ) as Record<RuleResource, CompiledGuardrail[]>;
+  const tiersInOrder = [...tierByName.values()].sort((a, b) => a.priority - b.priority);
   const set: PolicySet = deepFreeze({
     generation: options.generation,
-    tiers: [...tierByName.values()].sort((a, b) => a.priority - b.priority),
+    tiers: tiersInOrder,
     guardrails: compiled,
     labelGuardrails,
+    network: { ingress: networkTiers(tiersInOrder, compiled, 'ingress'), egress: networkTiers(tiersInOrder, compiled, 'egress') },
   });
   return { set, namespaces, problems, warnings };
 }
@@ -122,9 +126,7 @@ function compileGuardrail(
     problems.push({ source, object, path: 'spec.tier', message: `tier ${JSON.stringify(doc.spec.tier)} does not exist (known tiers: ${known})` });
   }
   const labels = doc.spec.labels ? compileLabelRules(doc.spec.labels, { source, object, problems, warnings }) : undefined;
-  if (doc.spec.ingress?.length || doc.spec.egress?.length) {
-    warnings.push(`${object}: network rules (ingress/egress) are validated but not yet enforced by this version of tierguard`);
-  }
+  const network = doc.spec.subject ? compileNetworkRules(doc.spec) : undefined;
   if (doc.spec.validations?.length) {
     warnings.push(`${object}: CEL validations are validated but not yet evaluated by this version of tierguard`);
   }
@@ -137,6 +139,7 @@ function compileGuardrail(
     compliance: doc.spec.compliance ?? [],
     ...(doc.spec.description ? { description: doc.spec.description } : {}),
     ...(labels ? { labels } : {}),
+    ...(network ? { network } : {}),
   };
 }
 
@@ -196,8 +199,17 @@ function addNamespace(namespace: NamespaceInfo, source: SourceRef, namespaces: N
   namespaces.push(namespace);
 }
 
+function networkTiers(tiers: readonly CompiledTier[], guardrails: readonly CompiledGuardrail[], direction: Direction): NetworkTier[] {
+  return tiers
+    .map((tier) => ({
+      tier,
+      guardrails: guardrails.filter((g): g is CompiledGuardrail & { network: CompiledNetworkRules } => g.tier === tier && (g.network?.[direction].length ?? 0) > 0),
+    }))
+    .filter((entry) => entry.guardrails.length > 0);
+}
+
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !(value instanceof Set) && !(value instanceof Map)) {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !(value instanceof Set) && !(value instanceof Map) && !(value instanceof WeakMap)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);
   }

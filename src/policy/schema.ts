@@ -143,14 +143,15 @@ const protocolSchema = z.strictObject({
 const action = z.enum(actions);
 
 const ingressRuleSchema = z.strictObject({
-  name: ruleName,
+  /** Optional; messages and metrics then name the rule by position, e.g. `ingress[0]`. */
+  name: ruleName.optional(),
   action,
   from: z.array(peerSchema).min(1).max(100),
   protocols: z.array(protocolSchema).min(1).optional(),
 });
 
 const egressRuleSchema = z.strictObject({
-  name: ruleName,
+  name: ruleName.optional(),
   action,
   to: z.array(peerSchema).min(1).max(100),
   protocols: z.array(protocolSchema).min(1).optional(),
@@ -248,9 +249,10 @@ export const guardrailSchema = z.strictObject({
   status: z.unknown().optional(),
 });
 
-function duplicateNames(rules: readonly { name: string }[], field: string, ctx: z.RefinementCtx): void {
+function duplicateNames(rules: readonly { name?: string }[], field: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   rules.forEach((rule, index) => {
+    if (rule.name === undefined) return;
     if (seen.has(rule.name)) {
       ctx.addIssue({ code: 'custom', message: `rule name ${JSON.stringify(rule.name)} is used twice`, path: [field, index, 'name'] });
     }

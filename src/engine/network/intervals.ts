@@ -1,0 +1,66 @@
+/** Sorted, disjoint, inclusive integer intervals: the algebra under CIDR and port sets. */
+
+export type Interval = readonly [bigint, bigint];
+export type Intervals = readonly Interval[];
+
+/** Sorts and merges overlapping or adjacent intervals. */
+export function normalize(intervals: readonly Interval[]): Intervals {
+  const sorted = [...intervals].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out: [bigint, bigint][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1n) {
+      if (hi > last[1]) last[1] = hi;
+    } else {
+      out.push([lo, hi]);
+    }
+  }
+  return out;
+}
+
+export function intersectIntervals(a: Intervals, b: Intervals): Intervals {
+  const out: Interval[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [alo, ahi] = a[i] as Interval;
+    const [blo, bhi] = b[j] as Interval;
+    const lo = alo > blo ? alo : blo;
+    const hi = ahi < bhi ? ahi : bhi;
+    if (lo <= hi) out.push([lo, hi]);
+    if (ahi < bhi) i++;
+    else j++;
+  }
+  return out;
+}
+
+export function subtractIntervals(a: Intervals, b: Intervals): Intervals {
+  const out: Interval[] = [];
+  let j = 0;
+  for (const [alo, ahi] of a) {
+    let lo = alo;
+    while (j < b.length && (b[j] as Interval)[1] < lo) j++;
+    let k = j;
+    while (k < b.length && lo <= ahi) {
+      const [blo, bhi] = b[k] as Interval;
+      if (blo > ahi) break;
+      if (blo > lo) out.push([lo, blo - 1n]);
+      lo = bhi + 1n;
+      k++;
+    }
+    if (lo <= ahi) out.push([lo, ahi]);
+  }
+  return out;
+}
+
+export function unionIntervals(a: Intervals, b: Intervals): Intervals {
+  return normalize([...a, ...b]);
+}
+
+export function containsValue(a: Intervals, value: bigint): boolean {
+  for (const [lo, hi] of a) {
+    if (value < lo) return false;
+    if (value <= hi) return true;
+  }
+  return false;
+}

@@ -1,0 +1,135 @@
+/**
+ * Label selectors as sets, so that "which pods or namespaces could ever match" can be
+ * intersected and subtracted without enumerating objects that may not exist yet.
+ *
+ * For one label key, the possible states are "absent" or any string. A selector constrains a
+ * key to a finite set of states (`In`, `DoesNotExist`, matchLabels) or to all states but a
+ * finite set (`NotIn`, which keeps "absent", and `Exists`). A `LabelCube` is a conjunction of
+ * such per-key constraints; keys it does not mention are free. Subtracting one cube from another
+ * yields a union of disjoint cubes.
+ */
+import type { LabelSelector } from '../../api/kube.js';
+
+/** The "key is absent" state; not a valid label value, so it never clashes with one. */
+export const ABSENT = '\u0000';
+
+/** `in`: the key's state is one of `values`; `notIn`: it is none of them. */
+export type KeySet =
+  | { readonly kind: 'in'; readonly values: ReadonlySet<string> }
+  | { readonly kind: 'notIn'; readonly values: ReadonlySet<string> };
+
+/** A conjunction of per-key constraints; an empty map is every label set. */
+export type LabelCube = ReadonlyMap<string, KeySet>;
+
+export const ANY_LABELS: LabelCube = new Map();
+const ANY_STATE: KeySet = { kind: 'notIn', values: new Set() };
+
+function keySetIntersect(a: KeySet, b: KeySet): KeySet {
+  if (a.kind === 'in' && b.kind === 'in') return { kind: 'in', values: new Set([...a.values].filter((v) => b.values.has(v))) };
+  if (a.kind === 'in') return { kind: 'in', values: new Set([...a.values].filter((v) => !b.values.has(v))) };
+  if (b.kind === 'in') return { kind: 'in', values: new Set([...b.values].filter((v) => !a.values.has(v))) };
+  return { kind: 'notIn', values: new Set([...a.values, ...b.values]) };
+}
+
+function keySetComplement(a: KeySet): KeySet {
+  return { kind: a.kind === 'in' ? 'notIn' : 'in', values: a.values };
+}
+
+function keySetIsEmpty(a: KeySet): boolean {
+  return a.kind === 'in' && a.values.size === 0;
+}
+
+function keySetContains(a: KeySet, state: string): boolean {
+  return a.kind === 'in' ? a.values.has(state) : !a.values.has(state);
+}
+
+/** The cube of label sets a selector matches, or null when no label set can match it. */
+export function selectorCube(selector: LabelSelector | undefined): LabelCube | null {
+  const keys = new Map<string, KeySet>();
+  const add = (key: string, set: KeySet): boolean => {
+    const merged = keySetIntersect(keys.get(key) ?? ANY_STATE, set);
+    keys.set(key, merged);
+    return !keySetIsEmpty(merged);
+  };
+  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) {
+    if (!add(key, { kind: 'in', values: new Set([value]) })) return null;
+  }
+  for (const { key, operator, values = [] } of selector?.matchExpressions ?? []) {
+    const set: KeySet = operator === 'In' ? { kind: 'in', values: new Set(values) }
+      : operator === 'NotIn' ? { kind: 'notIn', values: new Set(values) }
+        : operator === 'Exists' ? { kind: 'notIn', values: new Set([ABSENT]) }
+          : { kind: 'in', values: new Set([ABSENT]) };
+    if (!add(key, set)) return null;
+  }
+  return keys;
+}
+
+export function cubeIntersect(a: LabelCube, b: LabelCube): LabelCube | null {
+  if (a.size === 0) return b;
+  if (b.size === 0) return a;
+  const out = new Map(a);
+  for (const [key, set] of b) {
+    const mine = out.get(key);
+    const merged = mine ? keySetIntersect(mine, set) : set;
+    if (keySetIsEmpty(merged)) return null;
+    out.set(key, merged);
+  }
+  return out;
+}
+
+/** `a` minus `b` as disjoint cubes. */
+export function cubeSubtract(a: LabelCube, b: LabelCube): LabelCube[] {
+  const pieces: LabelCube[] = [];
+  let rest: Map<string, KeySet> = new Map(a);
+  for (const [key, set] of b) {
+    const mine = rest.get(key) ?? ANY_STATE;
+    const outside = keySetIntersect(mine, keySetComplement(set));
+    if (!keySetIsEmpty(outside)) pieces.push(new Map(rest).set(key, outside));
+    const inside = keySetIntersect(mine, set);
+    if (keySetIsEmpty(inside)) return pieces;
+    rest = new Map(rest).set(key, inside);
+  }
+  return pieces;
+}
+
+/** True when the concrete labels are in the cube. */
+export function cubeContains(cube: LabelCube, labels: Readonly<Record<string, string>>): boolean {
+  for (const [key, set] of cube) {
+    const state = Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] as string : ABSENT;
+    if (!keySetContains(set, state)) return false;
+  }
+  return true;
+}
+
+/**
+ * A concrete label set in the cube, for messages: a value the key must or may have, the key left
+ * out when absence is allowed and no value is required, or a fresh value no selector mentions.
+ */
+export function exampleLabels(cube: LabelCube): { labels: Record<string, string>; absent: string[] } {
+  const labels: Record<string, string> = {};
+  const absent: string[] = [];
+  for (const [key, set] of [...cube].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (set.kind === 'in') {
+      const present = [...set.values].filter((v) => v !== ABSENT).sort();
+      if (present.length > 0) labels[key] = present[0] as string;
+      else absent.push(key);
+    } else if (set.values.has(ABSENT)) {
+      labels[key] = freshValue(set.values);
+    }
+  }
+  return { labels, absent };
+}
+
+function freshValue(taken: ReadonlySet<string>): string {
+  if (!taken.has('other')) return 'other';
+  for (let i = 1; ; i++) if (!taken.has(`other-${i}`)) return `other-${i}`;
+}
+
+/** `{env=dev, !debug}` */
+export function formatLabels(example: { labels: Record<string, string>; absent: readonly string[] }, hide: readonly string[] = []): string {
+  const parts = [
+    ...Object.entries(example.labels).filter(([key]) => !hide.includes(key)).map(([key, value]) => `${key}=${value}`),
+    ...example.absent.filter((key) => !hide.includes(key)).map((key) => `!${key}`),
+  ];
+  return `{${parts.join(', ')}}`;
+}

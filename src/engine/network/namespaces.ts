@@ -1,0 +1,77 @@
+/**
+ * The namespaces a connection end can be in: every namespace tierguard knows, with exactly its
+ * labels, and every namespace that does not exist yet — any other name, any labels. A set of
+ * namespaces is therefore a set of known names plus cubes over the labels of unknown ones.
+ */
+import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
+import { cubeContains, cubeIntersect, cubeSubtract, type LabelCube } from './label-set.js';
+
+export interface NamespaceUniverse {
+  readonly known: ReadonlyMap<string, NamespaceInfo>;
+  /** Every namespace whose name is not known, with any labels. */
+  readonly unknownBase: LabelCube;
+  /** Memo of selector cube → namespace set, valid for this universe only. */
+  readonly memo: WeakMap<LabelCube, NamespaceSet>;
+}
+
+export interface NamespaceSet {
+  readonly known: ReadonlySet<string>;
+  readonly unknown: readonly LabelCube[];
+}
+
+export const NO_NAMESPACES: NamespaceSet = { known: new Set(), unknown: [] };
+
+const universes = new WeakMap<readonly NamespaceInfo[], NamespaceUniverse>();
+
+/** The universe for a list of known namespaces; memoized per list object. */
+export function namespaceUniverse(known: readonly NamespaceInfo[]): NamespaceUniverse {
+  let universe = universes.get(known);
+  if (!universe) {
+    const byName = new Map(known.map((namespace) => [namespace.name, namespace]));
+    universe = {
+      known: byName,
+      unknownBase: new Map([[NAMESPACE_NAME_LABEL, { kind: 'notIn' as const, values: new Set(byName.keys()) }]]),
+      memo: new WeakMap(),
+    };
+    universes.set(known, universe);
+  }
+  return universe;
+}
+
+/** Every namespace whose labels are in `cube`. */
+export function namespacesMatching(universe: NamespaceUniverse, cube: LabelCube | null): NamespaceSet {
+  if (cube === null) return NO_NAMESPACES;
+  const cached = universe.memo.get(cube);
+  if (cached) return cached;
+  const known = new Set<string>();
+  for (const namespace of universe.known.values()) if (cubeContains(cube, namespace.labels)) known.add(namespace.name);
+  const unknown = cubeIntersect(universe.unknownBase, cube);
+  const set = { known, unknown: unknown ? [unknown] : [] };
+  universe.memo.set(cube, set);
+  return set;
+}
+
+/** One namespace by name: itself if known, otherwise a namespace of that name with any labels. */
+export function namespaceNamed(universe: NamespaceUniverse, name: string): NamespaceSet {
+  if (universe.known.has(name)) return { known: new Set([name]), unknown: [] };
+  return { known: new Set(), unknown: [new Map([[NAMESPACE_NAME_LABEL, { kind: 'in' as const, values: new Set([name]) }]])] };
+}
+
+export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
+  const known = new Set([...a.known].filter((name) => b.known.has(name)));
+  const unknown: LabelCube[] = [];
+  for (const x of a.unknown) {
+    for (const y of b.unknown) {
+      const both = cubeIntersect(x, y);
+      if (both) unknown.push(both);
+    }
+  }
+  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
+}
+
+export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
+  const known = new Set([...a.known].filter((name) => !b.known.has(name)));
+  let unknown: LabelCube[] = [...a.unknown];
+  for (const y of b.unknown) unknown = unknown.flatMap((x) => cubeSubtract(x, y));
+  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
+}

@@ -1,0 +1,148 @@
+/**
+ * A `networking.k8s.io/v1` NetworkPolicy read defensively into the form both evaluators use,
+ * with Kubernetes' semantics: `policyTypes` defaults to Ingress, plus Egress when egress rules
+ * exist; absent `from`/`to` means every peer, absent `ports` every port; a port without protocol
+ * is TCP; `endPort` makes a range; a named port is resolved later on the destination pod.
+ */
+import type { LabelSelector } from '../../api/kube.js';
+import { InvalidObjectError, isPlainObject, type PlainObject } from '../object.js';
+import { ipBlockSet, type IpSet } from './ip-set.js';
+import type { Protocol } from './port-set.js';
+import { compileBoth, type CompiledSelector, type Direction } from './rules.js';
+
+export type PolicyPeer =
+  | { readonly kind: 'pods'; readonly namespaces?: CompiledSelector; readonly pods?: CompiledSelector }
+  | { readonly kind: 'ipBlock'; readonly ips: IpSet; readonly cidr: string; readonly except: readonly string[] };
+
+export interface PolicyPort {
+  readonly protocol: Protocol;
+  /** Absent = every port of the protocol. */
+  readonly port?: number | string;
+  readonly endPort?: number;
+}
+
+export interface PolicyRule {
+  readonly index: number;
+  /** Undefined = every peer (pods and addresses). */
+  readonly peers?: readonly PolicyPeer[];
+  /** Undefined = every protocol and port. */
+  readonly ports?: readonly PolicyPort[];
+}
+
+export interface CompiledNetworkPolicy {
+  readonly namespace: string;
+  readonly name: string;
+  readonly podSelector: CompiledSelector;
+  /** Undefined when the policy does not govern that direction (per policyTypes). */
+  readonly ingress?: readonly PolicyRule[];
+  readonly egress?: readonly PolicyRule[];
+}
+
+const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
+
+export function compileNetworkPolicy(object: unknown, fallbackNamespace = 'default'): CompiledNetworkPolicy {
+  if (!isPlainObject(object)) throw new InvalidObjectError('object', 'expected a NetworkPolicy');
+  const metadata = isPlainObject(object.metadata) ? object.metadata : {};
+  const spec = object.spec === undefined || object.spec === null ? {} : object.spec;
+  if (!isPlainObject(spec)) throw new InvalidObjectError('spec', 'expected an object');
+  const types = policyTypes(spec);
+  return {
+    namespace: typeof metadata.namespace === 'string' && metadata.namespace ? metadata.namespace : fallbackNamespace,
+    name: typeof metadata.name === 'string' ? metadata.name : '',
+    podSelector: selector(spec.podSelector, 'spec.podSelector'),
+    ...(types.has('Ingress') ? { ingress: rules(spec.ingress, 'ingress', 'from') } : {}),
+    ...(types.has('Egress') ? { egress: rules(spec.egress, 'egress', 'to') } : {}),
+  };
+}
+
+function policyTypes(spec: PlainObject): Set<string> {
+  if (spec.policyTypes === undefined || spec.policyTypes === null) {
+    const types = new Set(['Ingress']);
+    if (Array.isArray(spec.egress) && spec.egress.length > 0) types.add('Egress');
+    return types;
+  }
+  const list = array(spec.policyTypes, 'spec.policyTypes');
+  return new Set(list.map((type, i) => {
+    if (type !== 'Ingress' && type !== 'Egress') throw new InvalidObjectError(`spec.policyTypes[${i}]`, 'expected Ingress or Egress');
+    return type;
+  }));
+}
+
+function rules(value: unknown, direction: Direction, peerField: 'from' | 'to'): PolicyRule[] {
+  return array(value ?? [], `spec.${direction}`).map((rule, index) => {
+    const path = `spec.${direction}[${index}]`;
+    if (!isPlainObject(rule)) throw new InvalidObjectError(path, 'expected an object');
+    const peers = rule[peerField];
+    const ports = rule.ports;
+    return {
+      index,
+      ...(Array.isArray(peers) && peers.length > 0 ? { peers: peers.map((peer, i) => compilePeer(peer, `${path}.${peerField}[${i}]`)) } : {}),
+      ...(Array.isArray(ports) && ports.length > 0 ? { ports: ports.map((port, i) => compilePort(port, `${path}.ports[${i}]`)) } : {}),
+    };
+  });
+}
+
+function compilePeer(peer: unknown, path: string): PolicyPeer {
+  if (!isPlainObject(peer)) throw new InvalidObjectError(path, 'expected an object');
+  if (peer.ipBlock !== undefined && peer.ipBlock !== null) {
+    const block = peer.ipBlock;
+    if (!isPlainObject(block) || typeof block.cidr !== 'string') throw new InvalidObjectError(`${path}.ipBlock`, 'expected {cidr, except}');
+    const except = array(block.except ?? [], `${path}.ipBlock.except`).map((cidr, i) => {
+      if (typeof cidr !== 'string') throw new InvalidObjectError(`${path}.ipBlock.except[${i}]`, 'expected a CIDR');
+      return cidr;
+    });
+    try {
+      return { kind: 'ipBlock', ips: ipBlockSet(block.cidr, except), cidr: block.cidr, except };
+    } catch (error) {
+      throw new InvalidObjectError(`${path}.ipBlock`, `invalid CIDR: ${(error as Error).message}`);
+    }
+  }
+  const hasPods = peer.podSelector !== undefined && peer.podSelector !== null;
+  const hasNamespaces = peer.namespaceSelector !== undefined && peer.namespaceSelector !== null;
+  if (!hasPods && !hasNamespaces) throw new InvalidObjectError(path, 'a peer needs podSelector, namespaceSelector or ipBlock');
+  return {
+    kind: 'pods',
+    ...(hasPods ? { pods: selector(peer.podSelector, `${path}.podSelector`) } : {}),
+    ...(hasNamespaces ? { namespaces: selector(peer.namespaceSelector, `${path}.namespaceSelector`) } : {}),
+  };
+}
+
+function compilePort(port: unknown, path: string): PolicyPort {
+  if (!isPlainObject(port)) throw new InvalidObjectError(path, 'expected an object');
+  const protocol = port.protocol ?? 'TCP';
+  if (typeof protocol !== 'string' || !PROTOCOLS.has(protocol)) throw new InvalidObjectError(`${path}.protocol`, 'expected TCP, UDP or SCTP');
+  const number = port.port;
+  if (number !== undefined && number !== null && typeof number !== 'number' && typeof number !== 'string') throw new InvalidObjectError(`${path}.port`, 'expected a number or a name');
+  if (typeof number === 'number' && (!Number.isInteger(number) || number < 1 || number > 65535)) throw new InvalidObjectError(`${path}.port`, 'expected 1-65535');
+  const endPort = port.endPort;
+  if (endPort !== undefined && endPort !== null && (typeof endPort !== 'number' || typeof number !== 'number' || endPort < number || endPort > 65535)) {
+    throw new InvalidObjectError(`${path}.endPort`, 'expected a number port..65535 with a numeric port');
+  }
+  return {
+    protocol: protocol as Protocol,
+    ...(number !== undefined && number !== null ? { port: number } : {}),
+    ...(typeof endPort === 'number' ? { endPort } : {}),
+  };
+}
+
+function selector(value: unknown, path: string): CompiledSelector {
+  if (value === undefined || value === null) return compileBoth(undefined);
+  if (!isPlainObject(value)) throw new InvalidObjectError(path, 'expected a label selector');
+  const sel = value as LabelSelector;
+  if (sel.matchLabels !== undefined && (!isPlainObject(sel.matchLabels) || Object.values(sel.matchLabels).some((v) => typeof v !== 'string'))) {
+    throw new InvalidObjectError(`${path}.matchLabels`, 'expected a map of strings');
+  }
+  if (sel.matchExpressions !== undefined) {
+    array(sel.matchExpressions, `${path}.matchExpressions`).forEach((expr, i) => {
+      const ok = isPlainObject(expr) && typeof expr.key === 'string' && ['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(expr.operator as string)
+        && (expr.values === undefined || (Array.isArray(expr.values) && expr.values.every((v) => typeof v === 'string')));
+      if (!ok) throw new InvalidObjectError(`${path}.matchExpressions[${i}]`, 'expected {key, operator, values}');
+    });
+  }
+  return compileBoth(sel);
+}
+
+function array(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) throw new InvalidObjectError(path, 'expected a list');
+  return value;
+}

@@ -1,0 +1,255 @@
+/**
+ * The symbolic override check (DESIGN §2): does a NetworkPolicy allow any connection that the
+ * tiers decide Deny? For each policy rule, the set of connections it allows is walked through the
+ * enforced tier chain as a region — earlier Accept and Pass rules carve traffic out, each Deny
+ * rule that still meets some of it is a finding with one concrete example. The answer holds for
+ * pods and namespaces that do not exist yet: known namespaces keep their labels, any other
+ * namespace may carry any labels.
+ */
+import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
+import type { Mode } from '../../api/policy.js';
+import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
+import { ALL_IPS, exampleCidr } from './ip-set.js';
+import { ABSENT, ANY_LABELS, cubeIntersect, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
+import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
+import { namespaceNamed, namespacesMatching, namespaceUniverse, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
+import { regionIntersect, regionSubtract, type Box, type Region } from './region.js';
+import type { CompiledNetworkRule, Direction } from './rules.js';
+
+export interface OverrideInput {
+  /** The NetworkPolicy object under review. */
+  readonly policy: unknown;
+  /** The policy's namespace; `known: false` when tierguard has no record of it. */
+  readonly namespace: { readonly name: string; readonly labels: Readonly<Record<string, string>>; readonly known: boolean };
+  /** Every namespace tierguard knows (their labels are taken as fixed). */
+  readonly knownNamespaces: readonly NamespaceInfo[];
+}
+
+export interface OverrideFinding {
+  readonly direction: Direction;
+  readonly ruleIndex: number;
+  readonly tier: string;
+  readonly guardrail: string;
+  readonly rule: string;
+  readonly mode: Mode;
+  readonly compliance: readonly string[];
+  /** Field path of the offending policy rule, e.g. `spec.ingress[0]`. */
+  readonly path: string;
+  readonly message: string;
+  /** `ingress[0] allows TCP 5432 from namespaces {env=dev}`: short enough for a kubectl warning. */
+  readonly short: string;
+}
+
+/** Every (policy rule, guardrail rule) pair where the policy allows traffic the guardrail denies. */
+export function findOverrides(set: PolicySet, input: OverrideInput): OverrideFinding[] {
+  if (set.network.ingress.length === 0 && set.network.egress.length === 0) return [];
+  const policy = compileNetworkPolicy(input.policy, input.namespace.name);
+  const universe = namespaceUniverse(withOwnNamespace(input));
+  const findings: OverrideFinding[] = [];
+  for (const direction of ['ingress', 'egress'] as const) {
+    for (const rule of policy[direction] ?? []) {
+      const allowed = policyRuleRegion(policy, rule, direction, universe);
+      if (allowed.region.length === 0) continue;
+      findings.push(...walkChain(set, { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes }));
+    }
+  }
+  return findings;
+}
+
+/** The known namespaces, with the policy's own namespace in them when the caller knows it. */
+function withOwnNamespace(input: OverrideInput): readonly NamespaceInfo[] {
+  if (!input.namespace.known || input.knownNamespaces.some((ns) => ns.name === input.namespace.name)) return input.knownNamespaces;
+  return [...input.knownNamespaces, { name: input.namespace.name, labels: input.namespace.labels, annotations: {} }];
+}
+
+interface RuleWalk {
+  readonly policy: CompiledNetworkPolicy;
+  readonly rule: PolicyRule;
+  readonly direction: Direction;
+  readonly universe: NamespaceUniverse;
+  readonly region: Region;
+  readonly notes: readonly string[];
+}
+
+function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
+  const findings: OverrideFinding[] = [];
+  let undecided: Region = walk.region;
+  for (const { guardrails } of set.network[walk.direction]) {
+    const passed: Box[] = [];
+    for (const guardrail of guardrails) {
+      if (undecided.length === 0) break;
+      if (!subjectCanMeet(guardrail, walk)) continue;
+      if (guardrail.mode !== 'Enforce') {
+        findings.push(...virtualFindings(guardrail, undecided, walk));
+        continue;
+      }
+      for (const rule of guardrail.network?.[walk.direction] ?? []) {
+        const match = ruleRegion(guardrail, rule, walk.universe);
+        const hit = regionIntersect(undecided, match);
+        if (hit.length === 0) continue;
+        if (rule.action === 'Deny') findings.push(finding(guardrail, rule, hit[0] as Box, walk));
+        if (rule.action === 'Pass') passed.push(...hit);
+        undecided = regionSubtract(undecided, match);
+        if (undecided.length === 0) break;
+      }
+    }
+    undecided = [...undecided, ...passed];
+  }
+  return findings;
+}
+
+/** A Warn or Audit guardrail, evaluated as if it were enforced in its place (it changes nothing). */
+function virtualFindings(guardrail: CompiledGuardrail, undecided: Region, walk: RuleWalk): OverrideFinding[] {
+  const findings: OverrideFinding[] = [];
+  let rest: Region = undecided;
+  for (const rule of guardrail.network?.[walk.direction] ?? []) {
+    const match = ruleRegion(guardrail, rule, walk.universe);
+    const hit = regionIntersect(rest, match);
+    if (hit.length === 0) continue;
+    if (rule.action === 'Deny') findings.push(finding(guardrail, rule, hit[0] as Box, walk));
+    rest = regionSubtract(rest, match);
+    if (rest.length === 0) break;
+  }
+  return findings;
+}
+
+/** Cheap pre-filter: can the guardrail's subject contain a pod the policy selects at all? */
+function subjectCanMeet(guardrail: CompiledGuardrail, walk: RuleWalk): boolean {
+  const subject = guardrail.network?.subject;
+  if (!subject) return false;
+  const own = walk.universe.known.get(walk.policy.namespace);
+  if (own ? !subject.namespaces.match(own.labels) : subject.namespaces.cube === null) return false;
+  if (subject.kind === 'namespaces') return true;
+  return subject.pods.cube !== null && walk.policy.podSelector.cube !== null && cubeIntersect(subject.pods.cube, walk.policy.podSelector.cube) !== null;
+}
+
+// ---------------------------------------------------------------- regions
+
+function policyRuleRegion(policy: CompiledNetworkPolicy, rule: PolicyRule, direction: Direction, universe: NamespaceUniverse): { region: Box[]; notes: string[] } {
+  const podCube = policy.podSelector.cube;
+  if (podCube === null) return { region: [], notes: [] };
+  const subjectNamespaces = namespaceNamed(universe, policy.namespace);
+  const { ports, notes } = policyPorts(rule);
+  if (ports === NO_PORTS) return { region: [], notes };
+  const region: Box[] = [];
+  if (!rule.peers) {
+    region.push({ kind: 'pod', dims: [subjectNamespaces, podCube, namespacesMatching(universe, ANY_LABELS), ANY_LABELS, ports] });
+    region.push({ kind: 'address', dims: [subjectNamespaces, podCube, ALL_IPS, ports] });
+    return { region, notes };
+  }
+  for (const peer of rule.peers) {
+    if (peer.kind === 'ipBlock') {
+      region.push({ kind: 'address', dims: [subjectNamespaces, podCube, peer.ips, ports] });
+      continue;
+    }
+    const peerNamespaces = peer.namespaces ? namespacesMatching(universe, peer.namespaces.cube) : namespaceNamed(universe, policy.namespace);
+    const peerPods = peer.pods ? peer.pods.cube : ANY_LABELS;
+    if (peerPods === null || (peerNamespaces.known.size === 0 && peerNamespaces.unknown.length === 0)) continue;
+    region.push({ kind: 'pod', dims: [subjectNamespaces, podCube, peerNamespaces, peerPods, ports] });
+  }
+  return { region, notes };
+}
+
+/** The ports a policy rule allows; a named port cannot be resolved at admission: any port of its protocol. */
+function policyPorts(rule: PolicyRule): { ports: PortSet; notes: string[] } {
+  if (!rule.ports) return { ports: ALL_PORTS, notes: [] };
+  let ports = NO_PORTS;
+  const notes: string[] = [];
+  for (const entry of rule.ports) {
+    if (entry.port === undefined) {
+      ports = portUnion(ports, allPortsOf(entry.protocol));
+    } else if (typeof entry.port === 'string') {
+      ports = portUnion(ports, allPortsOf(entry.protocol));
+      notes.push(`named port ${entry.port} cannot be resolved at admission, so it was taken as any ${entry.protocol} port`);
+    } else {
+      ports = portUnion(ports, portRange(entry.protocol, entry.port, entry.endPort ?? entry.port));
+    }
+  }
+  return { ports, notes };
+}
+
+const ruleRegions = new WeakMap<CompiledNetworkRule, { universe: NamespaceUniverse; region: Region }>();
+
+/** The connections a guardrail rule applies to, memoized per namespace universe. */
+function ruleRegion(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, universe: NamespaceUniverse): Region {
+  const cached = ruleRegions.get(rule);
+  if (cached?.universe === universe) return cached.region;
+  const subject = guardrail.network?.subject;
+  const region: Box[] = [];
+  const subjectNamespaces = subject ? namespacesMatching(universe, subject.namespaces.cube) : undefined;
+  const subjectPods = subject?.kind === 'pods' ? subject.pods.cube : ANY_LABELS;
+  if (subject && subjectNamespaces && subjectPods) {
+    // A Deny rule's named port may be any port of a destination pod (conservative); an Accept or
+    // Pass rule's named port carves nothing out, so it can never hide a denial.
+    const namedToPods = rule.action === 'Deny' && rule.namedPorts.length > 0;
+    const podPorts = namedToPods ? ALL_PORTS : rule.ports;
+    const addressPorts = namedToPods && rule.direction === 'ingress' ? ALL_PORTS : rule.ports;
+    for (const peer of rule.peers) {
+      if (peer.kind === 'networks') {
+        if (addressPorts !== NO_PORTS) region.push({ kind: 'address', dims: [subjectNamespaces, subjectPods, peer.ips, addressPorts] });
+      } else if (peer.kind !== 'nodes') {
+        const peerPods = peer.kind === 'pods' ? peer.pods.cube : ANY_LABELS;
+        if (peerPods) region.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, namespacesMatching(universe, peer.namespaces.cube), peerPods, podPorts] });
+      }
+    }
+  }
+  ruleRegions.set(rule, { universe, region });
+  return region;
+}
+
+// ---------------------------------------------------------------- messages
+
+function finding(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, example: Box, walk: RuleWalk): OverrideFinding {
+  const path = `spec.${walk.direction}[${walk.rule.index}]`;
+  const port = examplePort(example.dims[example.kind === 'pod' ? 4 : 3] as PortSet);
+  const peer = example.kind === 'pod'
+    ? describePods(example.dims[2], example.dims[3])
+    : exampleCidr(example.dims[2]) ?? 'an address';
+  const subjectLabels = exampleLabels(example.dims[1]);
+  const subject = Object.keys(subjectLabels.labels).length + subjectLabels.absent.length > 0 ? `pods ${formatLabels(subjectLabels)}` : undefined;
+  const [near, far] = walk.direction === 'ingress' ? ['from', 'to'] : ['to', 'from'];
+  const what = `${port?.protocol ?? 'TCP'} ${port?.port ?? ''} ${near} ${peer}${subject ? ` ${far} ${subject}` : ''}`;
+  const tags = guardrail.compliance.length > 0 ? ` (${guardrail.compliance.join(', ')})` : '';
+  const verdict = guardrail.mode === 'Enforce'
+    ? `denied by tier ${guardrail.tier.name}, guardrail ${guardrail.name}, rule ${rule.id}${tags}`
+    : `would be denied by tier ${guardrail.tier.name}, guardrail ${guardrail.name}, rule ${rule.id}${tags} if it were enforced (mode ${guardrail.mode})`;
+  const notes = [...walk.notes];
+  if (rule.namedPorts.length > 0 && rule.action === 'Deny') notes.push(`the guardrail's named port ${rule.namedPorts.join(', ')} was taken as any port`);
+  return {
+    direction: walk.direction,
+    ruleIndex: walk.rule.index,
+    tier: guardrail.tier.name,
+    guardrail: guardrail.name,
+    rule: rule.id,
+    mode: guardrail.mode,
+    compliance: guardrail.compliance,
+    path,
+    short: `${walk.direction}[${walk.rule.index}] allows ${what}`,
+    message: `NetworkPolicy ${walk.policy.namespace}/${walk.policy.name} ${walk.direction}[${walk.rule.index}] allows ${what}; ${verdict}${notes.length ? `; ${notes.join('; ')}` : ''}`,
+  };
+}
+
+/** `pods {role=debug} in namespace monitoring`, `namespaces {env=dev}`, `any pod`. */
+function describePods(namespaces: NamespaceSet, pods: LabelCube): string {
+  const podExample = exampleLabels(pods);
+  const podPart = Object.keys(podExample.labels).length + podExample.absent.length > 0 ? `pods ${formatLabels(podExample)}` : undefined;
+  const nsPart = describeNamespaces(namespaces);
+  if (!podPart) return nsPart === 'any namespace' ? 'any pod' : nsPart;
+  return nsPart === 'any namespace' ? `${podPart} in any namespace` : `${podPart} in ${nsPart}`;
+}
+
+function describeNamespaces(set: NamespaceSet): string {
+  const known = [...set.known].sort()[0];
+  if (known !== undefined) return `namespace ${known}`;
+  const cube = set.unknown[0];
+  if (!cube) return 'no namespace';
+  const name = cube.get(NAMESPACE_NAME_LABEL);
+  const example = exampleLabels(cube);
+  const others = formatLabels(example, [NAMESPACE_NAME_LABEL]);
+  if (name?.kind === 'in') {
+    const pinned = [...name.values].filter((v) => v !== ABSENT).sort()[0];
+    return others === '{}' ? `namespace ${pinned}` : `namespace ${pinned} with ${others}`;
+  }
+  return others === '{}' ? 'any namespace' : `namespaces ${others}`;
+}

@@ -1,0 +1,44 @@
+/** Sets of (protocol, port) pairs: one interval set of ports 1..65535 per protocol. */
+import { containsValue, intersectIntervals, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
+
+export const protocols = ['TCP', 'UDP', 'SCTP'] as const;
+export type Protocol = (typeof protocols)[number];
+
+export type PortSet = Readonly<Record<Protocol, Intervals>>;
+
+export const NO_PORTS: PortSet = { TCP: [], UDP: [], SCTP: [] };
+const EVERY_PORT: Intervals = [[1n, 65535n]];
+export const ALL_PORTS: PortSet = { TCP: EVERY_PORT, UDP: EVERY_PORT, SCTP: EVERY_PORT };
+
+export function portRange(protocol: Protocol, start: number, end: number): PortSet {
+  return { ...NO_PORTS, [protocol]: [[BigInt(start), BigInt(end)]] };
+}
+
+export function allPortsOf(protocol: Protocol): PortSet {
+  return { ...NO_PORTS, [protocol]: EVERY_PORT };
+}
+
+function combine(a: PortSet, b: PortSet, op: (x: Intervals, y: Intervals) => Intervals): PortSet {
+  return { TCP: op(a.TCP, b.TCP), UDP: op(a.UDP, b.UDP), SCTP: op(a.SCTP, b.SCTP) };
+}
+
+export const portUnion = (a: PortSet, b: PortSet): PortSet => combine(a, b, unionIntervals);
+export const portIntersect = (a: PortSet, b: PortSet): PortSet => combine(a, b, intersectIntervals);
+export const portSubtract = (a: PortSet, b: PortSet): PortSet => combine(a, b, subtractIntervals);
+
+export function portIsEmpty(a: PortSet): boolean {
+  return a.TCP.length === 0 && a.UDP.length === 0 && a.SCTP.length === 0;
+}
+
+export function portContains(a: PortSet, protocol: Protocol, port: number): boolean {
+  return containsValue(a[protocol], BigInt(port));
+}
+
+/** The first (protocol, port) of the set, TCP first. */
+export function examplePort(a: PortSet): { protocol: Protocol; port: number } | undefined {
+  for (const protocol of protocols) {
+    const first = a[protocol][0];
+    if (first) return { protocol, port: Number(first[0]) };
+  }
+  return undefined;
+}
