@@ -34,7 +34,7 @@ const exploding: CompiledGuardrail = {
     defaults: [{ key: 'team', value: 'none' }],
   },
 };
-const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] } };
+const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] }, network: { ingress: [], egress: [] } };
 
 let certs: TestCertificates;
 const servers: https.Server[] = [];

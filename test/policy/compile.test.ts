@@ -52,7 +52,7 @@ describe('a valid policy set', () => {
     expect(Object.isFrozen(result.set?.guardrails)).toBe(true);
   });
 
-  it('parses network rules and validations, and says they are not enforced yet', () => {
+  it('compiles network rules, and says CEL validations are not evaluated yet', () => {
     const result = compile(tier('security', 100), guardrail(`${network(`    - name: deny-dev
       action: Deny
       from:
@@ -71,10 +71,12 @@ describe('a valid policy set', () => {
       message: no host network
 `));
     expect(result.messages).toEqual([]);
-    expect(result.warnings).toEqual([
-      'Guardrail g: network rules (ingress/egress) are validated but not yet enforced by this version of tierguard',
-      'Guardrail g: CEL validations are validated but not yet evaluated by this version of tierguard',
-    ]);
+    expect(result.warnings).toEqual(['Guardrail g: CEL validations are validated but not yet evaluated by this version of tierguard']);
+    const [rule] = result.set?.network.ingress[0]?.guardrails[0]?.network.ingress ?? [];
+    expect(rule?.id).toBe('deny-dev');
+    expect(rule?.peers.map((p) => p.kind)).toEqual(['namespaces', 'pods', 'networks']);
+    expect(rule?.namedPorts).toEqual(['metrics']);
+    expect(result.set?.network.egress[0]?.guardrails[0]?.network.egress[0]?.id).toBe('no-internet');
   });
 
   it('takes namespace labels from Namespace objects, always with kubernetes.io/metadata.name', () => {
