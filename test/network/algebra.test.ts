@@ -1,0 +1,139 @@
+/** The set algebra under the override check: intervals, CIDRs, ports, label cubes, namespaces. */
+import { describe, expect, it } from 'vitest';
+import type { LabelSelector } from '../../src/api/kube.js';
+import { intersectIntervals, normalize, subtractIntervals, type Intervals } from '../../src/engine/network/intervals.js';
+import { cidrSet, exampleCidr, ipBlockSet, ipContains, ipIntersect, ipIsEmpty, ipSubtract, parseIp } from '../../src/engine/network/ip-set.js';
+import { ABSENT, cubeContains, cubeIntersect, cubeSubtract, exampleLabels, selectorCube, type LabelCube } from '../../src/engine/network/label-set.js';
+import { namespacesMatching, namespaceNamed, namespaceUniverse, nsIntersect, nsSubtract } from '../../src/engine/network/namespaces.js';
+import { ALL_PORTS, portContains, portRange, portSubtract, portUnion } from '../../src/engine/network/port-set.js';
+
+const iv = (...pairs: [number, number][]): Intervals => pairs.map(([a, b]) => [BigInt(a), BigInt(b)] as const);
+
+describe('intervals', () => {
+  it.each([
+    { name: 'merges overlapping and adjacent', op: () => normalize(iv([5, 9], [1, 3], [4, 4], [20, 30], [25, 26])), out: iv([1, 9], [20, 30]) },
+    { name: 'intersects', op: () => intersectIntervals(iv([1, 10], [20, 30]), iv([5, 25])), out: iv([5, 10], [20, 25]) },
+    { name: 'subtracts a hole', op: () => subtractIntervals(iv([1, 10]), iv([4, 6])), out: iv([1, 3], [7, 10]) },
+    { name: 'subtracts across intervals', op: () => subtractIntervals(iv([1, 10], [20, 30]), iv([5, 25])), out: iv([1, 4], [26, 30]) },
+    { name: 'subtracts everything', op: () => subtractIntervals(iv([1, 10]), iv([0, 11])), out: [] },
+    { name: 'subtracts nothing when disjoint', op: () => subtractIntervals(iv([1, 10]), iv([11, 20])), out: iv([1, 10]) },
+    { name: 'subtracts at the edges', op: () => subtractIntervals(iv([1, 10]), iv([1, 1], [10, 10])), out: iv([2, 9]) },
+  ])('$name', ({ op, out }) => {
+    expect(op()).toEqual(out);
+  });
+});
+
+describe('CIDR sets', () => {
+  it('except is set difference, IPv4 and IPv6 apart', () => {
+    const block = ipBlockSet('10.0.0.0/8', ['10.1.0.0/16']);
+    expect(ipContains(block, parseIp('10.0.255.255'))).toBe(true);
+    expect(ipContains(block, parseIp('10.1.0.0'))).toBe(false);
+    expect(ipContains(block, parseIp('10.1.255.255'))).toBe(false);
+    expect(ipContains(block, parseIp('10.2.0.0'))).toBe(true);
+    expect(ipContains(block, parseIp('::ffff:10.0.0.1'))).toBe(false);
+    expect(ipIsEmpty(ipIntersect(cidrSet('0.0.0.0/0'), cidrSet('::/0')))).toBe(true);
+    expect(ipIsEmpty(ipSubtract(cidrSet('10.1.0.0/16'), block))).toBe(false);
+    expect(ipIsEmpty(ipSubtract(ipBlockSet('10.1.2.0/24'), cidrSet('10.1.0.0/16')))).toBe(true);
+  });
+
+  it.each([
+    { name: 'a whole block', set: cidrSet('10.0.0.0/8'), cidr: '10.0.0.0/8' },
+    { name: 'the largest block at the start of a hole-punched range', set: ipBlockSet('10.0.0.0/8', ['10.0.0.0/16']), cidr: '10.1.0.0/16' },
+    { name: 'IPv6', set: cidrSet('2001:db8::/32'), cidr: '2001:db8::/32' },
+    { name: 'the whole IPv4 space', set: cidrSet('0.0.0.0/0'), cidr: '0.0.0.0/0' },
+    { name: 'a single address', set: cidrSet('192.168.1.7/32'), cidr: '192.168.1.7/32' },
+  ])('examples: $name', ({ set, cidr }) => {
+    expect(exampleCidr(set)).toBe(cidr);
+  });
+});
+
+describe('port sets', () => {
+  it('keeps protocols apart and ranges inclusive', () => {
+    const set = portUnion(portRange('TCP', 8000, 9000), portRange('UDP', 53, 53));
+    expect(portContains(set, 'TCP', 8000)).toBe(true);
+    expect(portContains(set, 'TCP', 9000)).toBe(true);
+    expect(portContains(set, 'TCP', 9001)).toBe(false);
+    expect(portContains(set, 'UDP', 8000)).toBe(false);
+    expect(portContains(set, 'UDP', 53)).toBe(true);
+    const rest = portSubtract(ALL_PORTS, set);
+    expect(portContains(rest, 'TCP', 7999)).toBe(true);
+    expect(portContains(rest, 'TCP', 8500)).toBe(false);
+    expect(portContains(rest, 'SCTP', 8500)).toBe(true);
+  });
+});
+
+const cube = (selector: LabelSelector) => selectorCube(selector) as LabelCube;
+
+describe('label cubes follow selector semantics, for label sets that do not exist yet', () => {
+  it.each<{ name: string; selector: LabelSelector; labels: Record<string, string>; inside: boolean }>([
+    { name: 'NotIn holds for a missing key', selector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev'] }] }, labels: {}, inside: true },
+    { name: 'NotIn excludes its values', selector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev'] }] }, labels: { env: 'dev' }, inside: false },
+    { name: 'Exists needs the key', selector: { matchExpressions: [{ key: 'env', operator: 'Exists' }] }, labels: {}, inside: false },
+    { name: 'DoesNotExist', selector: { matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, labels: { team: 'x' }, inside: true },
+    { name: 'matchLabels and In on one key intersect', selector: { matchLabels: { env: 'prod' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['prod', 'dev'] }] }, labels: { env: 'prod' }, inside: true },
+  ])('$name', ({ selector, labels, inside }) => {
+    expect(cubeContains(cube(selector), labels)).toBe(inside);
+  });
+
+  it('an unsatisfiable selector is no cube at all', () => {
+    expect(selectorCube({ matchLabels: { env: 'prod' }, matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] })).toBeNull();
+    expect(selectorCube({ matchExpressions: [{ key: 'env', operator: 'Exists' }, { key: 'env', operator: 'DoesNotExist' }] })).toBeNull();
+  });
+
+  it('a selector on another label intersects: team=x may also be env=dev', () => {
+    const both = cubeIntersect(cube({ matchLabels: { team: 'x' } }), cube({ matchLabels: { env: 'dev' } }));
+    expect(both).not.toBeNull();
+    expect(exampleLabels(both as LabelCube).labels).toEqual({ env: 'dev', team: 'x' });
+  });
+
+  it('subtraction yields disjoint pieces covering exactly the difference', () => {
+    const all = cube({});
+    const prodWeb = cube({ matchLabels: { env: 'prod', app: 'web' } });
+    const pieces = cubeSubtract(all, prodWeb);
+    const samples: Record<string, string>[] = [{}, { env: 'prod' }, { app: 'web' }, { env: 'prod', app: 'web' }, { env: 'dev', app: 'web' }, { env: 'prod', app: 'db' }];
+    for (const labels of samples) {
+      const count = pieces.filter((piece) => cubeContains(piece, labels)).length;
+      expect(count).toBe(cubeContains(prodWeb, labels) ? 0 : 1);
+    }
+  });
+
+  it('subtracting an Exists leaves only absence', () => {
+    const [rest, ...more] = cubeSubtract(cube({}), cube({ matchExpressions: [{ key: 'quarantine', operator: 'Exists' }] }));
+    expect(more).toEqual([]);
+    expect(rest?.get('quarantine')).toEqual({ kind: 'in', values: new Set([ABSENT]) });
+  });
+});
+
+describe('namespace sets: known namespaces keep their labels, unknown ones may have any', () => {
+  const universe = namespaceUniverse([
+    { name: 'payments', labels: { env: 'prod', 'kubernetes.io/metadata.name': 'payments' }, annotations: {} },
+    { name: 'sandbox', labels: { env: 'dev', 'kubernetes.io/metadata.name': 'sandbox' }, annotations: {} },
+  ]);
+
+  it('matches known namespaces by their labels and leaves room for unknown ones', () => {
+    const dev = namespacesMatching(universe, selectorCube({ matchLabels: { env: 'dev' } }));
+    expect([...dev.known]).toEqual(['sandbox']);
+    expect(dev.unknown).toHaveLength(1);
+  });
+
+  it('a known namespace by name cannot be relabelled by reasoning', () => {
+    const payments = namespaceNamed(universe, 'payments');
+    const dev = namespacesMatching(universe, selectorCube({ matchLabels: { env: 'dev' } }));
+    expect(nsIntersect(payments, dev)).toBeNull();
+  });
+
+  it('an unknown namespace by name may carry any labels', () => {
+    const monitoring = namespaceNamed(universe, 'monitoring');
+    const dev = namespacesMatching(universe, selectorCube({ matchLabels: { env: 'dev' } }));
+    expect(nsIntersect(monitoring, dev)?.unknown).toHaveLength(1);
+  });
+
+  it('subtracts known names and unknown label sets', () => {
+    const all = namespacesMatching(universe, selectorCube({}));
+    const rest = nsSubtract(all, namespacesMatching(universe, selectorCube({ matchLabels: { env: 'dev' } })));
+    expect([...rest!.known]).toEqual(['payments']);
+    expect(rest!.unknown.every((piece) => !cubeContains(piece, { env: 'dev', 'kubernetes.io/metadata.name': 'new' }))).toBe(true);
+    expect(rest!.unknown.some((piece) => cubeContains(piece, { env: 'qa', 'kubernetes.io/metadata.name': 'new' }))).toBe(true);
+    expect(rest!.unknown.some((piece) => cubeContains(piece, { env: 'qa', 'kubernetes.io/metadata.name': 'sandbox' }))).toBe(false);
+  });
+});
