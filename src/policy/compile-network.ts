@@ -1,7 +1,9 @@
 /** Compiles a Guardrail's `subject`, `ingress` and `egress` into matchers and sets. */
-import { ipSetOf } from '../engine/network/ip-set.js';
-import { ALL_PORTS, NO_PORTS, portRange, portUnion, type PortSet, type Protocol } from '../engine/network/port-set.js';
-import { compileBoth, type CompiledNetworkRule, type CompiledNetworkRules, type CompiledPeer, type Direction } from '../engine/network/rules.js';
+import { ipIntersect, ipIsEmpty, ipSetOf } from '../engine/network/ip-set.js';
+import { ANY_LABELS, cubeIntersect, type LabelCube } from '../engine/network/label-set.js';
+import type { CompiledGuardrail } from '../engine/policy-set.js';
+import { ALL_PORTS, NO_PORTS, portIntersect, portIsEmpty, portRange, portUnion, type PortSet, type Protocol } from '../engine/network/port-set.js';
+import { compileBoth, type CompiledNetworkRule, type CompiledNetworkRules, type CompiledPeer, type CompiledSubject, type Direction } from '../engine/network/rules.js';
 import type { GuardrailSpec } from './schema.js';
 
 type RuleDoc = NonNullable<GuardrailSpec['ingress']>[number] | NonNullable<GuardrailSpec['egress']>[number];
@@ -54,4 +56,59 @@ function compileProtocols(entries: readonly ProtocolDoc[] | undefined): { ports:
     ports = portUnion(ports, port.range ? portRange(protocol, port.range.start, port.range.end) : portRange(protocol, port.number as number, port.number as number));
   }
   return { ports, namedPorts };
+}
+
+/**
+ * Warnings for guardrails of equal priority in one tier whose rules can match the same
+ * connection: their order then falls to their names, which is rarely what the author meant.
+ */
+export function equalPriorityOverlaps(guardrails: readonly CompiledGuardrail[]): string[] {
+  const warnings: string[] = [];
+  for (let i = 0; i < guardrails.length; i++) {
+    for (let j = i + 1; j < guardrails.length; j++) {
+      const a = guardrails[i] as CompiledGuardrail;
+      const b = guardrails[j] as CompiledGuardrail;
+      if (a.tier !== b.tier || a.priority !== b.priority || !a.network || !b.network) continue;
+      const overlap = overlappingRules(a.network, b.network);
+      if (overlap) {
+        const [first, second] = a.name < b.name ? [a.name, b.name] : [b.name, a.name];
+        warnings.push(`Guardrails ${a.name} and ${b.name} in tier ${a.tier.name} have equal priority ${a.priority} and rules that can match the same connection (${a.name}/${overlap[0]}, ${b.name}/${overlap[1]}); their names decide the order (${first} before ${second})`);
+      }
+    }
+  }
+  return warnings;
+}
+
+function overlappingRules(a: CompiledNetworkRules, b: CompiledNetworkRules): [string, string] | undefined {
+  if (!cubesMeet(subjectCubes(a.subject), subjectCubes(b.subject))) return undefined;
+  for (const direction of ['ingress', 'egress'] as const) {
+    for (const x of a[direction]) {
+      for (const y of b[direction]) {
+        if (portsMeet(x, y) && x.peers.some((p) => y.peers.some((q) => peersMeet(p, q)))) return [x.id, y.id];
+      }
+    }
+  }
+  return undefined;
+}
+
+function subjectCubes(subject: CompiledSubject): (LabelCube | null)[] {
+  return [subject.namespaces.cube, subject.kind === 'pods' ? subject.pods.cube : ANY_LABELS];
+}
+
+function cubesMeet(a: (LabelCube | null)[], b: (LabelCube | null)[]): boolean {
+  return a.every((x, i) => {
+    const y = b[i];
+    return x !== null && y !== null && y !== undefined && cubeIntersect(x, y) !== null;
+  });
+}
+
+function peersMeet(a: CompiledPeer, b: CompiledPeer): boolean {
+  if (a.kind === 'nodes' || b.kind === 'nodes') return false;
+  if (a.kind === 'networks' && b.kind === 'networks') return !ipIsEmpty(ipIntersect(a.ips, b.ips));
+  if (a.kind === 'networks' || b.kind === 'networks') return false;
+  return cubesMeet([a.namespaces.cube, a.kind === 'pods' ? a.pods.cube : ANY_LABELS], [b.namespaces.cube, b.kind === 'pods' ? b.pods.cube : ANY_LABELS]);
+}
+
+function portsMeet(a: CompiledNetworkRule, b: CompiledNetworkRule): boolean {
+  return a.namedPorts.length > 0 || b.namedPorts.length > 0 || !portIsEmpty(portIntersect(a.ports, b.ports));
 }

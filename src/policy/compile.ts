@@ -9,7 +9,7 @@ import type { RuleResource } from '../api/policy.js';
 import { ruleResources } from '../api/policy.js';
 import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type NetworkTier, type PolicySet } from '../engine/policy-set.js';
 import { compileSelector } from '../engine/selector.js';
-import { compileNetworkRules } from './compile-network.js';
+import { compileNetworkRules, equalPriorityOverlaps } from './compile-network.js';
 import type { CompiledNetworkRules, Direction } from '../engine/network/rules.js';
 import type { ManifestDocument } from './manifests.js';
 import { problemsFromIssues, type PolicyProblem, type SourceRef } from './problems.js';
@@ -68,6 +68,7 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
   problems.sort((a, b) => (a.source.file < b.source.file ? -1 : a.source.file > b.source.file ? 1 : a.source.document - b.source.document));
   if (problems.length > 0) return { namespaces, problems, warnings };
   compiled.sort(byPrecedence);
+  warnings.push(...equalPriorityOverlaps(compiled));
   const labelGuardrails = Object.fromEntries(
     ruleResources.map((resource) => [resource, compiled.filter((guardrail) => guardrail.labels?.resources.has(resource))]),
   ) as Record<RuleResource, CompiledGuardrail[]>;

@@ -262,3 +262,24 @@ describe('every problem is reported with file, document, object, field path and 
     ]);
   });
 });
+
+describe('equal-priority guardrails', () => {
+  const netGuardrail = (name: string, from: string, priority = 10) => guardrail(`  subject: {namespaces: {}}
+  ingress:
+    - {name: r, action: Deny, from: [${from}]}
+`, name).replace('priority: 10', `priority: ${priority}`);
+
+  it.each([
+    { name: 'overlapping rules warn', a: '{namespaces: {matchLabels: {env: dev}}}', b: '{namespaces: {matchLabels: {team: x}}}', priority: 10, warns: true },
+    { name: 'disjoint selectors do not', a: '{namespaces: {matchLabels: {env: dev}}}', b: '{namespaces: {matchLabels: {env: prod}}}', priority: 10, warns: false },
+    { name: 'disjoint networks do not', a: '{networks: ["10.0.0.0/8"]}', b: '{networks: ["192.168.0.0/16"]}', priority: 10, warns: false },
+    { name: 'overlapping networks warn', a: '{networks: ["10.0.0.0/8"]}', b: '{networks: ["10.1.0.0/16"]}', priority: 10, warns: true },
+    { name: 'different priorities do not', a: '{namespaces: {}}', b: '{namespaces: {}}', priority: 11, warns: false },
+  ])('$name', ({ a, b, priority, warns }) => {
+    const result = compile(tier('security', 100), netGuardrail('alpha', a), netGuardrail('beta', b, priority));
+    expect(result.messages).toEqual([]);
+    expect(result.warnings).toEqual(warns
+      ? ['Guardrails alpha and beta in tier security have equal priority 10 and rules that can match the same connection (alpha/r, beta/r); their names decide the order (alpha before beta)']
+      : []);
+  });
+});
