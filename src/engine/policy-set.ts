@@ -3,6 +3,7 @@
  * from Tier and Guardrail objects and never changes after compilation: a reload builds a new one.
  */
 import type { Mode, RuleResource } from '../api/policy.js';
+import type { ChainIndex } from './network/chain-index.js';
 import type { CompiledNetworkRules, Direction } from './network/rules.js';
 import type { LabelMatcher } from './selector.js';
 
@@ -65,6 +66,8 @@ export interface PolicySet {
   readonly labelGuardrails: Readonly<Record<RuleResource, readonly CompiledGuardrail[]>>;
   /** Guardrails with network rules, per direction, grouped by tier in precedence order (all modes). */
   readonly network: Readonly<Record<Direction, readonly NetworkTier[]>>;
+  /** The same guardrails indexed by the namespace labels their subjects require. */
+  readonly networkIndex: Readonly<Record<Direction, ChainIndex>>;
 }
 
 /** Sorts guardrails into evaluation order: tier priority, guardrail priority, then name. */

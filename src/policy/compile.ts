@@ -9,6 +9,7 @@ import type { RuleResource } from '../api/policy.js';
 import { ruleResources } from '../api/policy.js';
 import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type NetworkTier, type PolicySet } from '../engine/policy-set.js';
 import { compileSelector } from '../engine/selector.js';
+import { buildChainIndex } from '../engine/network/chain-index.js';
 import { compileNetworkRules, equalPriorityOverlaps } from './compile-network.js';
 import type { CompiledNetworkRules, Direction } from '../engine/network/rules.js';
 import type { ManifestDocument } from './manifests.js';
@@ -73,12 +74,14 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
     ruleResources.map((resource) => [resource, compiled.filter((guardrail) => guardrail.labels?.resources.has(resource))]),
   ) as Record<RuleResource, CompiledGuardrail[]>;
   const tiersInOrder = [...tierByName.values()].sort((a, b) => a.priority - b.priority);
+  const network = { ingress: networkTiers(tiersInOrder, compiled, 'ingress'), egress: networkTiers(tiersInOrder, compiled, 'egress') };
   const set: PolicySet = deepFreeze({
     generation: options.generation,
     tiers: tiersInOrder,
     guardrails: compiled,
     labelGuardrails,
-    network: { ingress: networkTiers(tiersInOrder, compiled, 'ingress'), egress: networkTiers(tiersInOrder, compiled, 'egress') },
+    network,
+    networkIndex: { ingress: buildChainIndex(network.ingress), egress: buildChainIndex(network.egress) },
   });
   return { set, namespaces, problems, warnings };
 }

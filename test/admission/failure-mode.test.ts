@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailureMode } from '../../src/api/policy.js';
 import { createAdmissionHandler } from '../../src/admission/handler.js';
 import { createWebhookListener } from '../../src/admission/server.js';
+import { buildChainIndex } from '../../src/engine/network/chain-index.js';
 import type { CompiledGuardrail, PolicySet } from '../../src/engine/policy-set.js';
 import { staticNamespaceLookup } from '../../src/policy/namespaces.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
@@ -34,7 +35,7 @@ const exploding: CompiledGuardrail = {
     defaults: [{ key: 'team', value: 'none' }],
   },
 };
-const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] }, network: { ingress: [], egress: [] } };
+const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] }, network: { ingress: [], egress: [] }, networkIndex: { ingress: buildChainIndex([]), egress: buildChainIndex([]) } };
 
 let certs: TestCertificates;
 const servers: https.Server[] = [];

@@ -14,6 +14,7 @@ import { ABSENT, ANY_LABELS, cubeIntersect, exampleLabels, formatLabels, type La
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
 import { namespaceNamed, namespacesMatching, namespaceUniverse, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
+import { candidateEntries } from './chain-index.js';
 import { regionIntersect, regionSubtract, type Box, type Region } from './region.js';
 import type { CompiledNetworkRule, Direction } from './rules.js';
 
@@ -74,27 +75,30 @@ interface RuleWalk {
 
 function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
   const findings: OverrideFinding[] = [];
+  const own = walk.universe.known.get(walk.policy.namespace);
   let undecided: Region = walk.region;
-  for (const { guardrails } of set.network[walk.direction]) {
-    const passed: Box[] = [];
-    for (const guardrail of guardrails) {
-      if (undecided.length === 0) break;
-      if (!subjectCanMeet(guardrail, walk)) continue;
-      if (guardrail.mode !== 'Enforce') {
-        findings.push(...virtualFindings(guardrail, undecided, walk));
-        continue;
-      }
-      for (const rule of guardrail.network?.[walk.direction] ?? []) {
-        const match = ruleRegion(guardrail, rule, walk.universe);
-        const hit = regionIntersect(undecided, match);
-        if (hit.length === 0) continue;
-        if (rule.action === 'Deny') findings.push(finding(guardrail, rule, hit[0] as Box, walk));
-        if (rule.action === 'Pass') passed.push(...hit);
-        undecided = regionSubtract(undecided, match);
-        if (undecided.length === 0) break;
-      }
+  let passed: Box[] = [];
+  let tierIndex = -1;
+  for (const { guardrail, tierIndex: entryTier } of candidateEntries(set.networkIndex[walk.direction], own?.labels)) {
+    if (entryTier !== tierIndex) {
+      undecided = [...undecided, ...passed];
+      passed = [];
+      tierIndex = entryTier;
     }
-    undecided = [...undecided, ...passed];
+    if (undecided.length === 0 || !subjectCanMeet(guardrail, walk)) continue;
+    if (guardrail.mode !== 'Enforce') {
+      findings.push(...virtualFindings(guardrail, undecided, walk));
+      continue;
+    }
+    for (const rule of guardrail.network[walk.direction]) {
+      const match = ruleRegion(guardrail, rule, walk.universe);
+      const hit = regionIntersect(undecided, match);
+      if (hit.length === 0) continue;
+      if (rule.action === 'Deny') findings.push(finding(guardrail, rule, hit[0] as Box, walk));
+      if (rule.action === 'Pass') passed.push(...hit);
+      undecided = regionSubtract(undecided, match);
+      if (undecided.length === 0) break;
+    }
   }
   return findings;
 }
