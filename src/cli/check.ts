@@ -28,6 +28,8 @@ export interface CheckResult {
   readonly patch: readonly PatchOperation[];
   /** Set when the object itself is malformed (the API server would reject it with 400). */
   readonly error?: string;
+  /** The violation lines as the webhook's denial message shows them (text output only). */
+  readonly lines: readonly string[];
 }
 
 export interface CheckOptions {
@@ -95,6 +97,7 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
     return {
       ...base,
       allowed: decision.allowed,
+      lines: decision.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`),
       violations: decision.findings.map(({ tier, guardrail, rule, mode, path, message, compliance }) => ({ tier, guardrail, rule, mode, path, message, ...(compliance.length ? { compliance } : {}) })),
       warnings: decision.warnings,
       notes: decision.notes,
@@ -103,8 +106,13 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
     };
   } catch (error) {
     if (!(error instanceof InvalidObjectError)) throw error;
-    return { ...base, allowed: false, violations: [], warnings: [], notes: [], patch: [], error: `invalid ${object.kind}: ${error.message}` };
+    return { ...base, allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error: `invalid ${object.kind}: ${error.message}` };
   }
+}
+
+/** The JSON report of DESIGN §4: `{"results": [...]}` without the text-only lines. */
+export function checkJson(results: readonly CheckResult[]): string {
+  return `${JSON.stringify({ results: results.map(({ lines: _lines, ...result }) => result) }, null, 2)}\n`;
 }
 
 /** Human-readable report: one line per object, its violations, warnings and patch beneath. */
@@ -113,10 +121,7 @@ export function formatCheckText(results: readonly CheckResult[]): string {
   for (const result of results) {
     const where = result.namespace ? `${result.namespace}/` : '';
     lines.push(`${result.allowed ? 'ALLOW' : 'DENY '} ${result.kind} ${where}${result.name}`);
-    for (const violation of result.violations) {
-      const prefix = violation.mode === 'Enforce' ? '' : `[${violation.mode}] `;
-      lines.push(`  ${prefix}${violationLine({ ...violation, compliance: violation.compliance ?? [] }).slice(2)}`);
-    }
+    for (const line of result.lines) lines.push(`  ${line}`);
     if (result.error) lines.push(`  error: ${result.error}`);
     for (const note of result.notes) lines.push(`  note: ${note}`);
     for (const op of result.patch) lines.push(`  patch: ${op.op} ${op.path}${'value' in op ? ` ${JSON.stringify(op.value)}` : ''}`);

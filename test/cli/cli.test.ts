@@ -29,8 +29,20 @@ describe('tierguard check', () => {
     const { results } = JSON.parse(stdout);
     const byName = Object.fromEntries(results.map((r: any) => [`${r.kind} ${r.namespace}/${r.name}`, r]));
     expect(Object.keys(byName)).toEqual([
-      'Namespace /payments', 'Namespace /scratch', 'NetworkPolicy payments/allow-api-from-frontend',
+      'Namespace /payments', 'Namespace /scratch', 'NetworkPolicy payments/allow-everything', 'NetworkPolicy payments/allow-api-from-frontend',
       'Deployment payments/api', 'Pod payments/debug', 'CronJob scratch/cleanup',
+    ]);
+    expect(byName['NetworkPolicy payments/allow-api-from-frontend'].allowed).toBe(true);
+    expect(byName['NetworkPolicy payments/allow-everything'].allowed).toBe(false);
+    expect(byName['NetworkPolicy payments/allow-everything'].violations).toEqual([
+      {
+        tier: 'security', guardrail: 'prod-isolation', rule: 'deny-from-dev', mode: 'Enforce', path: 'spec.ingress[0]', compliance: ['PCI-DSS 1.3.1', 'NIST SP 800-53 SC-7'],
+        message: 'NetworkPolicy payments/allow-everything ingress[0] allows TCP 1 from namespace scratch; denied by tier security, guardrail prod-isolation, rule deny-from-dev (PCI-DSS 1.3.1, NIST SP 800-53 SC-7)',
+      },
+      {
+        tier: 'security', guardrail: 'prod-egress', rule: 'no-internet', mode: 'Enforce', path: 'spec.egress[0]', compliance: ['PCI-DSS 1.3.4'],
+        message: 'NetworkPolicy payments/allow-everything egress[0] allows TCP 443 to 0.0.0.0/5; denied by tier security, guardrail prod-egress, rule no-internet (PCI-DSS 1.3.4)',
+      },
     ]);
     expect(byName['Deployment payments/api']).toEqual({
       kind: 'Deployment',
