@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 /**
  * The composition root and the only code that reads `process`: parses the command line and runs
- * `serve`, `check` or `certs`. Exit codes: 0 ok, 1 something denied (check), 2 usage or policy errors.
+ * `serve`, `check`, `explain` or `certs`. Exit codes: 0 ok, 1 something denied (check), 2 usage or policy errors.
  */
+import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseServeOptions } from '../config/options.js';
+import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
 import { formatProblem } from '../policy/problems.js';
 import { createLogger, type LogLevel } from '../telemetry/logger.js';
-import { checkManifests, formatCheckText, manifestProblems } from './check.js';
+import { checkJson, checkManifests, formatCheckText, manifestProblems } from './check.js';
+import {
+  endpointFlag, explainContext, explainQueries, explainQuery, formatExplainText, namedPortFlag, queryFromFlags, QueryLineError, verdictJson,
+  type ExplainContext, type Query, type QueryEndpoint,
+} from './explain.js';
 import { writeCertificates } from './certs.js';
 import { PolicySetError, startServer } from './serve.js';
 
@@ -33,9 +39,64 @@ function ipAddress(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** Turns a parser that throws into a commander argument parser (its message becomes the usage error). */
+function flag<T>(parse: (value: string) => T) {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
 function fail(message: string): never {
   process.stderr.write(`tierguard: ${message}\n`);
   process.exit(EXIT_USAGE);
+}
+
+interface ExplainFlags {
+  config: string[];
+  filename: string[];
+  from?: QueryEndpoint;
+  to?: QueryEndpoint;
+  toPort: [string, NamedPort][];
+  protocol: string;
+  port?: number;
+  queries?: string;
+  output: 'text' | 'json';
+}
+
+/** `explain` answers either one query given by flags or the lines of `--queries`, never both. */
+function explainUsage(flags: ExplainFlags, command: Command): void {
+  const single = flags.from !== undefined || flags.to !== undefined || flags.port !== undefined || flags.toPort.length > 0 || command.getOptionValueSource('protocol') === 'cli';
+  if (flags.queries !== undefined && single) fail('give either --queries or --from/--to/--port, not both');
+  if (flags.queries !== undefined && command.getOptionValueSource('output') === 'cli' && flags.output === 'text') fail('--queries writes JSON lines; -o text is for a single query');
+  if (flags.queries === undefined && (flags.from === undefined || flags.to === undefined || flags.port === undefined)) fail('give --from, --to and --port (or --queries FILE)');
+}
+
+async function loadExplainContext(flags: ExplainFlags): Promise<ExplainContext> {
+  const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
+  if (!loaded.set) fail(new PolicySetError(loaded.problems).message);
+  for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
+  const manifests = await readManifests(flags.filename);
+  const built = explainContext({ set: loaded.set, documents: manifests.documents, namespaces: loaded.namespaces });
+  const problems = [...manifests.problems, ...manifestProblems(manifests.documents), ...built.problems];
+  if (problems.length > 0 || !built.context) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+  return built.context;
+}
+
+/** Streams `--queries` (a file, or `-` for stdin) to stdout; a malformed line exits 2 after the earlier answers. */
+async function runQueries(context: ExplainContext, file: string): Promise<void> {
+  const source = file === '-' ? 'stdin' : file;
+  // A reader that stops early (`| head`) closes the pipe: stop quietly, nothing failed.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? process.exit(0) : fail(`cannot write the answers: ${error.message}`)));
+  try {
+    const input = file === '-' ? process.stdin : (await open(file)).createReadStream();
+    await explainQueries({ context, input, output: process.stdout });
+  } catch (error) {
+    fail(error instanceof QueryLineError ? `${source} ${error.message}` : `cannot read the queries from ${source}: ${(error as Error).message}`);
+  }
 }
 
 function buildProgram(): Command {
@@ -107,8 +168,43 @@ function buildProgram(): Command {
         engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? ['kube-system']), flags.namespace]) },
         failureMode: flags.failureMode,
       });
-      process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ results }, null, 2)}\n` : formatCheckText(results));
+      process.stdout.write(flags.output === 'json' ? checkJson(results) : formatCheckText(results));
       process.exitCode = results.every((result) => result.allowed) ? 0 : 1;
+    });
+
+  program.command('explain')
+    .description('what-if for connections: the verdict of each side and the tier rule or NetworkPolicies that decided it (exit 0 whatever the verdict, 2 on errors)')
+    .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
+    .option('-f, --filename <path>', 'manifests with the Namespaces and NetworkPolicies to use (repeatable); other kinds are ignored', collect, [])
+    .option('--from <endpoint>', 'source: a pod as NAMESPACE/KEY=VALUE,... (NAMESPACE/ for no labels) or an IP address', flag(endpointFlag))
+    .option('--to <endpoint>', 'destination: as --from', flag(endpointFlag))
+    .option('--to-port <name=port/proto>', 'a named container port of the destination pod, e.g. http=8080/TCP (repeatable; protocol TCP when omitted)', (value: string, previous: [string, NamedPort][] = []) => [...previous, flag(namedPortFlag)(value)], [])
+    .addOption(new Option('--protocol <protocol>', 'protocol of the connection').choices(['TCP', 'UDP', 'SCTP']).default('TCP'))
+    .option('--port <n>', 'destination port of the connection', integer('--port', 1, 65535))
+    .option('--queries <file>', 'JSON lines of queries ("-" for stdin) instead of --from/--to/--port; writes one JSON verdict line per query, in order')
+    .addOption(new Option('-o, --output <format>', 'output format of a single query (--queries always writes JSON lines)').choices(['text', 'json']).default('text'))
+    .addHelpText('after', `
+A query line ("protocol" is TCP when omitted; every line must be a query, blank lines included,
+so that answer N is for line N): {"from": {"namespace": "a", "labels": {"app": "x"}} | {"address": "10.1.2.3"},
+  "to": {"namespace": "b", "labels": {}, "ports": {"http": {"port": 8080, "protocol": "TCP"}}} | {"address": "..."},
+  "protocol": "TCP", "port": 8080}
+An answer line: {"allowed": bool, "egress": {"allowed", "decidedBy"}, "ingress": {"allowed", "decidedBy"}}.
+A malformed line stops the run with exit 2 (line number and reason on stderr); the answers to the
+lines before it have already been written. The exit code is 0 whether connections are allowed or not.
+
+Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to-port sql=5432/TCP --port 5432`)
+    .action(async (flags: ExplainFlags, command: Command) => {
+      explainUsage(flags, command);
+      const context = await loadExplainContext(flags);
+      if (flags.queries !== undefined) return runQueries(context, flags.queries);
+      let query: Query;
+      try {
+        query = queryFromFlags({ from: flags.from!, to: flags.to!, toPorts: flags.toPort, protocol: flags.protocol, port: flags.port! });
+      } catch (error) {
+        fail(`invalid query: ${(error as Error).message}`);
+      }
+      const verdict = explainQuery(context, query);
+      process.stdout.write(flags.output === 'json' ? `${JSON.stringify(verdictJson(verdict))}\n` : formatExplainText(query, verdict));
     });
 
   program.command('certs')

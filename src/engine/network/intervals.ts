@@ -57,10 +57,16 @@ export function unionIntervals(a: Intervals, b: Intervals): Intervals {
   return normalize([...a, ...b]);
 }
 
+/** Binary search: large ipBlock lists (hundreds of excepts) stay fast. */
 export function containsValue(a: Intervals, value: bigint): boolean {
-  for (const [lo, hi] of a) {
-    if (value < lo) return false;
-    if (value <= hi) return true;
+  let low = 0;
+  let high = a.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const [lo, hi] = a[middle] as Interval;
+    if (value < lo) high = middle - 1;
+    else if (value > hi) low = middle + 1;
+    else return true;
   }
   return false;
 }

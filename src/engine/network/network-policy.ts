@@ -56,7 +56,8 @@ export function compileNetworkPolicy(object: unknown, fallbackNamespace = 'defau
 }
 
 function policyTypes(spec: PlainObject): Set<string> {
-  if (spec.policyTypes === undefined || spec.policyTypes === null) {
+  // Kubernetes defaults an absent *or empty* list (pkg/apis/networking/v1/defaults.go).
+  if (spec.policyTypes === undefined || spec.policyTypes === null || (Array.isArray(spec.policyTypes) && spec.policyTypes.length === 0)) {
     const types = new Set(['Ingress']);
     if (Array.isArray(spec.egress) && spec.egress.length > 0) types.add('Egress');
     return types;
@@ -111,18 +112,24 @@ function compilePort(port: unknown, path: string): PolicyPort {
   if (!isPlainObject(port)) throw new InvalidObjectError(path, 'expected an object');
   const protocol = port.protocol ?? 'TCP';
   if (typeof protocol !== 'string' || !PROTOCOLS.has(protocol)) throw new InvalidObjectError(`${path}.protocol`, 'expected TCP, UDP or SCTP');
-  const number = port.port;
-  if (number !== undefined && number !== null && typeof number !== 'number' && typeof number !== 'string') throw new InvalidObjectError(`${path}.port`, 'expected a number or a name');
-  if (typeof number === 'number' && (!Number.isInteger(number) || number < 1 || number > 65535)) throw new InvalidObjectError(`${path}.port`, 'expected 1-65535');
-  const endPort = port.endPort;
-  if (endPort !== undefined && endPort !== null && (typeof endPort !== 'number' || typeof number !== 'number' || endPort < number || endPort > 65535)) {
+  const number = portValue(port.port, `${path}.port`);
+  const endPort = port.endPort ?? undefined;
+  if (endPort !== undefined && (typeof endPort !== 'number' || typeof number !== 'number' || endPort < number || endPort > 65535)) {
     throw new InvalidObjectError(`${path}.endPort`, 'expected a number port..65535 with a numeric port');
   }
   return {
     protocol: protocol as Protocol,
-    ...(number !== undefined && number !== null ? { port: number } : {}),
+    ...(number !== undefined ? { port: number } : {}),
     ...(typeof endPort === 'number' ? { endPort } : {}),
   };
+}
+
+/** A port number 1-65535, a port name, or undefined for every port. */
+function portValue(value: unknown, path: string): number | string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535) return value;
+  throw new InvalidObjectError(path, 'expected a port number 1-65535 or a port name');
 }
 
 function selector(value: unknown, path: string): CompiledSelector {
