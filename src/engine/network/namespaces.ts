@@ -4,7 +4,7 @@
  * namespaces is therefore a set of known names plus cubes over the labels of unknown ones.
  */
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
-import { cubeContains, cubeIntersect, cubeSubtract, type LabelCube } from './label-set.js';
+import { ABSENT, cubeContains, cubeIntersect, cubeSubtract, type LabelCube } from './label-set.js';
 
 export interface NamespaceUniverse {
   readonly known: ReadonlyMap<string, NamespaceInfo>;
@@ -27,10 +27,11 @@ const universes = new WeakMap<readonly NamespaceInfo[], NamespaceUniverse>();
 export function namespaceUniverse(known: readonly NamespaceInfo[]): NamespaceUniverse {
   let universe = universes.get(known);
   if (!universe) {
-    const byName = new Map(known.map((namespace) => [namespace.name, namespace]));
+    // Every namespace carries its name label, whatever the caller's record says.
+    const byName = new Map(known.map((namespace) => [namespace.name, { ...namespace, labels: { ...namespace.labels, [NAMESPACE_NAME_LABEL]: namespace.name } }]));
     universe = {
       known: byName,
-      unknownBase: new Map([[NAMESPACE_NAME_LABEL, { kind: 'notIn' as const, values: new Set(byName.keys()) }]]),
+      unknownBase: new Map([[NAMESPACE_NAME_LABEL, { kind: 'notIn' as const, values: new Set([...byName.keys(), ABSENT]) }]]),
       memo: new WeakMap(),
     };
     universes.set(known, universe);
@@ -49,6 +50,13 @@ export function namespacesMatching(universe: NamespaceUniverse, cube: LabelCube 
   const set = { known, unknown: unknown ? [unknown] : [] };
   universe.memo.set(cube, set);
   return set;
+}
+
+/** Every namespace but the one named (which must be unknown: a known one is just left out). */
+export function namespacesExcept(set: NamespaceSet, name: string): NamespaceSet {
+  const known = new Set([...set.known].filter((candidate) => candidate !== name));
+  const pinned = new Map([[NAMESPACE_NAME_LABEL, { kind: 'in' as const, values: new Set([name]) }]]);
+  return { known, unknown: set.unknown.flatMap((cube) => cubeSubtract(cube, pinned)) };
 }
 
 /** One namespace by name: itself if known, otherwise a namespace of that name with any labels. */

@@ -12,7 +12,7 @@ import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ALL_IPS, exampleCidr } from './ip-set.js';
 import { ABSENT, ANY_LABELS, cubeIntersect, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
-import { namespaceNamed, namespacesMatching, namespaceUniverse, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
 import { candidateEntries } from './chain-index.js';
 import { regionIntersect, regionSubtract, type Box, type Region } from './region.js';
@@ -137,8 +137,9 @@ function policyRuleRegion(policy: CompiledNetworkPolicy, rule: PolicyRule, direc
   const { ports, notes } = policyPorts(rule);
   if (ports === NO_PORTS) return { region: [], notes };
   const region: Box[] = [];
+  const podPeers = (peerNamespaces: NamespaceSet, peerPods: LabelCube) => region.push(...podPeerBoxes({ universe, namespace: policy.namespace, subjectNamespaces, subjectPods: podCube, peerNamespaces, peerPods, ports }));
   if (!rule.peers) {
-    region.push({ kind: 'pod', dims: [subjectNamespaces, podCube, namespacesMatching(universe, ANY_LABELS), ANY_LABELS, ports] });
+    podPeers(namespacesMatching(universe, ANY_LABELS), ANY_LABELS);
     region.push({ kind: 'address', dims: [subjectNamespaces, podCube, ALL_IPS, ports] });
     return { region, notes };
   }
@@ -147,12 +148,44 @@ function policyRuleRegion(policy: CompiledNetworkPolicy, rule: PolicyRule, direc
       region.push({ kind: 'address', dims: [subjectNamespaces, podCube, peer.ips, ports] });
       continue;
     }
-    const peerNamespaces = peer.namespaces ? namespacesMatching(universe, peer.namespaces.cube) : namespaceNamed(universe, policy.namespace);
+    const peerNamespaces = peer.namespaces ? namespacesMatching(universe, peer.namespaces.cube) : subjectNamespaces;
     const peerPods = peer.pods ? peer.pods.cube : ANY_LABELS;
-    if (peerPods === null || (peerNamespaces.known.size === 0 && peerNamespaces.unknown.length === 0)) continue;
-    region.push({ kind: 'pod', dims: [subjectNamespaces, podCube, peerNamespaces, peerPods, ports] });
+    if (peerPods !== null) podPeers(peerNamespaces, peerPods);
   }
   return { region, notes };
+}
+
+interface PodPeers {
+  readonly universe: NamespaceUniverse;
+  /** The policy's namespace. */
+  readonly namespace: string;
+  readonly subjectNamespaces: NamespaceSet;
+  readonly subjectPods: LabelCube;
+  readonly peerNamespaces: NamespaceSet;
+  readonly peerPods: LabelCube;
+  readonly ports: PortSet;
+}
+
+/**
+ * Boxes for peer pods of a policy rule. When the policy's namespace is unknown, a peer in that
+ * very namespace shares its (unknown) labels with the subject: it gets a same-namespace box, and
+ * the other peers a box that leaves that namespace out.
+ */
+function podPeerBoxes(peers: PodPeers): Box[] {
+  const { universe, namespace, subjectNamespaces, subjectPods, peerNamespaces, peerPods, ports } = peers;
+  if (universe.known.has(namespace)) {
+    return isEmpty(peerNamespaces) ? [] : [{ kind: 'pod', dims: [subjectNamespaces, subjectPods, peerNamespaces, peerPods, ports] }];
+  }
+  const boxes: Box[] = [];
+  const same = nsIntersect(subjectNamespaces, peerNamespaces);
+  if (same) boxes.push({ kind: 'same', dims: [same, subjectPods, peerPods, ports] });
+  const others = namespacesExcept(peerNamespaces, namespace);
+  if (!isEmpty(others)) boxes.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, others, peerPods, ports] });
+  return boxes;
+}
+
+function isEmpty(set: NamespaceSet): boolean {
+  return set.known.size === 0 && set.unknown.length === 0;
 }
 
 /** The ports a policy rule allows; a named port cannot be resolved at admission: any port of its protocol. */
@@ -194,7 +227,12 @@ function ruleRegion(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, uni
         if (addressPorts !== NO_PORTS) region.push({ kind: 'address', dims: [subjectNamespaces, subjectPods, peer.ips, addressPorts] });
       } else if (peer.kind !== 'nodes') {
         const peerPods = peer.kind === 'pods' ? peer.pods.cube : ANY_LABELS;
-        if (peerPods) region.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, namespacesMatching(universe, peer.namespaces.cube), peerPods, podPorts] });
+        const peerNamespaces = namespacesMatching(universe, peer.namespaces.cube);
+        if (!peerPods) continue;
+        region.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, peerNamespaces, peerPods, podPorts] });
+        // The same namespace at both ends must satisfy both namespace selectors at once.
+        const same = nsIntersect(subjectNamespaces, peerNamespaces);
+        if (same) region.push({ kind: 'same', dims: [same, subjectPods, peerPods, podPorts] });
       }
     }
   }
@@ -207,9 +245,9 @@ function ruleRegion(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, uni
 function finding(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, example: Box, walk: RuleWalk): OverrideFinding {
   const path = `spec.${walk.direction}[${walk.rule.index}]`;
   const port = examplePort(example.dims[example.kind === 'pod' ? 4 : 3] as PortSet);
-  const peer = example.kind === 'pod'
-    ? describePods(example.dims[2], example.dims[3])
-    : exampleCidr(example.dims[2]) ?? 'an address';
+  const peer = example.kind === 'pod' ? describePods(example.dims[2], example.dims[3])
+    : example.kind === 'same' ? describePods(example.dims[0], example.dims[2])
+      : exampleCidr(example.dims[2]) ?? 'an address';
   const subjectLabels = exampleLabels(example.dims[1]);
   const subject = Object.keys(subjectLabels.labels).length + subjectLabels.absent.length > 0 ? `pods ${formatLabels(subjectLabels)}` : undefined;
   const [near, far] = walk.direction === 'ingress' ? ['from', 'to'] : ['to', 'from'];

@@ -1,7 +1,7 @@
 /**
  * Sets of connections seen from one guarded pod ("subject"): a union of boxes, each a product of
- * the subject's namespace and labels, the peer (a pod's namespace and labels, or addresses) and
- * the (protocol, port) pairs. Boxes are intersected and subtracted dimension by dimension, so a
+ * the subject's namespace and labels, the peer (a pod's namespace and labels, a pod in the same
+ * namespace, or addresses) and the (protocol, port) pairs. Boxes are intersected and subtracted dimension by dimension, so a
  * region can describe pods and namespaces that do not exist yet.
  */
 import { ipIntersect, ipIsEmpty, ipSubtract, type IpSet } from './ip-set.js';
@@ -19,7 +19,16 @@ export interface AddressPeerBox {
   readonly dims: readonly [subjectNamespaces: NamespaceSet, subjectPods: LabelCube, addresses: IpSet, ports: PortSet];
 }
 
-export type Box = PodPeerBox | AddressPeerBox;
+/**
+ * A peer pod in the subject's own namespace, when that namespace is unknown: one namespace has
+ * one label set, so both ends share a single namespace dimension.
+ */
+export interface SameNamespaceBox {
+  readonly kind: 'same';
+  readonly dims: readonly [namespaces: NamespaceSet, subjectPods: LabelCube, peerPods: LabelCube, ports: PortSet];
+}
+
+export type Box = PodPeerBox | AddressPeerBox | SameNamespaceBox;
 export type Region = readonly Box[];
 
 interface Dimension {
@@ -47,6 +56,7 @@ const addresses: Dimension = {
 const dimensions: Record<Box['kind'], readonly Dimension[]> = {
   pod: [namespaces, labels, namespaces, labels, ports],
   address: [namespaces, labels, addresses, ports],
+  same: [namespaces, labels, labels, ports],
 };
 
 /** Thrown when a region grows past the bound: the check is refused rather than run unbounded. */
