@@ -5,11 +5,13 @@
  */
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../api/admission.js';
 import type { FailureMode } from '../api/policy.js';
-import { decide } from '../engine/decision.js';
+import { decide, shortWarning } from '../engine/decision.js';
 import { mutate, skipReason, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
 import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { RuleError } from '../engine/findings.js';
+import { checkPolicyChange, REQUEST_SOURCE } from '../policy/admit.js';
+import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, Webhook } from '../telemetry/metrics.js';
@@ -19,6 +21,8 @@ import { allowed, denied, errored, parseReview, reviewOf } from './review.js';
 export interface AdmissionHandlerOptions {
   /** The policy set in force; read once per request, so a reload never changes a request midway. */
   readonly policy: () => PolicySet | undefined;
+  /** The documents the policy set was compiled from, to check changes to Tier and Guardrail objects. */
+  readonly policyDocuments: () => readonly ManifestDocument[];
   readonly namespaces: NamespaceLookup;
   readonly engine: EngineOptions;
   readonly failureMode: FailureMode;
@@ -58,6 +62,9 @@ async function answer(webhook: Webhook, request: AdmissionRequest, options: Admi
     return errored(request.uid, 500, 'tierguard has no policy set loaded yet');
   }
   try {
+    if (request.kind.group === POLICY_GROUP && (request.kind.kind === 'Tier' || request.kind.kind === 'Guardrail')) {
+      return webhook === 'validate' ? answerPolicyChange(request, options) : allowed(request.uid);
+    }
     const engineRequest = await resolve(request, options);
     if (engineRequest === undefined) return allowed(request.uid);
     return webhook === 'mutate' ? answerMutate(set, request, engineRequest, options) : answerValidate(set, request, engineRequest, options);
@@ -74,6 +81,22 @@ async function answer(webhook: Webhook, request: AdmissionRequest, options: Admi
 }
 
 class MissingNamespaceError extends Error {}
+
+const POLICY_GROUP = 'tierguard.dev';
+
+/** A Tier or Guardrail is admitted only if the policy set still compiles with the change. */
+function answerPolicyChange(request: AdmissionRequest, options: AdmissionHandlerOptions): AdmissionResponse {
+  if (request.operation === 'CONNECT') return allowed(request.uid);
+  const result = checkPolicyChange(options.policyDocuments(), request);
+  const warnings = result.warnings.map(shortWarning);
+  if (result.problems.length === 0) return allowed(request.uid, { warnings });
+  const subject = describeObject(request);
+  const verb = request.operation === 'DELETE' ? 'deleting it would leave' : 'it would leave';
+  const lines = result.problems.map((problem) => `- ${problem.source === REQUEST_SOURCE ? '' : `${problem.object ?? problem.source.file}: `}${problem.path ? `${problem.path}: ` : ''}${problem.message}`);
+  const message = `${subject} is invalid: ${verb} the policy set with ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`;
+  options.metrics.violations.inc({ webhook: 'validate', kind: request.kind.kind, tier: '-', guardrail: '-', rule: 'policy-set', mode: 'Enforce', dry_run: String(request.dryRun === true) });
+  return { uid: request.uid, allowed: false, status: { metadata: {}, status: 'Failure', message, reason: 'Invalid', code: 422 }, ...(warnings.length ? { warnings } : {}) };
+}
 
 /** The engine's view of the request, or undefined when tierguard leaves the request alone. */
 async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<EngineRequest | undefined> {

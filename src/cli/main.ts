@@ -207,6 +207,20 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
       process.stdout.write(flags.output === 'json' ? `${JSON.stringify(verdictJson(verdict))}\n` : formatExplainText(query, verdict));
     });
 
+  program.command('lint')
+    .description('check policy files offline exactly as the webhook admits Tier and Guardrail objects (exit 0 valid, 1 invalid, 2 usage errors)')
+    .requiredOption('--config <path>', 'policy file or directory (repeatable)', collect)
+    .action(async (flags: { config: string[] }) => {
+      const loaded = await loadPolicySet(flags.config, { generation: 1 });
+      for (const warning of loaded.warnings) process.stdout.write(`warning: ${warning}\n`);
+      if (loaded.set) {
+        process.stdout.write(`${flags.config.join(', ')}: ${loaded.set.tiers.length} tiers, ${loaded.set.guardrails.length} guardrails, valid\n`);
+        return;
+      }
+      process.stdout.write(`${loaded.problems.map(formatProblem).join('\n')}\n${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}\n`);
+      process.exitCode = 1;
+    });
+
   program.command('certs')
     .description('write a development CA (ca.crt) and serving certificate (tls.crt, tls.key) for the webhook Service')
     .requiredOption('--service <name>', 'webhook Service name')

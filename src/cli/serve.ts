@@ -55,6 +55,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const handler = createAdmissionHandler({
     policy: () => policy,
+    policyDocuments: () => loaded.documents,
     namespaces: staticNamespaceLookup(loaded.namespaces),
     engine: { excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]) },
     failureMode: options.failureMode,

@@ -71,8 +71,7 @@ export function equalPriorityOverlaps(guardrails: readonly CompiledGuardrail[]):
       if (a.tier !== b.tier || a.priority !== b.priority || !a.network || !b.network) continue;
       const overlap = overlappingRules(a.network, b.network);
       if (overlap) {
-        const [first, second] = a.name < b.name ? [a.name, b.name] : [b.name, a.name];
-        warnings.push(`Guardrails ${a.name} and ${b.name} in tier ${a.tier.name} have equal priority ${a.priority} and rules that can match the same connection (${a.name}/${overlap[0]}, ${b.name}/${overlap[1]}); their names decide the order (${first} before ${second})`);
+        warnings.push(`Guardrails ${a.name} and ${b.name} tie at priority ${a.priority} in tier ${a.tier.name}: name order decides between overlapping rules ${a.name}/${overlap[0]} and ${b.name}/${overlap[1]}`);
       }
     }
   }

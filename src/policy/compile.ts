@@ -10,6 +10,7 @@ import { ruleResources } from '../api/policy.js';
 import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type NetworkTier, type PolicySet } from '../engine/policy-set.js';
 import { compileSelector } from '../engine/selector.js';
 import { buildChainIndex } from '../engine/network/chain-index.js';
+import { shadowedGuardrails } from '../engine/network/shadow.js';
 import { compileNetworkRules, equalPriorityOverlaps } from './compile-network.js';
 import type { CompiledNetworkRules, Direction } from '../engine/network/rules.js';
 import type { ManifestDocument } from './manifests.js';
@@ -24,6 +25,8 @@ export interface CompileResult {
   readonly problems: readonly PolicyProblem[];
   /** Things worth knowing that do not stop the set from loading. */
   readonly warnings: readonly string[];
+  /** The documents compiled, kept so that a change to one object can be checked against the rest. */
+  readonly documents: readonly ManifestDocument[];
 }
 
 interface Located<T> {
@@ -41,33 +44,18 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
   const { documents } = manifests;
   const problems: PolicyProblem[] = [...(manifests.problems ?? [])];
   const warnings: string[] = [];
-  const tiers: Located<TierDoc>[] = [];
-  const guardrails: Located<GuardrailDoc>[] = [];
-  const namespaces: NamespaceInfo[] = [];
-  for (const { source, value } of documents) {
-    const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
-    if (kind !== 'Tier' && kind !== 'Guardrail' && kind !== 'Namespace') {
-      problems.push({ source, path: 'kind', message: `expected Tier, Guardrail (${'tierguard.dev/v1alpha1'}) or Namespace (v1), got ${JSON.stringify(kind ?? null)}` });
-      continue;
-    }
-    const name = (value as { metadata?: { name?: unknown } }).metadata?.name;
-    const object = typeof name === 'string' ? `${kind} ${name}` : kind;
-    const parsed = schemas[kind].safeParse(value);
-    if (!parsed.success) {
-      problems.push(...problemsFromIssues(parsed.error.issues, { source, object }));
-      continue;
-    }
-    if (kind === 'Tier') tiers.push({ source, doc: parsed.data as TierDoc });
-    else if (kind === 'Guardrail') guardrails.push({ source, doc: parsed.data as GuardrailDoc });
-    else addNamespace(namespaceInfo(parsed.data as NamespaceShape), source, namespaces, problems);
-  }
+  const { tiers, guardrails, namespaces, unparsedTierRefs } = parseDocuments(documents, problems);
   const tierByName = compileTiers(tiers, problems);
+  // A guardrail that failed the schema still gets its tier reference checked: every problem at once.
+  for (const ref of unparsedTierRefs) {
+    if (!tierByName.has(ref.tier)) problems.push({ source: ref.source, object: ref.object, path: 'spec.tier', message: missingTier(ref.tier, tierByName) });
+  }
   const compiled = guardrails
     .filter((entry) => unique(entry, guardrails, problems))
     .map((entry) => compileGuardrail(entry, tierByName, problems, warnings))
     .filter((guardrail): guardrail is CompiledGuardrail => guardrail !== undefined);
   problems.sort((a, b) => (a.source.file < b.source.file ? -1 : a.source.file > b.source.file ? 1 : a.source.document - b.source.document));
-  if (problems.length > 0) return { namespaces, problems, warnings };
+  if (problems.length > 0) return { namespaces, problems, warnings, documents };
   compiled.sort(byPrecedence);
   warnings.push(...equalPriorityOverlaps(compiled));
   const labelGuardrails = Object.fromEntries(
@@ -83,7 +71,43 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
     network,
     networkIndex: { ingress: buildChainIndex(network.ingress), egress: buildChainIndex(network.egress) },
   });
-  return { set, namespaces, problems, warnings };
+  for (const { guardrail, by } of shadowedGuardrails(set)) {
+    warnings.push(`Guardrail ${guardrail} can never apply: earlier rules${by.length ? ` (${by.join(', ')})` : ''} decide everything it matches`);
+  }
+  return { set, namespaces, problems, warnings, documents };
+}
+
+interface ParsedDocuments {
+  readonly tiers: Located<TierDoc>[];
+  readonly guardrails: Located<GuardrailDoc>[];
+  readonly namespaces: NamespaceInfo[];
+  /** Tier names of guardrails that failed the schema, still checked so every problem shows at once. */
+  readonly unparsedTierRefs: { source: SourceRef; object: string; tier: string }[];
+}
+
+/** Checks every document against the schema of its kind. */
+function parseDocuments(documents: readonly ManifestDocument[], problems: PolicyProblem[]): ParsedDocuments {
+  const parsedDocs: ParsedDocuments = { tiers: [], guardrails: [], namespaces: [], unparsedTierRefs: [] };
+  for (const { source, value } of documents) {
+    const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+    if (kind !== 'Tier' && kind !== 'Guardrail' && kind !== 'Namespace') {
+      problems.push({ source, path: 'kind', message: `expected Tier, Guardrail (tierguard.dev/v1alpha1) or Namespace (v1), got ${JSON.stringify(kind ?? null)}` });
+      continue;
+    }
+    const name = (value as { metadata?: { name?: unknown } }).metadata?.name;
+    const object = typeof name === 'string' ? `${kind} ${name}` : kind;
+    const parsed = schemas[kind].safeParse(value);
+    if (!parsed.success) {
+      problems.push(...problemsFromIssues(parsed.error.issues, { source, object }));
+      const tier = (value as { spec?: { tier?: unknown } }).spec?.tier;
+      if (kind === 'Guardrail' && typeof tier === 'string') parsedDocs.unparsedTierRefs.push({ source, object, tier });
+      continue;
+    }
+    if (kind === 'Tier') parsedDocs.tiers.push({ source, doc: parsed.data as TierDoc });
+    else if (kind === 'Guardrail') parsedDocs.guardrails.push({ source, doc: parsed.data as GuardrailDoc });
+    else addNamespace(namespaceInfo(parsed.data as NamespaceShape), source, parsedDocs.namespaces, problems);
+  }
+  return parsedDocs;
 }
 
 function compileTiers(tiers: readonly Located<TierDoc>[], problems: PolicyProblem[]): Map<string, CompiledTier> {
@@ -125,10 +149,7 @@ function compileGuardrail(
   const object = `Guardrail ${name}`;
   const before = problems.length;
   const tier = tiers.get(doc.spec.tier);
-  if (!tier) {
-    const known = [...tiers.keys()].join(', ') || 'none';
-    problems.push({ source, object, path: 'spec.tier', message: `tier ${JSON.stringify(doc.spec.tier)} does not exist (known tiers: ${known})` });
-  }
+  if (!tier) problems.push({ source, object, path: 'spec.tier', message: missingTier(doc.spec.tier, tiers) });
   const labels = doc.spec.labels ? compileLabelRules(doc.spec.labels, { source, object, problems, warnings }) : undefined;
   const network = doc.spec.subject ? compileNetworkRules(doc.spec) : undefined;
   if (doc.spec.validations?.length) {
@@ -145,6 +166,10 @@ function compileGuardrail(
     ...(labels ? { labels } : {}),
     ...(network ? { network } : {}),
   };
+}
+
+function missingTier(name: string, tiers: ReadonlyMap<string, CompiledTier>): string {
+  return `tier ${JSON.stringify(name)} does not exist (known tiers: ${[...tiers.keys()].join(', ') || 'none'})`;
 }
 
 interface LabelContext {

@@ -42,7 +42,7 @@ const servers: https.Server[] = [];
 
 async function serve(failureMode: FailureMode): Promise<{ port: number; metrics: Metrics }> {
   const metrics = createMetrics();
-  const handler = createAdmissionHandler({ policy: () => set, namespaces: staticNamespaceLookup(['payments', 'other'].map((name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }))), engine: { excludedNamespaces: new Set() }, failureMode, metrics, logger: silentLogger });
+  const handler = createAdmissionHandler({ policy: () => set, policyDocuments: () => [], namespaces: staticNamespaceLookup(['payments', 'other'].map((name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }))), engine: { excludedNamespaces: new Set() }, failureMode, metrics, logger: silentLogger });
   const server = https.createServer({ cert: certs.cert, key: certs.key, minVersion: 'TLSv1.2' }, createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics, logger: silentLogger }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);

@@ -263,6 +263,27 @@ describe('every problem is reported with file, document, object, field path and 
   });
 });
 
+describe('shadowed guardrails', () => {
+  it('warns about a guardrail that earlier rules leave nothing to decide, and only that one', () => {
+    const net = (name: string, priority: number, from: string, action = 'Deny') => guardrail(`  subject: {namespaces: {}}
+  ingress:
+    - {name: r, action: ${action}, from: [${from}]}
+`, name).replace('priority: 10', `priority: ${priority}`);
+    const result = compile(tier('security', 100), tier('platform', 200),
+      net('wide', 1, '{networks: ["10.0.0.0/8"]}'),
+      net('narrow', 2, '{networks: ["10.1.0.0/16"]}'),
+      net('other', 3, '{networks: ["192.168.0.0/16"]}'),
+      net('passing', 4, '{namespaces: {}}', 'Pass'),
+      net('after-pass', 5, '{namespaces: {matchLabels: {env: dev}}}'),
+      net('next-tier', 1, '{namespaces: {matchLabels: {env: dev}}}').replace('tier: security', 'tier: platform'));
+    expect(result.messages).toEqual([]);
+    expect(result.warnings).toEqual([
+      'Guardrail narrow can never apply: earlier rules (wide) decide everything it matches',
+      'Guardrail after-pass can never apply: earlier rules (passing) decide everything it matches',
+    ]);
+  });
+});
+
 describe('equal-priority guardrails', () => {
   const netGuardrail = (name: string, from: string, priority = 10) => guardrail(`  subject: {namespaces: {}}
   ingress:
@@ -278,8 +299,8 @@ describe('equal-priority guardrails', () => {
   ])('$name', ({ a, b, priority, warns }) => {
     const result = compile(tier('security', 100), netGuardrail('alpha', a), netGuardrail('beta', b, priority));
     expect(result.messages).toEqual([]);
-    expect(result.warnings).toEqual(warns
-      ? ['Guardrails alpha and beta in tier security have equal priority 10 and rules that can match the same connection (alpha/r, beta/r); their names decide the order (alpha before beta)']
+    expect(result.warnings.filter((w) => w.startsWith('Guardrails '))).toEqual(warns
+      ? ['Guardrails alpha and beta tie at priority 10 in tier security: name order decides between overlapping rules alpha/r and beta/r']
       : []);
   });
 });

@@ -209,35 +209,37 @@ function policyPorts(rule: PolicyRule): { ports: PortSet; notes: string[] } {
 const ruleRegions = new WeakMap<CompiledNetworkRule, { universe: NamespaceUniverse; region: Region }>();
 
 /** The connections a guardrail rule applies to, memoized per namespace universe. */
-function ruleRegion(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, universe: NamespaceUniverse): Region {
+export function ruleRegion(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, universe: NamespaceUniverse): Region {
   const cached = ruleRegions.get(rule);
   if (cached?.universe === universe) return cached.region;
   const subject = guardrail.network?.subject;
-  const region: Box[] = [];
-  const subjectNamespaces = subject ? namespacesMatching(universe, subject.namespaces.cube) : undefined;
   const subjectPods = subject?.kind === 'pods' ? subject.pods.cube : ANY_LABELS;
-  if (subject && subjectNamespaces && subjectPods) {
-    // A Deny rule's named port may be any port of a destination pod (conservative); an Accept or
-    // Pass rule's named port carves nothing out, so it can never hide a denial.
-    const namedToPods = rule.action === 'Deny' && rule.namedPorts.length > 0;
-    const podPorts = namedToPods ? ALL_PORTS : rule.ports;
-    const addressPorts = namedToPods && rule.direction === 'ingress' ? ALL_PORTS : rule.ports;
-    for (const peer of rule.peers) {
-      if (peer.kind === 'networks') {
-        if (addressPorts !== NO_PORTS) region.push({ kind: 'address', dims: [subjectNamespaces, subjectPods, peer.ips, addressPorts] });
-      } else if (peer.kind !== 'nodes') {
-        const peerPods = peer.kind === 'pods' ? peer.pods.cube : ANY_LABELS;
-        const peerNamespaces = namespacesMatching(universe, peer.namespaces.cube);
-        if (!peerPods) continue;
-        region.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, peerNamespaces, peerPods, podPorts] });
-        // The same namespace at both ends must satisfy both namespace selectors at once.
-        const same = nsIntersect(subjectNamespaces, peerNamespaces);
-        if (same) region.push({ kind: 'same', dims: [same, subjectPods, peerPods, podPorts] });
-      }
-    }
-  }
+  const region = subject && subjectPods ? ruleBoxes(rule, namespacesMatching(universe, subject.namespaces.cube), subjectPods, universe) : [];
   ruleRegions.set(rule, { universe, region });
   return region;
+}
+
+function ruleBoxes(rule: CompiledNetworkRule, subjectNamespaces: NamespaceSet, subjectPods: LabelCube, universe: NamespaceUniverse): Box[] {
+  // A Deny rule's named port may be any port of a destination pod (conservative); an Accept or
+  // Pass rule's named port carves nothing out, so it can never hide a denial.
+  const namedToPods = rule.action === 'Deny' && rule.namedPorts.length > 0;
+  const podPorts = namedToPods ? ALL_PORTS : rule.ports;
+  const addressPorts = namedToPods && rule.direction === 'ingress' ? ALL_PORTS : rule.ports;
+  const boxes: Box[] = [];
+  for (const peer of rule.peers) {
+    if (peer.kind === 'networks') {
+      if (addressPorts !== NO_PORTS) boxes.push({ kind: 'address', dims: [subjectNamespaces, subjectPods, peer.ips, addressPorts] });
+      continue;
+    }
+    const peerPods = peer.kind === 'pods' ? peer.pods.cube : peer.kind === 'namespaces' ? ANY_LABELS : null;
+    if (peer.kind === 'nodes' || !peerPods) continue;
+    const peerNamespaces = namespacesMatching(universe, peer.namespaces.cube);
+    boxes.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, peerNamespaces, peerPods, podPorts] });
+    // The same namespace at both ends must satisfy both namespace selectors at once.
+    const same = nsIntersect(subjectNamespaces, peerNamespaces);
+    if (same) boxes.push({ kind: 'same', dims: [same, subjectPods, peerPods, podPorts] });
+  }
+  return boxes;
 }
 
 // ---------------------------------------------------------------- messages
