@@ -170,3 +170,44 @@ describe('tierguard serve', () => {
     expect(result.stderr).toContain('the policy set has 4 problems');
   });
 });
+
+describe('tierguard lint', () => {
+  it('exits 1 with every problem of an invalid policy set, in the webhook\'s words', async () => {
+    const result = await tierguard('lint', '--config', 'test/fixtures/policies/broken.yaml');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe([
+      'test/fixtures/policies/broken.yaml#2 (Tier platform) spec.priority: priority 100 is already used by tier security (test/fixtures/policies/broken.yaml#1); tier priorities must be unique',
+      'test/fixtures/policies/broken.yaml#3 (Guardrail typo) spec.labels.requried: unknown field',
+      'test/fixtures/policies/broken.yaml#3 (Guardrail typo) spec.labels: labels needs at least one entry in required or defaults',
+      'test/fixtures/policies/broken.yaml#4 (Guardrail orphan) spec.tier: tier "nope" does not exist (known tiers: security)',
+      '4 problems',
+      '',
+    ].join('\n'));
+  });
+
+  it('exits 0 on a valid set and prints its warnings', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'policies.yaml'), `apiVersion: tierguard.dev/v1alpha1
+kind: Tier
+metadata: {name: security}
+spec: {priority: 100}
+---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: deny-all}
+spec: {tier: security, priority: 1, subject: {namespaces: {}}, ingress: [{name: all, action: Deny, from: [{namespaces: {}}]}]}
+---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: too-late}
+spec: {tier: security, priority: 2, subject: {namespaces: {}}, ingress: [{name: dev, action: Accept, from: [{namespaces: {matchLabels: {env: dev}}}]}]}
+`);
+    const result = await tierguard('lint', '--config', dir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`warning: Guardrail too-late can never apply: earlier rules (deny-all) decide everything it matches\n${dir}: 1 tiers, 2 guardrails, valid\n`);
+  });
+
+  it('exits 2 without --config', async () => {
+    expect((await tierguard('lint')).code).toBe(2);
+  });
+});
