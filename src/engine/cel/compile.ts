@@ -1,0 +1,94 @@
+/**
+ * Compiles a CEL expression once: length check, parse (with the structural limits), the
+ * compile-time rewrite (RE2 `matches`, literal checks), type check against the declared
+ * variables, and the expected result type.
+ */
+import type { ParseResult } from '@marcbachmann/cel-js';
+import { celEnvironment } from './environment.js';
+import { celErrorOf, offsetOf, positionOf, summaryOf } from './errors.js';
+import { CEL_LIMITS } from './limits.js';
+import { rewriteParsedExpression } from './rewrite.js';
+
+export interface CelCompileError {
+  message: string;
+  /** 1-based line of the problem in the expression. */
+  line: number;
+  /** 1-based column (in characters) of the problem in that line. */
+  column: number;
+}
+
+/** A compiled expression. Opaque: evaluate it with `evaluateCel`. */
+export interface CelProgram {
+  readonly source: string;
+  /** The statically known result type (`bool`, `string`, ..., or `dyn` when only known at run time). */
+  readonly resultType: string;
+}
+
+export interface CelCompileOptions {
+  /** The expression must return bool (a validation). */
+  expectBool?: boolean;
+  /** The expression must return string (a messageExpression). */
+  expectString?: boolean;
+}
+
+export type CelCompileResult = { ok: true; program: CelProgram } | { ok: false; error: CelCompileError };
+
+export type ExpectedType = 'bool' | 'string' | undefined;
+
+/** The only implementation of {@link CelProgram}; `evaluateCel` refuses anything else. */
+export class CompiledCelProgram implements CelProgram {
+  readonly #run: ParseResult;
+  constructor(readonly source: string, readonly resultType: string, readonly expected: ExpectedType, run: ParseResult) {
+    this.#run = run;
+  }
+
+  /** Evaluates against prepared variables; throws what the library throws. */
+  run(variables: Record<string, unknown>): unknown {
+    return this.#run(variables);
+  }
+}
+
+function failure(source: string, message: string, offset: number): CelCompileResult {
+  return { ok: false, error: { message, ...positionOf(source, offset) } };
+}
+
+function libraryFailure(source: string, error: unknown): CelCompileResult {
+  const cel = celErrorOf(error);
+  if (cel) return failure(source, summaryOf(cel, String(cel.code)), offsetOf(cel));
+  return failure(source, `expression could not be compiled (${error instanceof Error ? error.name : typeof error})`, 0);
+}
+
+/** `dyn` and `dyn<T>` are only known at run time; anything else must be the expected type. */
+function staticallyWrong(resultType: string, expected: ExpectedType): boolean {
+  if (expected === undefined) return false;
+  const inner = /^dyn<(.*)>$/.exec(resultType)?.[1] ?? resultType;
+  return inner !== 'dyn' && inner !== expected;
+}
+
+/**
+ * Compiles and type-checks `source`. Never throws for a bad expression: the error carries the
+ * library's message (which describes only the expression) and the 1-based position.
+ * @example compileCel("object.?metadata.?labels[?'owner'].orValue('') != ''", { expectBool: true })
+ */
+export function compileCel(source: string, options: CelCompileOptions = {}): CelCompileResult {
+  if (options.expectBool && options.expectString) throw new TypeError('compileCel: expectBool and expectString are exclusive');
+  const expected: ExpectedType = options.expectBool ? 'bool' : options.expectString ? 'string' : undefined;
+  if (source.length > CEL_LIMITS.maxExpressionLength) {
+    return failure(source, `expression is longer than ${CEL_LIMITS.maxExpressionLength} characters`, CEL_LIMITS.maxExpressionLength);
+  }
+  let parsed: ParseResult;
+  try {
+    parsed = celEnvironment().parse(source);
+  } catch (error) {
+    return libraryFailure(source, error);
+  }
+  const issue = rewriteParsedExpression(parsed.ast);
+  if (issue) return failure(source, issue.message, issue.offset);
+  const checked = parsed.check();
+  if (!checked.valid) return libraryFailure(source, checked.error);
+  const resultType = checked.type ?? 'dyn';
+  if (staticallyWrong(resultType, expected)) {
+    return failure(source, `expression must return ${expected}, but returns ${resultType}`, 0);
+  }
+  return { ok: true, program: new CompiledCelProgram(source, resultType, expected, parsed) };
+}

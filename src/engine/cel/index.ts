@@ -1,0 +1,18 @@
+/**
+ * CEL for tierguard validations: the only module that knows the CEL library
+ * (`@marcbachmann/cel-js`, pinned), so that it could be swapped behind these functions.
+ *
+ * - {@link compileCel} once per expression when the policy set loads (parse limits in
+ *   {@link CEL_LIMITS}, variables in {@link CEL_VARIABLES}, unknown identifiers are errors);
+ * - {@link toCelActivation} once per request (JSON integers become CEL `int`);
+ * - {@link evaluateCel} per expression and request: returns, never throws, never echoes request data.
+ *
+ * Kubernetes behaviour: optional syntax (`a.?b`, `m[?k]`, `orValue`), `has()`, short-circuit
+ * `||`/`&&`, RE2 `matches`/`find`/`findAll` in linear time, the strings helpers and the
+ * `ip()`/`cidr()` network library. Evaluation time is bounded by the caller, not here.
+ */
+export { toCelActivation, toCelValue, type CelActivation } from './activation.js';
+export { compileCel, type CelCompileError, type CelCompileOptions, type CelCompileResult, type CelProgram } from './compile.js';
+export { CEL_VARIABLES, type CelVariableName } from './environment.js';
+export { evaluateCel, type CelEvaluateResult } from './evaluate.js';
+export { CEL_LIMITS } from './limits.js';

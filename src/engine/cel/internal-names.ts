@@ -1,0 +1,26 @@
+/**
+ * Library functions whose behaviour differs from Kubernetes and cannot be re-registered (the
+ * library refuses overlapping overloads): the compiler renames their calls in the parsed tree
+ * (`rewrite.ts`) to tierguard's implementations registered under these internal names.
+ */
+export const RENAMED_METHODS = {
+  /** JavaScript's backtracking RegExp in the library; RE2 (linear time) here. */
+  matches: { internal: '__tierguard_re2_matches', arity: 1 },
+  /** `toLowerCase()` in the library, which also changes non-ASCII letters; ASCII only here. */
+  lowerAscii: { internal: '__tierguard_lower_ascii', arity: 0 },
+  upperAscii: { internal: '__tierguard_upper_ascii', arity: 0 },
+} as const satisfies Record<string, { internal: string; arity: number }>;
+
+/** The renaming of method `name` called with `arity` arguments, if any. */
+export function renamedMethod(name: string, arity: number): string | undefined {
+  if (!Object.hasOwn(RENAMED_METHODS, name)) return undefined;
+  const renamed = RENAMED_METHODS[name as keyof typeof RENAMED_METHODS];
+  return renamed.arity === arity ? renamed.internal : undefined;
+}
+
+const BACK = Object.entries(RENAMED_METHODS).map(([name, { internal }]) => [internal, name] as const);
+
+/** `text` (an error message) with internal names replaced by the names the author wrote. */
+export function withAuthorNames(text: string): string {
+  return BACK.reduce((out, [internal, name]) => out.replaceAll(internal, name), text);
+}
