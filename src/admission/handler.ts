@@ -112,8 +112,14 @@ async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptio
   if (skipReason(provisional, options.engine) !== undefined) return undefined;
   if (!name) throw new MissingNamespaceError('request.namespace is empty for a namespaced kind');
   const info = await options.namespaces.get(name);
-  const namespace: NamespaceContext = { name, labels: namespaceLabels(name, info), known: info !== undefined };
-  return { ...provisional, namespace, knownNamespaces: options.namespaces.list() };
+  const namespace: NamespaceContext = { name, labels: namespaceLabels(name, info), known: info !== undefined, ...(info ? { annotations: info.annotations } : {}) };
+  return { ...provisional, namespace, knownNamespaces: options.namespaces.list(), celRequest: celRequest(request, name) };
+}
+
+/** The CEL `request` variable: the AdmissionRequest without its objects. */
+function celRequest(request: AdmissionRequest, namespace: string): Record<string, unknown> {
+  const { object: _object, oldObject: _oldObject, ...rest } = request;
+  return { ...rest, namespace, name: request.name ?? '', dryRun: request.dryRun === true };
 }
 
 function metadataNamespace(object: unknown): string | undefined {

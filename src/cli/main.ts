@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { boundedRunner } from '../admission/bounded.js';
 import { parseServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
@@ -121,12 +122,13 @@ function buildProgram(): Command {
     .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
     .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), 7 * 1024 * 1024)
+    .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: Record<string, unknown>) => {
-      const { excludeNamespace, certReloadInterval, ...rest } = flags;
+      const { excludeNamespace, certReloadInterval, celTimeout, ...rest } = flags;
       let options;
       try {
-        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
+        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
       } catch (error) {
         fail((error as Error).message);
       }
@@ -165,7 +167,7 @@ function buildProgram(): Command {
         set: loaded.set,
         documents: manifests.documents,
         namespaces: loaded.namespaces,
-        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? ['kube-system']), flags.namespace]) },
+        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? ['kube-system']), flags.namespace]), runBounded: boundedRunner(100) },
         failureMode: flags.failureMode,
       });
       process.stdout.write(flags.output === 'json' ? checkJson(results) : formatCheckText(results));

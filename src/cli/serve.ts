@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createAdmissionHandler } from '../admission/handler.js';
+import { boundedRunner } from '../admission/bounded.js';
 import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';
 import type { PolicySet } from '../engine/policy-set.js';
@@ -57,7 +58,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     policy: () => policy,
     policyDocuments: () => loaded.documents,
     namespaces: staticNamespaceLookup(loaded.namespaces),
-    engine: { excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]) },
+    engine: { excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]), runBounded: boundedRunner(options.celTimeoutMs) },
     failureMode: options.failureMode,
     metrics,
     logger,

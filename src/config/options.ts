@@ -25,6 +25,8 @@ export const serveOptionsSchema = z.strictObject({
   /** Namespaces left alone, matched by name (`kubernetes.io/metadata.name`), never by labels. */
   excludeNamespaces: z.array(z.string()).default(['kube-system']),
   maxBodyBytes: z.coerce.number().int().min(1024).default(7 * 1024 * 1024),
+  /** Time bound for the CEL validations of one request, in milliseconds. */
+  celTimeoutMs: z.coerce.number().int().min(1).max(10_000).default(100),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 }).superRefine((options, ctx) => {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {

@@ -52,9 +52,10 @@ export function decide(result: ValidationResult, options: DecideOptions): Decisi
 
 /** `- path: message (tier t, guardrail g; compliance)` */
 export function violationLine(finding: Finding): string {
-  if (finding.summary) return `- ${finding.path}: ${finding.summary}`;
+  const where = finding.path ? `${finding.path}: ` : '';
+  if (finding.summary) return `- ${where}${finding.summary}`;
   const tags = finding.compliance.length > 0 ? `; ${finding.compliance.join(', ')}` : '';
-  return `- ${finding.path}: ${finding.message} (tier ${finding.tier}, guardrail ${finding.guardrail}${tags})`;
+  return `- ${where}${finding.message} (tier ${finding.tier}, guardrail ${finding.guardrail}${tags})`;
 }
 
 function errorLine(error: RuleError): string {
@@ -62,7 +63,7 @@ function errorLine(error: RuleError): string {
 }
 
 function warningFor(finding: Finding): string {
-  return shortWarning(`${finding.guardrail}: ${finding.warning ?? `${finding.path}: ${finding.message}`}`);
+  return shortWarning(`${finding.guardrail}: ${finding.warning ?? `${finding.path ? `${finding.path}: ` : ''}${finding.message}`}`);
 }
 
 /** Cuts a warning to MAX_WARNING_LENGTH characters, marking the cut with an ellipsis. */

@@ -11,6 +11,7 @@ import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, Poli
 import { findOverrides } from './network/override.js';
 import { RegionTooLargeError } from './network/region.js';
 import { fieldPath, labelTargetsOf, type LabelTarget } from './targets.js';
+import { DEFAULT_MAX_OBJECT_VALUES, evaluateValidations, type BoundedRunner } from './validations.js';
 
 /** The namespace of the object under review, resolved by the caller through a namespace lookup. */
 export interface NamespaceContext {
@@ -19,6 +20,7 @@ export interface NamespaceContext {
   readonly labels: Labels;
   /** False when the lookup did not know the namespace: only its name label was available. */
   readonly known: boolean;
+  readonly annotations?: Labels;
 }
 
 export interface EngineRequest {
@@ -31,11 +33,20 @@ export interface EngineRequest {
   readonly oldObject?: unknown;
   /** Every namespace tierguard knows, for the network override check (their labels are fixed). */
   readonly knownNamespaces?: readonly NamespaceInfo[];
+  /**
+   * The CEL `request` variable: `operation`, `namespace`, `name`, `dryRun`, `userInfo`, `kind`
+   * as in the AdmissionReview (`object` and `oldObject` are variables of their own).
+   */
+  readonly celRequest?: Readonly<Record<string, unknown>>;
 }
 
 export interface EngineOptions {
   /** Namespaces tierguard never touches, matched by name only (never by labels a team could set). */
   readonly excludedNamespaces: ReadonlySet<string>;
+  /** Bounds the CEL evaluation of one request in time; without it CEL runs unbounded (tests). */
+  readonly runBounded?: BoundedRunner;
+  /** Objects with more JSON values are not given to CEL (default DEFAULT_MAX_OBJECT_VALUES). */
+  readonly maxObjectValues?: number;
 }
 
 export interface MutationResult {
@@ -184,7 +195,24 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
   if (request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy') {
     findings.push(...networkFindings(set, request, errors));
   }
+  celFindings(set, request, options, { findings, errors });
   return { findings, errors, notes };
+}
+
+function celFindings(set: PolicySet, request: EngineRequest, options: EngineOptions, out: { findings: Finding[]; errors: RuleError[] }): void {
+  const resources = new Set(labelTargetsOf(request.kind).map((target) => target.resource));
+  const guardrails = set.guardrails.filter((guardrail) => [...resources].some((resource) => set.validationGuardrails[resource].includes(guardrail)));
+  if (guardrails.length === 0) return;
+  evaluateValidations({
+    guardrails,
+    resources,
+    object: request.object,
+    oldObject: request.oldObject ?? null,
+    request: request.celRequest ?? { operation: request.operation, namespace: request.namespace.name, kind: request.kind },
+    namespace: request.namespace,
+    ...(options.runBounded ? { runBounded: options.runBounded } : {}),
+    maxObjectValues: options.maxObjectValues ?? DEFAULT_MAX_OBJECT_VALUES,
+  }, out.findings, out.errors);
 }
 
 /** The tiers' verdict on a NetworkPolicy: every rule of it that allows traffic a guardrail denies. */

@@ -6,6 +6,7 @@ import type { Mode, RuleResource } from '../api/policy.js';
 import type { ChainIndex } from './network/chain-index.js';
 import type { CompiledNetworkRules, Direction } from './network/rules.js';
 import type { LabelMatcher } from './selector.js';
+import type { CompiledValidation } from './validations.js';
 
 export interface CompiledTier {
   readonly name: string;
@@ -48,6 +49,7 @@ export interface CompiledGuardrail {
   readonly compliance: readonly string[];
   readonly labels?: CompiledLabelRules;
   readonly network?: CompiledNetworkRules;
+  readonly validations?: readonly CompiledValidation[];
 }
 
 /** The guardrails of one tier that have rules in one direction, in precedence order. */
@@ -64,6 +66,8 @@ export interface PolicySet {
   readonly guardrails: readonly CompiledGuardrail[];
   /** Guardrails with label rules for each resource, in precedence order. */
   readonly labelGuardrails: Readonly<Record<RuleResource, readonly CompiledGuardrail[]>>;
+  /** Guardrails with CEL validations for each resource, in precedence order. */
+  readonly validationGuardrails: Readonly<Record<RuleResource, readonly CompiledGuardrail[]>>;
   /** Guardrails with network rules, per direction, grouped by tier in precedence order (all modes). */
   readonly network: Readonly<Record<Direction, readonly NetworkTier[]>>;
   /** The same guardrails indexed by the namespace labels their subjects require. */

@@ -11,6 +11,8 @@ import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type C
 import { compileSelector } from '../engine/selector.js';
 import { buildChainIndex } from '../engine/network/chain-index.js';
 import { shadowedGuardrails } from '../engine/network/shadow.js';
+import { compileCel, type CelProgram } from '../engine/cel/index.js';
+import type { CompiledValidation } from '../engine/validations.js';
 import { compileNetworkRules, equalPriorityOverlaps } from './compile-network.js';
 import type { CompiledNetworkRules, Direction } from '../engine/network/rules.js';
 import type { ManifestDocument } from './manifests.js';
@@ -58,6 +60,9 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
   if (problems.length > 0) return { namespaces, problems, warnings, documents };
   compiled.sort(byPrecedence);
   warnings.push(...equalPriorityOverlaps(compiled));
+  const validationGuardrails = Object.fromEntries(
+    ruleResources.map((resource) => [resource, compiled.filter((guardrail) => guardrail.validations?.some((v) => v.resources.has(resource)))]),
+  ) as Record<RuleResource, CompiledGuardrail[]>;
   const labelGuardrails = Object.fromEntries(
     ruleResources.map((resource) => [resource, compiled.filter((guardrail) => guardrail.labels?.resources.has(resource))]),
   ) as Record<RuleResource, CompiledGuardrail[]>;
@@ -68,6 +73,7 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
     tiers: tiersInOrder,
     guardrails: compiled,
     labelGuardrails,
+    validationGuardrails,
     network,
     networkIndex: { ingress: buildChainIndex(network.ingress), egress: buildChainIndex(network.egress) },
   });
@@ -152,9 +158,7 @@ function compileGuardrail(
   if (!tier) problems.push({ source, object, path: 'spec.tier', message: missingTier(doc.spec.tier, tiers) });
   const labels = doc.spec.labels ? compileLabelRules(doc.spec.labels, { source, object, problems, warnings }) : undefined;
   const network = doc.spec.subject ? compileNetworkRules(doc.spec) : undefined;
-  if (doc.spec.validations?.length) {
-    warnings.push(`${object}: CEL validations are validated but not yet evaluated by this version of tierguard`);
-  }
+  const validations = doc.spec.validations ? compileValidations(doc.spec.validations, { source, object, problems }) : undefined;
   if (problems.length > before || !tier) return undefined;
   return {
     name,
@@ -165,7 +169,34 @@ function compileGuardrail(
     ...(doc.spec.description ? { description: doc.spec.description } : {}),
     ...(labels ? { labels } : {}),
     ...(network ? { network } : {}),
+    ...(validations?.length ? { validations } : {}),
   };
+}
+
+/** Compiles and type-checks each expression once; errors name the validation and the position. */
+function compileValidations(entries: NonNullable<GuardrailDoc['spec']['validations']>, context: Pick<LabelContext, 'source' | 'object' | 'problems'>): CompiledValidation[] {
+  const compiled: CompiledValidation[] = [];
+  entries.forEach((entry, index) => {
+    const program = celProgram(entry.expression, { expectBool: true }, `spec.validations[${index}].expression`, context);
+    const messageProgram = entry.messageExpression === undefined ? undefined : celProgram(entry.messageExpression, { expectString: true }, `spec.validations[${index}].messageExpression`, context);
+    if (!program || (entry.messageExpression !== undefined && !messageProgram)) return;
+    compiled.push({
+      id: `validations[${index}]`,
+      resources: new Set(entry.resources),
+      expression: entry.expression,
+      program,
+      ...(entry.message !== undefined ? { message: entry.message } : {}),
+      ...(messageProgram ? { messageProgram } : {}),
+    });
+  });
+  return compiled;
+}
+
+function celProgram(source: string, options: { expectBool?: boolean; expectString?: boolean }, path: string, context: Pick<LabelContext, 'source' | 'object' | 'problems'>): CelProgram | undefined {
+  const result = compileCel(source, options);
+  if (result.ok) return result.program;
+  context.problems.push({ source: context.source, object: context.object, path, message: `CEL error at line ${result.error.line}, column ${result.error.column}: ${result.error.message}` });
+  return undefined;
 }
 
 function missingTier(name: string, tiers: ReadonlyMap<string, CompiledTier>): string {

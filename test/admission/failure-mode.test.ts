@@ -35,7 +35,7 @@ const exploding: CompiledGuardrail = {
     defaults: [{ key: 'team', value: 'none' }],
   },
 };
-const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] }, network: { ingress: [], egress: [] }, networkIndex: { ingress: buildChainIndex([]), egress: buildChainIndex([]) } };
+const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] }, validationGuardrails: { Pod: [], NetworkPolicy: [] }, network: { ingress: [], egress: [] }, networkIndex: { ingress: buildChainIndex([]), egress: buildChainIndex([]) } };
 
 let certs: TestCertificates;
 const servers: https.Server[] = [];

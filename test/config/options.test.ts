@@ -14,6 +14,7 @@ describe('serve options', () => {
       namespace: 'tierguard',
       excludeNamespaces: ['kube-system'],
       maxBodyBytes: 7 * 1024 * 1024,
+      celTimeoutMs: 100,
       logLevel: 'info',
     });
   });

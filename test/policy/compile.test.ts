@@ -52,7 +52,7 @@ describe('a valid policy set', () => {
     expect(Object.isFrozen(result.set?.guardrails)).toBe(true);
   });
 
-  it('compiles network rules, and says CEL validations are not evaluated yet', () => {
+  it('compiles network rules and CEL validations', () => {
     const result = compile(tier('security', 100), guardrail(`${network(`    - name: deny-dev
       action: Deny
       from:
@@ -71,7 +71,9 @@ describe('a valid policy set', () => {
       message: no host network
 `));
     expect(result.messages).toEqual([]);
-    expect(result.warnings).toEqual(['Guardrail g: CEL validations are validated but not yet evaluated by this version of tierguard']);
+    expect(result.warnings).toEqual([]);
+    expect(result.set?.guardrails[0]?.validations?.map((v) => v.id)).toEqual(['validations[0]']);
+    expect(result.set?.validationGuardrails.Pod.map((g) => g.name)).toEqual(['g']);
     const [rule] = result.set?.network.ingress[0]?.guardrails[0]?.network.ingress ?? [];
     expect(rule?.id).toBe('deny-dev');
     expect(rule?.peers.map((p) => p.kind)).toEqual(['namespaces', 'pods', 'networks']);

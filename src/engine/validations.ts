@@ -1,0 +1,114 @@
+/**
+ * CEL `validations` of guardrails, in the style of ValidatingAdmissionPolicy: each expression
+ * must hold for the object; a false one is a finding with its `message` (or `messageExpression`,
+ * falling back to `message`), an expression that cannot be evaluated is a rule error. For a
+ * workload, the expression sees the workload object itself (`object.spec.template...`).
+ */
+import type { Labels } from '../api/kube.js';
+import type { RuleResource } from '../api/policy.js';
+import { evaluateCel, toCelActivation, type CelProgram } from './cel/index.js';
+import type { Finding, RuleError } from './findings.js';
+import type { CompiledGuardrail } from './policy-set.js';
+
+export interface CompiledValidation {
+  /** `validations[0]`: stable rule id for metrics and messages. */
+  readonly id: string;
+  readonly resources: ReadonlySet<RuleResource>;
+  readonly expression: string;
+  readonly program: CelProgram;
+  readonly message?: string;
+  readonly messageProgram?: CelProgram;
+}
+
+/** Runs `fn` within the caller's time bound; throws when the bound is exceeded. */
+export type BoundedRunner = <T>(fn: () => T) => T;
+
+export interface ValidationInput {
+  readonly guardrails: readonly CompiledGuardrail[];
+  readonly resources: ReadonlySet<RuleResource>;
+  readonly object: unknown;
+  readonly oldObject: unknown;
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly namespace: { readonly name: string; readonly labels: Labels; readonly annotations?: Labels };
+  readonly runBounded?: BoundedRunner;
+  /** Objects with more values than this are refused (a rule error), not evaluated. */
+  readonly maxObjectValues: number;
+}
+
+/** Objects with more JSON values than this are not given to CEL. */
+export const DEFAULT_MAX_OBJECT_VALUES = 200_000;
+
+export function evaluateValidations(input: ValidationInput, findings: Finding[], errors: RuleError[]): void {
+  const applicable = input.guardrails.flatMap((guardrail) => (guardrail.validations ?? [])
+    .filter((validation) => [...validation.resources].some((resource) => input.resources.has(resource)))
+    .map((validation) => ({ guardrail, validation })));
+  if (applicable.length === 0) return;
+  const size = countValues([input.object, input.oldObject], input.maxObjectValues);
+  if (size > input.maxObjectValues) {
+    const first = applicable[0] as (typeof applicable)[number];
+    errors.push({ tier: first.guardrail.tier.name, guardrail: first.guardrail.name, rule: 'validations', message: `the object has more than ${input.maxObjectValues} values, too large for CEL validations` });
+    return;
+  }
+  let current = applicable[0] as (typeof applicable)[number];
+  let done = 0;
+  const run = () => {
+    const activation = toCelActivation({
+      object: input.object,
+      oldObject: input.oldObject ?? null,
+      request: input.request,
+      namespaceObject: { metadata: { name: input.namespace.name, labels: input.namespace.labels, annotations: input.namespace.annotations ?? {} } },
+    });
+    for (const entry of applicable) {
+      current = entry;
+      const outcome = evaluateOne(entry.guardrail, entry.validation, activation);
+      if (outcome.kind === 'finding') findings.push(outcome.finding);
+      else if (outcome.kind === 'error') errors.push(outcome.error);
+      done++;
+    }
+  };
+  try {
+    if (input.runBounded) input.runBounded(run);
+    else run();
+  } catch (error) {
+    const skipped = applicable.length - done - 1;
+    const more = skipped > 0 ? ` (${skipped} later validation${skipped === 1 ? '' : 's'} not evaluated)` : '';
+    errors.push({ tier: current.guardrail.tier.name, guardrail: current.guardrail.name, rule: current.validation.id, message: `${errorText(error)}${more}` });
+  }
+}
+
+type Outcome = { kind: 'pass' } | { kind: 'finding'; finding: Finding } | { kind: 'error'; error: RuleError };
+
+function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidation, activation: unknown): Outcome {
+  const base = { tier: guardrail.tier.name, guardrail: guardrail.name, rule: validation.id };
+  const result = evaluateCel(validation.program, activation);
+  if (!result.ok) return { kind: 'error', error: { ...base, message: result.error } };
+  if (result.value === true) return { kind: 'pass' };
+  if (result.value !== false) return { kind: 'error', error: { ...base, message: 'expression did not evaluate to a bool' } };
+  return { kind: 'finding', finding: { ...base, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } };
+}
+
+/** `messageExpression` when it yields a usable one-line string, else `message`, else the expression. */
+function messageFor(validation: CompiledValidation, activation: unknown): string {
+  if (validation.messageProgram) {
+    const result = evaluateCel(validation.messageProgram, activation);
+    if (result.ok && typeof result.value === 'string' && result.value.trim() !== '' && !result.value.includes('\n')) return result.value;
+  }
+  return validation.message ?? `failed expression: ${validation.expression}`;
+}
+
+/** Counts JSON values up to `limit` (stops early), iteratively. */
+function countValues(root: unknown, limit: number): number {
+  let count = 0;
+  const stack: unknown[] = [root];
+  while (stack.length > 0 && count <= limit) {
+    const value = stack.pop();
+    count++;
+    if (typeof value === 'object' && value !== null) stack.push(...(Array.isArray(value) ? value : Object.values(value)));
+  }
+  return count;
+}
+
+function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /timed out/i.test(message) ? 'evaluation exceeded the time limit for one request (--cel-timeout)' : 'evaluation failed';
+}
