@@ -103,7 +103,9 @@ function countValues(root: unknown, limit: number): number {
   while (stack.length > 0 && count <= limit) {
     const value = stack.pop();
     count++;
-    if (typeof value === 'object' && value !== null) stack.push(...(Array.isArray(value) ? value : Object.values(value)));
+    if (typeof value !== 'object' || value === null) continue;
+    // A loop, not push(...children): a spread of a huge list overflows the call stack.
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push(child);
   }
   return count;
 }

@@ -206,6 +206,21 @@ describe('every problem is reported with file, document, object, field path and 
       expected: ['policies.yaml#2 (Guardrail g) spec.labels.required[0].pattern: invalid RE2 pattern: error parsing regexp: invalid escape sequence: `\\1`'],
     },
     {
+      name: 'a CEL syntax error, with its position',
+      docs: [tier('security', 100), guardrail('  validations:\n    - {resources: [Pod], expression: "object.spec.hostNetwork ==", message: m}\n')],
+      expected: [expect.stringMatching(/^policies\.yaml#2 \(Guardrail g\) spec\.validations\[0\]\.expression: CEL error at line 1, column \d+: /)],
+    },
+    {
+      name: 'a CEL expression that does not return bool',
+      docs: [tier('security', 100), guardrail('  validations:\n    - {resources: [Pod], expression: "1 + 2", message: m}\n')],
+      expected: ['policies.yaml#2 (Guardrail g) spec.validations[0].expression: CEL error at line 1, column 1: expression must return bool, but returns int'],
+    },
+    {
+      name: 'an unknown CEL variable, in a messageExpression',
+      docs: [tier('security', 100), guardrail('  validations:\n    - {resources: [Pod], expression: "true", messageExpression: "params.x"}\n')],
+      expected: [expect.stringMatching(/^policies\.yaml#2 \(Guardrail g\) spec\.validations\[0\]\.messageExpression: CEL error at line 1, column 1: Unknown variable: params/)],
+    },
+    {
       name: 'a missing required field',
       docs: [tier('security', 100), guardrail(labels).replace('  priority: 10\n', '')],
       expected: ['policies.yaml#2 (Guardrail g) spec.priority: required field is missing'],
