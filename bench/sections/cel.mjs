@@ -1,0 +1,61 @@
+// Engine-level cost of CEL validations (issue 4): one Pod (the captured fixture) against 10 and
+// 100 validations, evaluated as the webhook does — converted once, under the vm time bound.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const title = 'CEL validations (engine, in-process, with the time bound)';
+
+const EXPRESSIONS = [
+  "!object.?spec.?hostNetwork.orValue(false)",
+  "object.spec.containers.all(c, c.image.contains(':'))",
+  "object.metadata.?labels[?'app'].orValue('') != 'forbidden'",
+  "!has(object.spec.securityContext) || !object.spec.?securityContext.?runAsUser.hasValue() || object.spec.securityContext.runAsUser != 0",
+  "object.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+  "object.spec.containers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort + 1 > 1))",
+  "request.operation in ['CREATE', 'UPDATE']",
+  "namespaceObject.metadata.name == request.namespace",
+  "size(object.spec.containers) < 50",
+  "object.spec.containers.exists(c, c.name != '')",
+];
+
+export async function run(ctx) {
+  const dist = (p) => import(pathToFileURL(path.join(ctx.repoRoot, 'dist', p)).href);
+  const { compilePolicySet } = await dist('policy/compile.js');
+  const { validate } = await dist('engine/evaluate.js');
+  const { boundedRunner } = await dist('admission/bounded.js');
+  const review = JSON.parse(readFileSync(path.join(ctx.repoRoot, 'test', 'fixtures', 'admission-reviews', 'validate-create-pod.json'), 'utf8'));
+  const rows = [];
+  for (const count of [10, 100]) {
+    const validations = Array.from({ length: count }, (_, i) => ({ resources: ['Pod'], expression: EXPRESSIONS[i % EXPRESSIONS.length], message: `v${i}` }));
+    const docs = [
+      { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name: 'security' }, spec: { priority: 100 } },
+      { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'cel' }, spec: { tier: 'security', priority: 1, validations } },
+    ];
+    const { set, problems } = compilePolicySet({ documents: docs.map((value, i) => ({ source: { file: 'bench', document: i + 1 }, value })) }, { generation: 1 });
+    if (!set) throw new Error(`bench policy set did not compile: ${JSON.stringify(problems.slice(0, 3))}`);
+    const request = {
+      operation: 'CREATE',
+      kind: { group: '', kind: 'Pod' },
+      namespace: { name: 'payments', labels: { 'kubernetes.io/metadata.name': 'payments' }, known: true },
+      object: review.request.object,
+      celRequest: { operation: 'CREATE', namespace: 'payments', name: 'api-0', dryRun: false, userInfo: review.request.userInfo, kind: review.request.kind },
+    };
+    const options = { excludedNamespaces: new Set(), runBounded: boundedRunner(100) };
+    const times = [];
+    let findings = 0;
+    let errors = 0;
+    const deadline = Date.now() + Math.min(3000, ctx.settings.seconds * 1000);
+    for (let i = 0; i < 200_000 && (i < 50 || Date.now() < deadline); i++) {
+      const start = process.hrtime.bigint();
+      const result = validate(set, request, options);
+      times.push(Number(process.hrtime.bigint() - start) / 1000);
+      findings = result.findings.length;
+      errors = result.errors.length;
+    }
+    times.sort((a, b) => a - b);
+    const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+    rows.push({ validations: count, requests: times.length, findings, errors, p50us: Math.round(at(0.5)), p99us: Math.round(at(0.99)) });
+  }
+  return rows;
+}
