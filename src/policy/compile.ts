@@ -48,13 +48,18 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
   const warnings: string[] = [];
   const { tiers, guardrails, namespaces, unparsedTierRefs } = parseDocuments(documents, problems);
   const tierByName = compileTiers(tiers, problems);
+  // A tier that is declared but itself has a problem is reported once, not again by each guardrail.
+  const declaredTiers = new Set(documents.flatMap(({ value }) => {
+    const doc = value as { kind?: unknown; metadata?: { name?: unknown } } | null;
+    return doc?.kind === 'Tier' && typeof doc.metadata?.name === 'string' ? [doc.metadata.name] : [];
+  }));
   // A guardrail that failed the schema still gets its tier reference checked: every problem at once.
   for (const ref of unparsedTierRefs) {
-    if (!tierByName.has(ref.tier)) problems.push({ source: ref.source, object: ref.object, path: 'spec.tier', message: missingTier(ref.tier, tierByName) });
+    if (!declaredTiers.has(ref.tier)) problems.push({ source: ref.source, object: ref.object, path: 'spec.tier', message: missingTier(ref.tier, tierByName) });
   }
   const compiled = guardrails
     .filter((entry) => unique(entry, guardrails, problems))
-    .map((entry) => compileGuardrail(entry, tierByName, problems, warnings))
+    .map((entry) => compileGuardrail(entry, { tiers: tierByName, declaredTiers }, problems, warnings))
     .filter((guardrail): guardrail is CompiledGuardrail => guardrail !== undefined);
   problems.sort((a, b) => (a.source.file < b.source.file ? -1 : a.source.file > b.source.file ? 1 : a.source.document - b.source.document));
   if (problems.length > 0) return { namespaces, problems, warnings, documents };
@@ -147,7 +152,7 @@ function unique(entry: Located<GuardrailDoc>, all: readonly Located<GuardrailDoc
 
 function compileGuardrail(
   { source, doc }: Located<GuardrailDoc>,
-  tiers: ReadonlyMap<string, CompiledTier>,
+  { tiers, declaredTiers }: { tiers: ReadonlyMap<string, CompiledTier>; declaredTiers: ReadonlySet<string> },
   problems: PolicyProblem[],
   warnings: string[],
 ): CompiledGuardrail | undefined {
@@ -155,7 +160,7 @@ function compileGuardrail(
   const object = `Guardrail ${name}`;
   const before = problems.length;
   const tier = tiers.get(doc.spec.tier);
-  if (!tier) problems.push({ source, object, path: 'spec.tier', message: missingTier(doc.spec.tier, tiers) });
+  if (!tier && !declaredTiers.has(doc.spec.tier)) problems.push({ source, object, path: 'spec.tier', message: missingTier(doc.spec.tier, tiers) });
   const labels = doc.spec.labels ? compileLabelRules(doc.spec.labels, { source, object, problems, warnings }) : undefined;
   const network = doc.spec.subject ? compileNetworkRules(doc.spec) : undefined;
   const validations = doc.spec.validations ? compileValidations(doc.spec.validations, { source, object, problems }) : undefined;

@@ -3,11 +3,14 @@
  * compile together with the loaded policy set is refused with every problem, so a broken
  * guardrail is never stored, and `kubectl apply --dry-run=server` works as a policy linter.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeOptions } from '../../src/config/options.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { review } from '../helpers/fixtures.js';
+import { review, TEST_DIR } from '../helpers/fixtures.js';
 import { request } from '../helpers/https.js';
 import { testCertificates, type TestCertificates } from '../helpers/tls.js';
 
@@ -117,5 +120,23 @@ describe('Tier and Guardrail admission', () => {
     const body = policyReview({ operation: 'CREATE', object: broken });
     const response = (await request({ port: server.port, ca: certs.caCert, path: '/mutate', body: JSON.stringify(body) })).json().response;
     expect(response).toEqual({ uid: body.request.uid, allowed: true });
+  });
+});
+
+/** YAML scenario cases in test/cases/policy-admission/, each sent as-is and as a dry run. */
+describe('policy admission scenarios', () => {
+  const dir = path.join(TEST_DIR, 'cases', 'policy-admission');
+  const cases = readdirSync(dir).filter((file) => file.endsWith('.yaml')).sort()
+    .map((file) => ({ name: file.replace(/\.yaml$/, ''), ...parse(readFileSync(path.join(dir, file), 'utf8')) }));
+  it.each(cases.flatMap((scenario) => [false, true].map((dryRun) => ({ ...scenario, dryRun, label: `${scenario.name}${dryRun ? ' (dry run)' : ''}: ${scenario.description}` }))))('$label', async (scenario) => {
+    const body = policyReview({ operation: scenario.operation, object: scenario.object, oldObject: scenario.oldObject, dryRun: scenario.dryRun });
+    const response = await validate(body);
+    expect(response.uid).toBe(body.request.uid);
+    expect(response.allowed).toBe(scenario.expect.allowed);
+    if (scenario.expect.allowed) return;
+    expect(response.status.code).toBe(422);
+    const lines: string[] = response.status.message.split('\n').slice(1).map((line: string) => line.replace(/^- /, ''));
+    if (scenario.expect.problems) expect(lines.sort()).toEqual([...scenario.expect.problems].sort());
+    for (const pattern of scenario.expect.problemsMatch ?? []) expect(lines.some((line) => new RegExp(pattern).test(line))).toBe(true);
   });
 });
