@@ -563,22 +563,14 @@ function printScenario(ctx, sc) {
 
 // ---------------------------------------------------------------- certificates
 
+/** Certificates from the built CLI (`tierguard certs`): the bench runs after `npm run build`. */
 async function makeCerts(tmpDir) {
   const certs = { dir: tmpDir, ca: path.join(tmpDir, 'ca.crt'), cert: path.join(tmpDir, 'tls.crt'), key: path.join(tmpDir, 'tls.key') };
   const args = [CLI, 'certs', '--service', 'localhost', '--namespace', 'bench', '--ip', '127.0.0.1', '--dns', 'localhost', '--out', tmpDir];
-  try {
-    if (!existsSync(CLI)) throw new Error(`${path.relative(REPO_ROOT, CLI)} does not exist`);
-    execFileSync(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    for (const f of [certs.ca, certs.cert, certs.key]) if (!existsSync(f)) throw new Error(`CLI did not write ${path.basename(f)}`);
-    certs.source = 'cli';
-  } catch (err) {
-    const detail = (err.stderr?.toString() || err.message).trim().split('\n').slice(0, 5).join(' | ');
-    console.log(`WARNING: certificate generation with the CLI failed (${detail})`);
-    console.log('         -> using the bench fallback generator (bench/fallback-certs.mjs)');
-    const { generateFallbackCerts } = await import('./fallback-certs.mjs');
-    generateFallbackCerts(tmpDir, { dns: ['localhost'], ips: ['127.0.0.1'] });
-    certs.source = 'fallback';
-  }
+  if (!existsSync(CLI)) throw new Error(`${path.relative(REPO_ROOT, CLI)} does not exist: run npm run bench (it builds first)`);
+  execFileSync(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  for (const f of [certs.ca, certs.cert, certs.key]) if (!existsSync(f)) throw new Error(`tierguard certs did not write ${path.basename(f)}`);
+  certs.source = 'cli';
   certs.caPem = readFileSync(certs.ca);
   return certs;
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { timeCalls } from './_timing.mjs';
 
 export const title = 'CEL validations (engine, in-process, with the time bound)';
 
@@ -42,20 +43,8 @@ export async function run(ctx) {
       celRequest: { operation: 'CREATE', namespace: 'payments', name: 'api-0', dryRun: false, userInfo: review.request.userInfo, kind: review.request.kind },
     };
     const options = { excludedNamespaces: new Set(), runBounded: boundedRunner(100) };
-    const times = [];
-    let findings = 0;
-    let errors = 0;
-    const deadline = Date.now() + Math.min(3000, ctx.settings.seconds * 1000);
-    for (let i = 0; i < 200_000 && (i < 50 || Date.now() < deadline); i++) {
-      const start = process.hrtime.bigint();
-      const result = validate(set, request, options);
-      times.push(Number(process.hrtime.bigint() - start) / 1000);
-      findings = result.findings.length;
-      errors = result.errors.length;
-    }
-    times.sort((a, b) => a - b);
-    const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-    rows.push({ validations: count, requests: times.length, findings, errors, p50us: Math.round(at(0.5)), p99us: Math.round(at(0.99)) });
+    const { calls, p50us, p99us, last } = timeCalls(() => validate(set, request, options), ctx.settings.seconds);
+    rows.push({ validations: count, requests: calls, findings: last.findings.length, errors: last.errors.length, p50us, p99us });
   }
   return rows;
 }

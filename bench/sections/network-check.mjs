@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { timeCalls } from './_timing.mjs';
 
 export const title = 'network override check (engine, in-process)';
 
@@ -57,18 +58,8 @@ export async function run(ctx) {
       knownNamespaces: namespaces,
     };
     const options = { excludedNamespaces: new Set() };
-    let findings = 0;
-    const times = [];
-    const deadline = Date.now() + Math.min(3000, ctx.settings.seconds * 1000);
-    for (let i = 0; i < 200_000 && (i < 50 || Date.now() < deadline); i++) {
-      const start = process.hrtime.bigint();
-      const result = validate(set, request, options);
-      times.push(Number(process.hrtime.bigint() - start) / 1000);
-      findings = result.findings.length;
-    }
-    times.sort((a, b) => a - b);
-    const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-    rows.push({ guardrails: size, canApply: applying, checks: times.length, findings, p50us: Math.round(at(0.5)), p99us: Math.round(at(0.99)) });
+    const { calls, p50us, p99us, last } = timeCalls(() => validate(set, request, options), ctx.settings.seconds);
+    rows.push({ guardrails: size, canApply: applying, checks: calls, findings: last.findings.length, p50us, p99us });
   }
   return rows;
 }
