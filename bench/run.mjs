@@ -177,6 +177,7 @@ function serverCommand(ctx, kind, port, metricsPort) {
       // the bench only ever listens on loopback
       '--address', HOST,
       '--metrics-address', HOST,
+      ...(process.env.BENCH_LOG_LEVEL ? ['--log-level', process.env.BENCH_LOG_LEVEL] : []),
     ];
   }
   throw new Error(`unknown server kind ${kind}`);

@@ -40,7 +40,7 @@ export async function run(ctx) {
       kind: { group: '', kind: 'Pod' },
       namespace: { name: 'payments', labels: { 'kubernetes.io/metadata.name': 'payments' }, known: true },
       object: review.request.object,
-      celRequest: { operation: 'CREATE', namespace: 'payments', name: 'api-0', dryRun: false, userInfo: review.request.userInfo, kind: review.request.kind },
+      celRequest: () => ({ operation: 'CREATE', namespace: 'payments', name: 'api-0', dryRun: false, userInfo: review.request.userInfo, kind: review.request.kind }),
     };
     const options = { excludedNamespaces: new Set(), runBounded: boundedRunner(100) };
     const { calls, p50us, p99us, last } = timeCalls(() => validate(set, request, options), ctx.settings.seconds);

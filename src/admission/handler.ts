@@ -113,7 +113,7 @@ async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptio
   if (!name) throw new MissingNamespaceError('request.namespace is empty for a namespaced kind');
   const info = await options.namespaces.get(name);
   const namespace: NamespaceContext = { name, labels: namespaceLabels(name, info), known: info !== undefined, ...(info ? { annotations: info.annotations } : {}) };
-  return { ...provisional, namespace, knownNamespaces: options.namespaces.list(), celRequest: celRequest(request, name) };
+  return { ...provisional, namespace, knownNamespaces: options.namespaces.list(), celRequest: () => celRequest(request, name) };
 }
 
 /** The CEL `request` variable: the AdmissionRequest without its objects. */

@@ -85,7 +85,7 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
     object,
     oldObject: null,
     knownNamespaces: known,
-    celRequest: { operation: 'CREATE', namespace, name: objectName(object), dryRun: false, userInfo: {}, kind },
+    celRequest: () => ({ operation: 'CREATE', namespace, name: objectName(object), dryRun: false, userInfo: {}, kind }),
   };
   const base = { kind: object.kind, namespace, name: objectName(object) };
   try {

@@ -35,9 +35,10 @@ export interface EngineRequest {
   readonly knownNamespaces?: readonly NamespaceInfo[];
   /**
    * The CEL `request` variable: `operation`, `namespace`, `name`, `dryRun`, `userInfo`, `kind`
-   * as in the AdmissionReview (`object` and `oldObject` are variables of their own).
+   * as in the AdmissionReview (`object` and `oldObject` are variables of their own). A function,
+   * so that requests without CEL validations never build it.
    */
-  readonly celRequest?: Readonly<Record<string, unknown>>;
+  readonly celRequest?: () => Readonly<Record<string, unknown>>;
 }
 
 export interface EngineOptions {
@@ -200,15 +201,16 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
 }
 
 function celFindings(set: PolicySet, request: EngineRequest, options: EngineOptions, out: { findings: Finding[]; errors: RuleError[] }): void {
-  const resources = new Set(labelTargetsOf(request.kind).map((target) => target.resource));
-  const guardrails = set.guardrails.filter((guardrail) => [...resources].some((resource) => set.validationGuardrails[resource].includes(guardrail)));
-  if (guardrails.length === 0) return;
+  // Every checked kind has exactly one target resource.
+  const resource = labelTargetsOf(request.kind)[0]?.resource;
+  const guardrails = resource ? set.validationGuardrails[resource] : [];
+  if (!resource || guardrails.length === 0) return;
   evaluateValidations({
     guardrails,
-    resources,
+    resources: new Set([resource]),
     object: request.object,
     oldObject: request.oldObject ?? null,
-    request: request.celRequest ?? { operation: request.operation, namespace: request.namespace.name, kind: request.kind },
+    request: request.celRequest?.() ?? { operation: request.operation, namespace: request.namespace.name, kind: request.kind },
     namespace: request.namespace,
     ...(options.runBounded ? { runBounded: options.runBounded } : {}),
     maxObjectValues: options.maxObjectValues ?? DEFAULT_MAX_OBJECT_VALUES,

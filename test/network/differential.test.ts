@@ -3,7 +3,7 @@
  * against an independent brute force (./brute-force.ts) that enumerates a complete finite
  * universe of concrete connections for each generated case.
  *
- *   npx vitest run test/network/differential.test.ts                      # DIFF_RUNS=1000 by default
+ *   npx vitest run test/network/differential.test.ts                      # DIFF_RUNS=3000 by default
  *   DIFF_RUNS=50000 npx vitest run test/network/differential.test.ts      # or: node scripts/differential.mjs 50000
  *   DIFF_SEED=123 DIFF_PATH='4:1:0' npx vitest run test/network/differential.test.ts   # replay a reported failure
  *   DIFF_EXCLUDE=name-label,own-namespace ...                               # skip known classes (see EXCLUDE)
@@ -20,7 +20,7 @@ import { compilePolicySet } from '../../src/policy/compile.js';
 import { bruteForce, buildUniverse, findingKey, guardrailsInPrecedence, NAME_LABEL, type DiffCase, type NamespaceDef } from './brute-force.js';
 import { diffCaseArb } from './generators.js';
 
-const RUNS = Number(process.env.DIFF_RUNS ?? 1000);
+const RUNS = Number(process.env.DIFF_RUNS ?? 3000);
 const SEED = process.env.DIFF_SEED !== undefined ? Number(process.env.DIFF_SEED) : 20240611;
 const PATH = process.env.DIFF_PATH;
 /**
