@@ -13,12 +13,6 @@ import type { Metrics, Webhook } from '../telemetry/metrics.js';
 import type { AdmissionHandler } from './handler.js';
 import { errored, reviewOf } from './review.js';
 
-/**
- * 7 MiB, as controller-runtime: the API server accepts objects up to 3 MiB, and an UPDATE review
- * carries both `object` and `oldObject`, plus the envelope.
- */
-export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
-
 export interface WebhookAppOptions {
   readonly handler: AdmissionHandler;
   /** True once a policy set is loaded (and, in a cluster, caches are synced). */

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../admission/bounded.js';
-import { parseServeOptions } from '../config/options.js';
+import { DEFAULT_MAX_BODY_BYTES, parseServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
@@ -121,7 +121,7 @@ function buildProgram(): Command {
     .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
     .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
-    .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), 7 * 1024 * 1024)
+    .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
     .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: Record<string, unknown>) => {

@@ -7,6 +7,12 @@ import { failureModes } from '../api/policy.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/**
+ * 7 MiB, as controller-runtime: the API server accepts objects up to 3 MiB, and an UPDATE review
+ * carries both `object` and `oldObject`, plus the envelope.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
+
 export const serveOptionsSchema = z.strictObject({
   /** Policy files or directories; empty = the embedded default guardrails. */
   config: z.array(z.string()).default([]),
@@ -24,7 +30,7 @@ export const serveOptionsSchema = z.strictObject({
   namespace: z.string().min(1).default('tierguard'),
   /** Namespaces left alone, matched by name (`kubernetes.io/metadata.name`), never by labels. */
   excludeNamespaces: z.array(z.string()).default(['kube-system']),
-  maxBodyBytes: z.coerce.number().int().min(1024).default(7 * 1024 * 1024),
+  maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY_BYTES),
   /** Time bound for the CEL validations of one request, in milliseconds. */
   celTimeoutMs: z.coerce.number().int().min(1).max(10_000).default(100),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

@@ -3,7 +3,7 @@
  * guardrail `networks`, and their intersections and differences. The two families never mix.
  */
 import ipaddr from 'ipaddr.js';
-import { containsValue, intersectIntervals, normalize, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
+import { containsValue, intersectIntervals, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
 
 export interface IpSet {
   readonly v4: Intervals;
@@ -88,4 +88,3 @@ export function formatIp(family: 4 | 6, value: bigint): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
-export { normalize };
