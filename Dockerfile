@@ -1,0 +1,26 @@
+# tierguard admission webhook image. Build: docker build -t tierguard:0.1.0 .
+# Runs as `tierguard serve`; flags go in the container args (the Helm chart sets them).
+
+# --- build: compile TypeScript, then keep production dependencies only --------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY policies ./policies
+RUN npm run build && npm prune --omit=dev
+
+# --- runtime: Node.js without a shell or package manager, as a non-root user ------------------------
+FROM gcr.io/distroless/nodejs20-debian12:nonroot
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/policies ./policies
+# 65532 is the image's "nonroot" user; numeric so that Kubernetes' runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 8443 9090
+ENTRYPOINT ["/nodejs/bin/node", "dist/cli/main.js"]
+CMD ["serve"]
