@@ -1,0 +1,129 @@
+/**
+ * The few Kubernetes API calls tierguard makes: GET as JSON (lists and single objects), a JSON
+ * merge patch (status subresources) and watch streams.
+ *
+ * Authentication and TLS come from client-node's `KubeConfig` (in-cluster service account,
+ * `--kubeconfig` with tokens, client certificates or exec plugins) through
+ * `applyToHTTPSOptions`. Plain calls go through `node:https` rather than the generated API
+ * classes, which turn objects into typed models (dropping fields they do not know) and put the
+ * whole response, headers included, into their error messages. Watch streams use client-node's
+ * `Watch` as it is: it applies the same `KubeConfig` and parses the JSON-lines stream.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+
+/** A failed API call; `statusCode` is the HTTP status (0 when no answer arrived). */
+export class KubeApiError extends Error {
+  constructor(message: string, readonly statusCode: number, readonly reason?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** One open watch stream; `abort` closes it and is safe to call twice. */
+export interface WatchConnection {
+  abort(): void;
+}
+
+export interface WatchRequest {
+  /** Collection path, e.g. `/api/v1/namespaces`. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | number | boolean>>;
+  /** One decoded event line: `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`. */
+  readonly onEvent: (type: string, object: unknown) => void;
+  /** The stream ended: `error` is undefined when the server closed it normally. */
+  readonly onDone: (error?: unknown) => void;
+}
+
+export interface KubeClient {
+  /** GET `path` and parse the JSON body; non-2xx answers reject with a {@link KubeApiError}. */
+  get(path: string, options?: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal }): Promise<unknown>;
+  /** PATCH with `application/merge-patch+json` (RFC 7386). */
+  mergePatch(path: string, body: unknown): Promise<unknown>;
+  watch(request: WatchRequest): Promise<WatchConnection>;
+}
+
+export interface KubeClientOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Bound on one GET or PATCH, in milliseconds (default 30 s); watches are bounded by the watch itself. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** A {@link KubeClient} for the current context of `kubeConfig`. */
+export function createKubeClient(options: KubeClientOptions): KubeClient {
+  const { kubeConfig } = options;
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const watcher = new Watch(kubeConfig);
+  const call = (method: string, path: string, extra: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal; body?: unknown }): Promise<unknown> =>
+    sendJson({ kubeConfig, method, path, timeoutMs, ...extra });
+  return {
+    get: (path, opts = {}) => call('GET', path, opts),
+    mergePatch: (path, body) => call('PATCH', path, { body }),
+    watch: async (request) => {
+      const controller = await watcher.watch(request.path, { ...request.query }, (type, object) => request.onEvent(type, object), (error: unknown) => request.onDone(error ?? undefined));
+      return { abort: () => controller.abort() };
+    },
+  };
+}
+
+interface SendOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly method: string;
+  readonly path: string;
+  readonly timeoutMs: number;
+  readonly query?: Readonly<Record<string, string | number>>;
+  readonly signal?: AbortSignal;
+  readonly body?: unknown;
+}
+
+async function sendJson(options: SendOptions): Promise<unknown> {
+  const server = options.kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new KubeApiError('the kubeconfig has no current cluster', 0);
+  const url = new URL(server.replace(/\/$/, '') + options.path);
+  for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const requestOptions: https.RequestOptions = {
+    method: options.method,
+    headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/merge-patch+json' } : {}) },
+    timeout: options.timeoutMs,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  await options.kubeConfig.applyToHTTPSOptions(requestOptions);
+  const where = `${options.method} ${options.path}`;
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? https.request : http.request;
+    const req = send(url, requestOptions, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', (error) => reject(new KubeApiError(`${where}: ${error.message}`, 0, undefined, { cause: error })));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const status = res.statusCode ?? 0;
+        try {
+          if (status >= 200 && status < 300) resolve(JSON.parse(text));
+          else reject(statusError(where, status, text));
+        } catch (error) {
+          reject(new KubeApiError(`${where}: the answer is not JSON`, status, undefined, { cause: error }));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    req.on('error', (error) => reject(new KubeApiError(`${where}: ${error.message}`, 0, undefined, { cause: error })));
+    req.end(body);
+  });
+}
+
+/** The API server's Status object as an error: `GET /x: 404 NotFound: namespaces "x" not found`. */
+function statusError(where: string, status: number, text: string): KubeApiError {
+  let reason: string | undefined;
+  let message = text.slice(0, 300);
+  try {
+    const parsed = JSON.parse(text) as { reason?: unknown; message?: unknown };
+    if (typeof parsed.reason === 'string') reason = parsed.reason;
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // Not a Status object (a proxy's error page, say): keep the start of the text.
+  }
+  return new KubeApiError(`${where}: ${status}${reason ? ` ${reason}` : ''}: ${message}`, status, reason);
+}

@@ -1,0 +1,71 @@
+/**
+ * The NetworkPolicies of the cluster (the application layer of DESIGN §2), from a watch.
+ * Each is kept as `{apiVersion, kind, metadata: {name, namespace, labels}, spec}`; status,
+ * managedFields and annotations are dropped. Nothing in the admission path reads them yet: they
+ * are here for whole-cluster checks (what a guardrail change would shadow or break).
+ */
+import type { KubeObject } from '../api/kube.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { BackoffOptions } from './backoff.js';
+import type { KubeClient } from './kube-client.js';
+import { startResilientWatch, type ResilientWatch, type WatchChange } from './resilient-watch.js';
+
+export interface NetworkPolicyCacheOptions {
+  readonly client: KubeClient;
+  readonly logger: Logger;
+  readonly backoff?: BackoffOptions;
+}
+
+export interface NetworkPolicyCache {
+  readonly watch: ResilientWatch;
+  /** Every NetworkPolicy held; the same array until one changes. */
+  list(): readonly KubeObject[];
+  stop(): void;
+}
+
+/** The trimmed NetworkPolicy; undefined without a name and namespace. */
+export function compactNetworkPolicy(raw: unknown): KubeObject | undefined {
+  const object = raw as { metadata?: { name?: unknown; namespace?: unknown; labels?: unknown }; spec?: unknown } | null;
+  const { name, namespace, labels } = object?.metadata ?? {};
+  if (typeof name !== 'string' || typeof namespace !== 'string' || !name || !namespace) return undefined;
+  return Object.freeze({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace, ...(labels && typeof labels === 'object' ? { labels: labels as Record<string, string> } : {}) },
+    spec: object?.spec ?? {},
+  });
+}
+
+/** Starts watching NetworkPolicies in every namespace. */
+export function createNetworkPolicyCache(options: NetworkPolicyCacheOptions): NetworkPolicyCache {
+  const held = new Map<string, KubeObject>();
+  let listed: readonly KubeObject[] | undefined;
+  const key = (policy: KubeObject): string => `${policy.metadata?.namespace}/${policy.metadata?.name}`;
+  const onChange = (change: WatchChange<KubeObject>): void => {
+    if (change.type === 'SYNC') {
+      held.clear();
+      for (const policy of change.items) held.set(key(policy), policy);
+    } else if (change.type === 'DELETED') {
+      held.delete(key(change.object));
+    } else {
+      held.set(key(change.object), change.object);
+    }
+    listed = undefined;
+  };
+  const watch = startResilientWatch({
+    client: options.client,
+    path: '/apis/networking.k8s.io/v1/networkpolicies',
+    decode: compactNetworkPolicy,
+    onChange,
+    logger: options.logger,
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+  });
+  return {
+    watch,
+    list() {
+      listed ??= Object.freeze([...held.values()]);
+      return listed;
+    },
+    stop: () => watch.stop(),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Everything `serve` needs to know about policies while it runs, in one place: the policy set in
+ * force (hot-reloaded from `--config` files and, in a cluster, from Tier and Guardrail objects),
+ * namespace labels, the NetworkPolicies of the cluster, status write-back and readiness.
+ *
+ * Without `kubeConfig` only the files are read (and polled for changes); namespaces then come
+ * from Namespace objects in those files. With it, Tier, Guardrail, Namespace and NetworkPolicy
+ * objects are watched, and namespaces come from the cluster only (Namespace objects in files are
+ * still validated, but the cluster is the truth about its namespaces).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject, NamespaceInfo } from '../api/kube.js';
+import type { PolicySet } from '../engine/policy-set.js';
+import type { CompileResult } from '../policy/compile.js';
+import type { ManifestDocument } from '../policy/manifests.js';
+import type { NamespaceLookup } from '../policy/namespaces.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { BackoffOptions } from './backoff.js';
+import { watchClusterPolicies } from './cluster-policies.js';
+import { watchConfigFiles } from './config-files.js';
+import { createKubeClient } from './kube-client.js';
+import { createNamespaceCache } from './namespace-cache.js';
+import { createNetworkPolicyCache } from './network-policy-cache.js';
+import { createPolicySource, type PolicySource } from './policy-source.js';
+import type { ResilientWatch } from './resilient-watch.js';
+import { createStatusWriter } from './status-writer.js';
+
+export interface PolicyRuntimeOptions {
+  /** Policy files and directories (`--config`, or the embedded defaults); may be empty in a cluster. */
+  readonly configPaths: readonly string[];
+  /** The cluster to watch; absent = files only. */
+  readonly kubeConfig?: KubeConfig;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Time between polls of the files, in ms (default 2000). */
+  readonly pollIntervalMs?: number;
+  /** Quiet time before a recompile, in ms (default 50). */
+  readonly debounceMs?: number;
+  /** Reconnect backoff of the watches (default 100 ms … 30 s). */
+  readonly backoff?: BackoffOptions;
+  /** How long a namespace the API server did not know is remembered, in ms (default 10 s). */
+  readonly namespaceMissTtlMs?: number;
+  /** Clock for status conditions; injected for tests. */
+  readonly now?: () => Date;
+}
+
+export interface PolicyRuntime {
+  /** For `createAdmissionHandler`: the set in force, read once per request. */
+  readonly policy: () => PolicySet | undefined;
+  /** For `createAdmissionHandler`: the documents of the set in force. */
+  readonly policyDocuments: () => readonly ManifestDocument[];
+  readonly namespaces: NamespaceLookup;
+  /** NetworkPolicies of the cluster (empty without one). */
+  readonly networkPolicies: () => readonly KubeObject[];
+  /** For `/readyz`: every watch has listed once and a policy set is in force. */
+  readonly ready: () => boolean;
+  /** The first compile's outcome, once the files are read and every policy watch has listed. */
+  readonly firstCompile: Promise<CompileResult>;
+  readonly source: PolicySource;
+  /** Every watch, for diagnostics and tests. */
+  readonly watches: readonly ResilientWatch[];
+  /** Stops polling and watching and waits for queued status writes. */
+  stop(): Promise<void>;
+}
+
+const NO_POLICIES: readonly KubeObject[] = Object.freeze([]);
+
+/**
+ * @example
+ * const runtime = startPolicyRuntime({ configPaths: options.config, kubeConfig, metrics, logger });
+ * createAdmissionHandler({ policy: runtime.policy, policyDocuments: runtime.policyDocuments, namespaces: runtime.namespaces, ... });
+ */
+export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime {
+  const { kubeConfig, metrics, logger } = options;
+  const inputs = [...(options.configPaths.length > 0 ? ['files'] : []), ...(kubeConfig ? ['Tier', 'Guardrail'] : [])];
+  if (inputs.length === 0) throw new Error('nothing to load policies from: give configuration paths or a cluster');
+  const backoff = options.backoff ? { backoff: options.backoff } : {};
+  const client = kubeConfig ? createKubeClient({ kubeConfig }) : undefined;
+  const status = client ? createStatusWriter({ client, logger, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const source = createPolicySource({
+    inputs,
+    metrics,
+    logger,
+    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    // Runs from a timer, never before `cluster` below is initialised.
+    onCompiled: (result) => { if (cluster) status?.sync(result, cluster.objects()); },
+  });
+  const files = options.configPaths.length > 0
+    ? watchConfigFiles({ paths: options.configPaths, logger, onChange: (manifests) => source.update('files', manifests), ...(options.pollIntervalMs ? { intervalMs: options.pollIntervalMs } : {}) })
+    : undefined;
+  const cluster = client ? watchClusterPolicies({ client, logger, ...backoff, onDocuments: (kind, documents) => source.update(kind, { documents, problems: [] }) }) : undefined;
+  const namespaceCache = client ? createNamespaceCache({ client, logger, ...backoff, ...(options.namespaceMissTtlMs !== undefined ? { missTtlMs: options.namespaceMissTtlMs } : {}) }) : undefined;
+  const networkPolicies = client ? createNetworkPolicyCache({ client, logger, ...backoff }) : undefined;
+  const watches = [...(cluster?.watches ?? []), ...(namespaceCache ? [namespaceCache.watch] : []), ...(networkPolicies ? [networkPolicies.watch] : [])];
+  return {
+    policy: source.policy,
+    policyDocuments: source.documents,
+    namespaces: namespaceCache ?? configNamespaces(source),
+    networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,
+    ready: () => watches.every((watch) => watch.synced) && source.policy() !== undefined,
+    firstCompile: source.firstCompile,
+    source,
+    watches,
+    async stop() {
+      files?.stop();
+      cluster?.stop();
+      namespaceCache?.stop();
+      networkPolicies?.stop();
+      source.stop();
+      await status?.idle();
+    },
+  };
+}
+
+/** Namespaces from the Namespace objects of the set in force; follows reloads. */
+function configNamespaces(source: PolicySource): NamespaceLookup {
+  let indexed: readonly NamespaceInfo[] | undefined;
+  let byName = new Map<string, NamespaceInfo>();
+  return {
+    get(name) {
+      const list = source.namespaces();
+      if (list !== indexed) {
+        indexed = list;
+        byName = new Map(list.map((namespace) => [namespace.name, namespace]));
+      }
+      return byName.get(name);
+    },
+    list: () => source.namespaces(),
+  };
+}
