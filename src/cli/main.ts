@@ -123,12 +123,15 @@ function buildProgram(): Command {
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
     .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
     .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
+    .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')
+    .option('--no-in-cluster', "do not use the pod's service account even when running in a cluster")
+    .option('--config-poll-interval <ms>', 'how often --config files are checked for changes', integer('--config-poll-interval', 100, 3_600_000), 2000)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: Record<string, unknown>) => {
-      const { excludeNamespace, certReloadInterval, celTimeout, ...rest } = flags;
+      const { excludeNamespace, certReloadInterval, celTimeout, configPollInterval, inCluster, ...rest } = flags;
       let options;
       try {
-        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
+        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, configPollIntervalMs: configPollInterval, inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
       } catch (error) {
         fail((error as Error).message);
       }

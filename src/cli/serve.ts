@@ -12,14 +12,14 @@ import { createAdmissionHandler } from '../admission/handler.js';
 import { boundedRunner } from '../admission/bounded.js';
 import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';
-import type { PolicySet } from '../engine/policy-set.js';
-import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
-import { staticNamespaceLookup } from '../policy/namespaces.js';
+import { loadKubeConfig } from '../cluster/kube-config.js';
+import { startPolicyRuntime } from '../cluster/policy-runtime.js';
+import { DEFAULT_POLICY_DIR } from '../policy/load.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
 import { certificateExpiry, generateCertificates } from '../tls/certs.js';
 import { readCertificatePair, watchCertificates } from '../tls/reloader.js';
 import type { Logger } from '../telemetry/logger.js';
-import { createMetrics, recordPolicySet, type Metrics } from '../telemetry/metrics.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 
 /** The policy set did not compile: nothing is served. */
 export class PolicySetError extends Error {
@@ -41,31 +41,38 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
-  const policyPaths = options.config.length > 0 ? options.config : [DEFAULT_POLICY_DIR];
-  const loaded = await loadPolicySet(policyPaths, { generation: 1 });
   const metrics = createMetrics({ processMetrics: true });
-  if (!loaded.set) {
-    metrics.reloads.inc({ result: 'failure' });
-    throw new PolicySetError(loaded.problems);
+  const kubeConfig = loadKubeConfig({ kubeconfig: options.kubeconfig, inCluster: options.inCluster });
+  const configPaths = options.config.length > 0 ? options.config : kubeConfig ? [] : [DEFAULT_POLICY_DIR];
+  const runtime = startPolicyRuntime({ configPaths, kubeConfig, metrics, logger, pollIntervalMs: options.configPollIntervalMs });
+  if (!kubeConfig) {
+    // Standalone, a policy set that does not compile stops serve before it listens. In a cluster,
+    // serve listens at once and /readyz reports when every watch has synced and a set compiled.
+    const first = await runtime.firstCompile;
+    if (!first.set) {
+      await runtime.stop();
+      throw new PolicySetError(first.problems);
+    }
   }
-  for (const warning of loaded.warnings) logger.warn(warning);
-  const policy: PolicySet = loaded.set;
-  metrics.reloads.inc({ result: 'success' });
-  recordPolicySet(metrics, policy);
-  logger.info('policy set loaded', { generation: policy.generation, tiers: policy.tiers.length, guardrails: policy.guardrails.length, sources: policyPaths });
 
   const handler = createAdmissionHandler({
-    policy: () => policy,
-    policyDocuments: () => loaded.documents,
-    namespaces: staticNamespaceLookup(loaded.namespaces),
+    policy: runtime.policy,
+    policyDocuments: runtime.policyDocuments,
+    namespaces: runtime.namespaces,
     engine: { excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]), runBounded: boundedRunner(options.celTimeoutMs) },
     failureMode: options.failureMode,
     metrics,
     logger,
   });
-  const listener = createWebhookListener({ handler, ready: () => true, maxBodyBytes: options.maxBodyBytes, metrics, logger });
+  const listener = createWebhookListener({ handler, ready: runtime.ready, maxBodyBytes: options.maxBodyBytes, metrics, logger });
 
-  const tls = await serverCertificate(options, logger);
+  let tls: ServingCertificate;
+  try {
+    tls = await serverCertificate(options, logger);
+  } catch (error) {
+    await runtime.stop();
+    throw error;
+  }
   metrics.certificateExpiry.set(certificateExpiry(tls.cert).getTime() / 1000);
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, listener);
   server.keepAliveTimeout = 65_000;
@@ -96,11 +103,13 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     res.end('not found\n');
   });
 
-  await listen(server, options.port, options.address);
   try {
+    await listen(server, options.port, options.address);
     await listen(metricsServer, options.metricsPort, options.metricsAddress);
   } catch (error) {
     server.close();
+    stopWatching();
+    await runtime.stop();
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
@@ -113,6 +122,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     ...(tls.generatedCa ? { generatedCa: tls.generatedCa, caPath: tls.caPath } : {}),
     close: async () => {
       stopWatching();
+      await runtime.stop();
       server.closeIdleConnections();
       await Promise.all([closeServer(server), closeServer(metricsServer)]);
     },

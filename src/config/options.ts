@@ -34,6 +34,12 @@ export const serveOptionsSchema = z.strictObject({
   /** Time bound for the CEL validations of one request, in milliseconds. */
   celTimeoutMs: z.coerce.number().int().min(1).max(10_000).default(100),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Watch the cluster of this kubeconfig (its current context). */
+  kubeconfig: z.string().optional(),
+  /** Watch the cluster through the pod's service account. */
+  inCluster: z.boolean().default(false),
+  /** How often `--config` files are checked for changes, in milliseconds. */
+  configPollIntervalMs: z.coerce.number().int().min(100).default(2000),
 }).superRefine((options, ctx) => {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     ctx.addIssue({ code: 'custom', message: '--tls-cert and --tls-key go together', path: ['tlsCert'] });

@@ -16,6 +16,8 @@ describe('serve options', () => {
       maxBodyBytes: 7 * 1024 * 1024,
       celTimeoutMs: 100,
       logLevel: 'info',
+      inCluster: false,
+      configPollIntervalMs: 2000,
     });
   });
 
