@@ -58,6 +58,21 @@ const NO_NAMESPACES: readonly NamespaceInfo[] = Object.freeze([]);
  * const source = createPolicySource({ inputs: ['files', 'Tier', 'Guardrail'], metrics, logger });
  * source.update('files', await readManifests(paths));
  */
+/**
+ * The set compiled without the cluster objects that have problems (a few rounds, since leaving a
+ * Tier out breaks its guardrails). Files are never left out: a broken file is the operator's.
+ */
+function withoutBrokenClusterObjects(result: CompileResult, generation: number): CompileResult {
+  let current = result;
+  for (let round = 0; round < 5 && !current.set; round++) {
+    const broken = new Set(current.problems.map((problem) => problem.source.file).filter((file) => file.startsWith('cluster:')));
+    if (broken.size === 0) return result;
+    const documents = current.documents.filter((doc) => !broken.has(doc.source.file));
+    current = compilePolicySet({ documents }, { generation });
+  }
+  return current.set ? current : result;
+}
+
 export function createPolicySource(options: PolicySourceOptions): PolicySource {
   const { metrics, logger } = options;
   const given = new Map<string, ManifestSet>();
@@ -76,14 +91,22 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     const generation = (inForce?.set.generation ?? 0) + 1;
     const result = compilePolicySet({ documents: inputs.flatMap((input) => input.documents), problems: inputs.flatMap((input) => input.problems) }, { generation });
     latest = result;
-    if (result.set) {
-      inForce = { set: result.set, documents: result.documents, namespaces: result.namespaces };
-      metrics.reloads.inc({ result: 'success' });
-      recordPolicySet(metrics, result.set);
-      logger.info('policy set loaded', { generation, tiers: result.set.tiers.length, guardrails: result.set.guardrails.length });
-      for (const warning of result.warnings) if (!knownWarnings.has(warning)) logger.warn(warning);
-      knownWarnings = new Set(result.warnings);
-    } else {
+    // With no last good set (first start), broken cluster objects must not keep tierguard from
+    // ever becoming ready — with failurePolicy Fail that would block the cluster. Start from the
+    // valid objects; the broken ones still get Ready=False from the full result.
+    const usable = result.set || inForce ? result : withoutBrokenClusterObjects(result, generation);
+    if (usable !== result && usable.set) {
+      logger.error('starting without cluster objects that do not compile', { problems: result.problems.slice(0, 50).map(formatProblem) });
+    }
+    if (usable.set) {
+      inForce = { set: usable.set, documents: usable.documents, namespaces: usable.namespaces };
+      if (usable === result) metrics.reloads.inc({ result: 'success' });
+      recordPolicySet(metrics, usable.set);
+      logger.info('policy set loaded', { generation, tiers: usable.set.tiers.length, guardrails: usable.set.guardrails.length });
+      for (const warning of usable.warnings) if (!knownWarnings.has(warning)) logger.warn(warning);
+      knownWarnings = new Set(usable.warnings);
+    }
+    if (!result.set) {
       metrics.reloads.inc({ result: 'failure' });
       logger.warn('the policy set does not compile; the last good set stays in force', {
         inForce: inForce?.set.generation ?? 'none',

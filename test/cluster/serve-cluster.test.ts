@@ -78,3 +78,35 @@ describe('serve in a cluster', () => {
     expect(answer.status.message).toContain('missing required label segment.example.com/domain (tier security, guardrail domain)');
   });
 });
+
+describe('serve in a cluster that already holds a broken guardrail', () => {
+  it('becomes ready on the valid objects instead of never, and enforces them', async () => {
+    const brokenFake = await startFakeApiServer({ certificates: certs });
+    brokenFake.create('tiers', tier);
+    brokenFake.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments', labels: { env: 'prod' } } });
+    brokenFake.create('guardrails', domainGuardrail);
+    brokenFake.create('guardrails', { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'broken', generation: 1 }, spec: { tier: 'nope', priority: 1, labels: { match: { resources: ['Pod'] }, required: [{ key: 'x' }] } } });
+    const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'tierguard-kubeconfig-')), 'config');
+    writeFileSync(kubeconfig, brokenFake.kubeConfig().exportConfig());
+    const second = await startServer(parseServeOptions({
+      kubeconfig, address: '127.0.0.1', port: 0, metricsAddress: '127.0.0.1', metricsPort: 0, tlsCert: certs.certFile, tlsKey: certs.keyFile,
+    }), silentLogger);
+    try {
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        status = (await request({ port: second.port, ca: certs.caCert, method: 'GET', path: '/readyz' })).status;
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(status).toBe(200);
+      const answer = (await request({ port: second.port, ca: certs.caCert, path: '/validate', body: JSON.stringify(review('validate-create-pod')) })).json().response;
+      expect(answer.allowed).toBe(false);
+      expect(answer.status.message).toContain('guardrail domain');
+      expect(answer.status.message).not.toContain('broken');
+      for (let i = 0; i < 100 && !brokenFake.statusPatches.some((p) => JSON.stringify(p).includes('"False"')); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(brokenFake.statusPatches.some((p) => JSON.stringify(p).includes('broken') && JSON.stringify(p).includes('"False"'))).toBe(true);
+    } finally {
+      await second.close();
+      await brokenFake.close();
+    }
+  });
+});
