@@ -2,7 +2,7 @@
  * Development and self-managed certificates with node-forge: a CA and a serving certificate
  * signed by it, with the webhook Service's DNS names and any extra names and addresses as SANs.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 
 export interface CertificateBundle {
@@ -85,7 +85,7 @@ function newCertificate(publicKey: forge.pki.PublicKey, notBefore: Date, notAfte
   return cert;
 }
 
-/** The notAfter of the first certificate in a PEM bundle. */
+/** The notAfter of the first certificate in a PEM bundle (RSA or ECDSA, e.g. from cert-manager). */
 export function certificateExpiry(pem: string): Date {
-  return forge.pki.certificateFromPem(pem).validity.notAfter;
+  return new Date(new X509Certificate(pem).validTo);
 }

@@ -84,3 +84,12 @@ describe('serve', () => {
     expect(answer.json()).toEqual({ status: 'ok' });
   });
 });
+
+describe('certificateExpiry', () => {
+  it('reads ECDSA certificates too (cert-manager issues them)', async () => {
+    // test/fixtures/tls/ecdsa.crt: a public P-256 certificate made with openssl (no key kept).
+    const { certificateExpiry } = await import('../../src/tls/certs.js');
+    const pem = readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'tls', 'ecdsa.crt'), 'utf8');
+    expect(certificateExpiry(pem).toISOString()).toBe(new Date('Nov 21 21:57:54 2036 GMT').toISOString());
+  });
+});
