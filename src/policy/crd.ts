@@ -95,7 +95,6 @@ export interface PolicyStatus {
 // --- the zod schemas that carry refinements, reached from the exported schemas ---------------
 const spec = guardrailSchema.shape.spec;
 const ingressRule = spec.shape.ingress.unwrap().element;
-const egressRule = spec.shape.egress.unwrap().element;
 const subject = spec.shape.subject.unwrap();
 const peer = ingressRule.shape.from.element;
 const protocol = ingressRule.shape.protocols.unwrap().element;
@@ -157,19 +156,9 @@ const refinements: readonly Refinement[] = [
   { schema: cidr, rules: [], webhookOnly: 'CIDR syntax and canonical form (no host bits)' },
 ];
 
-/**
- * Bounds the CRD adds where `schema.ts` has none. The API server multiplies a CEL rule's cost by
- * the largest number of times it can run (the product of `maxItems` of the enclosing lists, or a
- * huge estimate when a list is unbounded) and refuses a CRD over 10^7 per rule or 10^8 in all.
- * These lists hold rules; the webhook accepts more entries than the CRD until schema.ts adopts
- * the same `.max()` (then generation fails here, asking to drop the entry).
- */
-const costBounds: readonly { schema: z.core.$ZodType; maxItems: number }[] = [
-  { schema: ingressRule.shape.protocols.unwrap(), maxItems: 100 },
-  { schema: egressRule.shape.protocols.unwrap(), maxItems: 100 },
-  { schema: labelSelectorSchema.shape.matchExpressions.unwrap(), maxItems: 20 },
-  { schema: labelRules.shape.defaults.unwrap(), maxItems: 100 },
-];
+// Every list that holds CEL-validated items is bounded in schema.ts (`.max()`): the API server
+// multiplies a rule's cost by the enclosing lists' maxItems and refuses a CRD over 10^7 per rule.
+
 
 /** `kubectl explain` text, by field path (`[]` marks list items). */
 const descriptions: Readonly<Record<string, string>> = {
@@ -200,7 +189,7 @@ function hasCustomCheck(schema: z.core.$ZodType): boolean {
   return (schema._zod.def.checks ?? []).some((check) => check._zod.def.check === 'custom');
 }
 
-/** zod's JSON Schema of `schema`, with the CEL rules and cost bounds attached by zod identity. */
+/** zod's JSON Schema of `schema`, with the CEL rules attached by zod identity. */
 function annotatedJsonSchema(schema: z.ZodType): JsonNode {
   const uncovered: string[] = [];
   const json = z.toJSONSchema(schema, {
@@ -212,9 +201,6 @@ function annotatedJsonSchema(schema: z.ZodType): JsonNode {
       const refinement = refinements.find((entry) => entry.schema === zodSchema);
       if (refinement && refinement.rules.length > 0) node['x-kubernetes-validations'] = [...refinement.rules];
       if (!refinement && hasCustomCheck(zodSchema)) uncovered.push(path.join('.'));
-      const bound = costBounds.find((entry) => entry.schema === zodSchema);
-      if (bound && node.maxItems !== undefined) throw new Error(`crd: schema.ts now bounds ${path.join('.')}; drop its entry from costBounds`);
-      if (bound) node.maxItems = bound.maxItems;
     },
   });
   if (uncovered.length > 0) {

@@ -89,7 +89,7 @@ export const labelSelectorRequirementSchema = z.strictObject({
 
 export const labelSelectorSchema = z.strictObject({
   matchLabels: labelMap.optional(),
-  matchExpressions: z.array(labelSelectorRequirementSchema).optional(),
+  matchExpressions: z.array(labelSelectorRequirementSchema).max(20).optional(),
 });
 
 /** Adds an issue unless exactly one of `keys` is present on `value`. */
@@ -147,14 +147,14 @@ const ingressRuleSchema = z.strictObject({
   name: ruleName.optional(),
   action,
   from: z.array(peerSchema).min(1).max(100),
-  protocols: z.array(protocolSchema).min(1).optional(),
+  protocols: z.array(protocolSchema).min(1).max(100).optional(),
 });
 
 const egressRuleSchema = z.strictObject({
   name: ruleName.optional(),
   action,
   to: z.array(peerSchema).min(1).max(100),
-  protocols: z.array(protocolSchema).min(1).optional(),
+  protocols: z.array(protocolSchema).min(1).max(100).optional(),
 });
 
 const requiredLabelSchema = z.strictObject({
@@ -176,7 +176,7 @@ const labelRulesSchema = z.strictObject({
     namespaces: labelSelectorSchema.optional(),
   }),
   required: z.array(requiredLabelSchema).optional(),
-  defaults: z.array(defaultLabelSchema).optional(),
+  defaults: z.array(defaultLabelSchema).max(100).optional(),
 }).superRefine((rules, ctx) => {
   if (!rules.required?.length && !rules.defaults?.length) {
     ctx.addIssue({ code: 'custom', message: 'labels needs at least one entry in required or defaults' });
