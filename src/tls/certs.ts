@@ -32,30 +32,67 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 export function generateCertificates(options: CertificateOptions): CertificateBundle {
-  if (options.dnsNames.length === 0 && !options.ipAddresses?.length) throw new Error('a certificate needs at least one DNS name or IP address');
   const now = options.now ?? new Date();
   const notAfter = new Date(now.getTime() + options.days * 86_400_000);
-  const bits = options.keyBits ?? 2048;
-  const caKeys = forge.pki.rsa.generateKeyPair({ bits });
-  const caName = [{ name: 'commonName', value: 'tierguard-ca' }, { name: 'organizationName', value: 'tierguard' }];
-  const ca = newCertificate(caKeys.publicKey, now, notAfter);
-  ca.setSubject(caName);
-  ca.setIssuer(caName);
+  const ca = createCa({ notBefore: now, notAfter, ...(options.keyBits ? { keyBits: options.keyBits } : {}) });
+  const serving = issueServingCertificate({ ca, dnsNames: options.dnsNames, ipAddresses: options.ipAddresses ?? [], notBefore: now, notAfter, ...(options.keyBits ? { keyBits: options.keyBits } : {}) });
+  return { caCert: ca.cert, caKey: ca.key, cert: serving.cert, key: serving.key, notAfter };
+}
+
+/** A PEM certificate and its PEM private key. */
+export interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface ValidityOptions {
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly keyBits?: number;
+}
+
+const CA_NAME = [{ name: 'commonName', value: 'tierguard-ca' }, { name: 'organizationName', value: 'tierguard' }];
+
+/** A self-signed CA that signs serving certificates (and nothing else: path length 0). */
+export function createCa(options: ValidityOptions): KeyPair {
+  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? 2048 });
+  const ca = newCertificate(keys.publicKey, options.notBefore, options.notAfter);
+  // Each CA gets its own subject, so a bundle holding the old and the new CA during a rotation
+  // never has two certificates with the same name (verifiers pick the issuer by subject).
+  const name = [...CA_NAME, { name: 'serialNumber', value: ca.serialNumber }];
+  ca.setSubject(name);
+  ca.setIssuer(name);
   ca.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  ca.sign(caKeys.privateKey, forge.md.sha256.create());
+  ca.sign(keys.privateKey, forge.md.sha256.create());
+  return { cert: lf(forge.pki.certificateToPem(ca)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)) };
+}
 
-  const keys = forge.pki.rsa.generateKeyPair({ bits });
-  const cert = newCertificate(keys.publicKey, now, notAfter);
-  const commonName = options.dnsNames[0] ?? options.ipAddresses?.[0] ?? 'tierguard';
+export interface ServingOptions extends ValidityOptions {
+  /** The signing CA. */
+  readonly ca: KeyPair;
+  /** DNS names; the first is the common name. */
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+}
+
+/** A serving certificate for `dnsNames` and `ipAddresses`, signed by `ca`, never outliving it. */
+export function issueServingCertificate(options: ServingOptions): KeyPair {
+  if (options.dnsNames.length === 0 && options.ipAddresses.length === 0) throw new Error('a certificate needs at least one DNS name or IP address');
+  const ca = forge.pki.certificateFromPem(options.ca.cert);
+  const caKey = forge.pki.privateKeyFromPem(options.ca.key);
+  const notAfter = new Date(Math.min(options.notAfter.getTime(), ca.validity.notAfter.getTime()));
+  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? 2048 });
+  const cert = newCertificate(keys.publicKey, options.notBefore, notAfter);
+  const commonName = options.dnsNames[0] ?? options.ipAddresses[0] ?? 'tierguard';
   cert.setSubject([{ name: 'commonName', value: commonName }]);
-  cert.setIssuer(caName);
+  cert.setIssuer(ca.subject.attributes);
   const altNames = [
     ...options.dnsNames.map((value) => ({ type: 2, value })),
-    ...(options.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
+    ...options.ipAddresses.map((ip) => ({ type: 7, ip })),
   ];
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
@@ -64,15 +101,13 @@ export function generateCertificates(options: CertificateOptions): CertificateBu
     { name: 'subjectAltName', altNames },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKeys.privateKey, forge.md.sha256.create());
+  cert.sign(caKey, forge.md.sha256.create());
+  return { cert: lf(forge.pki.certificateToPem(cert)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)) };
+}
 
-  return {
-    caCert: forge.pki.certificateToPem(ca),
-    caKey: forge.pki.privateKeyToPem(caKeys.privateKey),
-    cert: forge.pki.certificateToPem(cert),
-    key: forge.pki.privateKeyToPem(keys.privateKey),
-    notAfter,
-  };
+/** node-forge writes PEM with CRLF line ends; files and Secrets read better with LF. */
+function lf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
 }
 
 function newCertificate(publicKey: forge.pki.PublicKey, notBefore: Date, notAfter: Date): forge.pki.Certificate {
@@ -80,7 +115,9 @@ function newCertificate(publicKey: forge.pki.PublicKey, notBefore: Date, notAfte
   cert.publicKey = publicKey;
   // A positive 128-bit serial: the leading 0x01 keeps the DER integer positive.
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
-  cert.validity.notBefore = new Date(notBefore.getTime() - 60_000);
+  // Backdated against clock skew between nodes: a minute, or a tenth of a short lifetime, so the
+  // renewal point (a fraction of the lifetime) stays where it is meant to be.
+  cert.validity.notBefore = new Date(notBefore.getTime() - Math.min(60_000, (notAfter.getTime() - notBefore.getTime()) / 10));
   cert.validity.notAfter = notAfter;
   return cert;
 }
