@@ -1,6 +1,7 @@
 /**
  * The few Kubernetes API calls tierguard makes: GET as JSON (lists and single objects), a JSON
- * merge patch (status subresources) and watch streams.
+ * merge patch (status subresources), create and replace (its certificate Secret), a JSON patch
+ * (the caBundle of its webhook configurations) and watch streams.
  *
  * Authentication and TLS come from client-node's `KubeConfig` (in-cluster service account,
  * `--kubeconfig` with tokens, client certificates or exec plugins) through
@@ -41,6 +42,12 @@ export interface KubeClient {
   get(path: string, options?: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal }): Promise<unknown>;
   /** PATCH with `application/merge-patch+json` (RFC 7386). */
   mergePatch(path: string, body: unknown): Promise<unknown>;
+  /** PATCH with `application/json-patch+json` (RFC 6902); a failed `test` operation is a 422. */
+  jsonPatch(path: string, operations: readonly unknown[]): Promise<unknown>;
+  /** POST `body` to the collection `path`; an existing object is a 409 {@link KubeApiError}. */
+  create(path: string, body: unknown): Promise<unknown>;
+  /** PUT `body` at `path`; a stale `metadata.resourceVersion` is a 409 {@link KubeApiError}. */
+  replace(path: string, body: unknown): Promise<unknown>;
   watch(request: WatchRequest): Promise<WatchConnection>;
 }
 
@@ -55,11 +62,14 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
   const { kubeConfig } = options;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const watcher = new Watch(kubeConfig);
-  const call = (method: string, path: string, extra: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal; body?: unknown }): Promise<unknown> =>
+  const call = (method: string, path: string, extra: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal; body?: unknown; contentType?: string }): Promise<unknown> =>
     sendJson({ kubeConfig, method, path, timeoutMs, ...extra });
   return {
     get: (path, opts = {}) => call('GET', path, opts),
-    mergePatch: (path, body) => call('PATCH', path, { body }),
+    mergePatch: (path, body) => call('PATCH', path, { body, contentType: 'application/merge-patch+json' }),
+    jsonPatch: (path, operations) => call('PATCH', path, { body: operations, contentType: 'application/json-patch+json' }),
+    create: (path, body) => call('POST', path, { body, contentType: 'application/json' }),
+    replace: (path, body) => call('PUT', path, { body, contentType: 'application/json' }),
     watch: async (request) => {
       const controller = await watcher.watch(request.path, { ...request.query }, (type, object) => request.onEvent(type, object), (error: unknown) => request.onDone(error ?? undefined));
       return { abort: () => controller.abort() };
@@ -75,6 +85,7 @@ interface SendOptions {
   readonly query?: Readonly<Record<string, string | number>>;
   readonly signal?: AbortSignal;
   readonly body?: unknown;
+  readonly contentType?: string;
 }
 
 async function sendJson(options: SendOptions): Promise<unknown> {
@@ -85,7 +96,7 @@ async function sendJson(options: SendOptions): Promise<unknown> {
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   const requestOptions: https.RequestOptions = {
     method: options.method,
-    headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/merge-patch+json' } : {}) },
+    headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': options.contentType ?? 'application/json' } : {}) },
     timeout: options.timeoutMs,
     ...(options.signal ? { signal: options.signal } : {}),
   };

@@ -39,6 +39,9 @@ describe('status writer', () => {
     const client: KubeClient = {
       get: () => Promise.reject(new Error('unused')),
       watch: () => Promise.reject(new Error('unused')),
+      jsonPatch: () => Promise.reject(new Error('unused')),
+      create: () => Promise.reject(new Error('unused')),
+      replace: () => Promise.reject(new Error('unused')),
       mergePatch: async (path, body) => {
         patches.push({ path, body });
         const error = fail(path);

@@ -10,6 +10,10 @@
  *   then live ones; BOOKMARK events on `bookmark()`; a version older than the last `compact()` gets
  *   `410 Gone` as an ERROR event (default, as the real API server does) or as the HTTP status;
  * - `GET` of one object, `PATCH` of `/status` with `application/merge-patch+json`;
+ * - `POST` to a collection (`409 AlreadyExists` when the name is taken), `PUT` of an object
+ *   (`409 Conflict` when its `metadata.resourceVersion` is stale) and `PATCH` of an object with
+ *   `application/json-patch+json` (a failed `test` operation is `422 Invalid`), for secrets and
+ *   webhook configurations as much as for the rest;
  * - bearer-token authentication (401 otherwise).
  *
  * Tests drive it with `create`/`update`/`delete`, `compact()`, `dropWatches()`, `bookmark()`,
@@ -20,9 +24,10 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import jsonpatch from 'fast-json-patch';
 import { testCertificates, type TestCertificates } from './tls.js';
 
-export type FakeResource = 'namespaces' | 'networkpolicies' | 'tiers' | 'guardrails';
+export type FakeResource = 'secrets' | 'namespaces' | 'networkpolicies' | 'tiers' | 'guardrails' | 'mutatingwebhookconfigurations' | 'validatingwebhookconfigurations';
 
 interface ResourceInfo {
   readonly apiVersion: string;
@@ -33,11 +38,15 @@ interface ResourceInfo {
   readonly custom: boolean;
 }
 
+// Secrets come before namespaces: `/api/v1/namespaces/x/secrets` must not read as namespace x.
 const RESOURCES: Readonly<Record<FakeResource, ResourceInfo>> = {
+  secrets: { apiVersion: 'v1', kind: 'Secret', prefix: '/api/v1', namespaced: true, custom: false },
   namespaces: { apiVersion: 'v1', kind: 'Namespace', prefix: '/api/v1', namespaced: false, custom: false },
   networkpolicies: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', prefix: '/apis/networking.k8s.io/v1', namespaced: true, custom: false },
   tiers: { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', prefix: '/apis/tierguard.dev/v1alpha1', namespaced: false, custom: true },
   guardrails: { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', prefix: '/apis/tierguard.dev/v1alpha1', namespaced: false, custom: true },
+  mutatingwebhookconfigurations: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', prefix: '/apis/admissionregistration.k8s.io/v1', namespaced: false, custom: false },
+  validatingwebhookconfigurations: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', prefix: '/apis/admissionregistration.k8s.io/v1', namespaced: false, custom: false },
 };
 
 export type FakeObject = { metadata: { name: string; namespace?: string; [key: string]: unknown }; [key: string]: unknown };
@@ -80,6 +89,7 @@ const TOKEN = 'fake-apiserver-token';
 export class FakeApiServer {
   readonly requests: FakeRequest[] = [];
   readonly statusPatches: StatusPatch[] = [];
+  readonly jsonPatches: { resource: FakeResource; name: string; operations: unknown[] }[] = [];
   goneAs: 'event' | 'status';
   private readonly store = new Map<FakeResource, Map<string, FakeObject>>();
   private readonly log: Event[] = [];
@@ -270,6 +280,14 @@ export class FakeApiServer {
       readBody(req).then((body) => this.patchStatus(route, req.headers['content-type'], body, res), () => sendStatus(res, 400, 'BadRequest', 'unreadable body'));
       return;
     }
+    const write = method === 'POST' && route.name === undefined ? this.postObject
+      : method === 'PUT' && route.name !== undefined && !route.subresource ? this.putObject
+        : method === 'PATCH' && route.name !== undefined && !route.subresource ? this.jsonPatchObject
+          : undefined;
+    if (write) {
+      readBody(req).then((body) => write.call(this, route, req.headers['content-type'], body, res), () => sendStatus(res, 400, 'BadRequest', 'unreadable body'));
+      return;
+    }
     sendStatus(res, 405, 'MethodNotAllowed', `${method} ${url.pathname} is not supported here`);
   }
 
@@ -330,6 +348,46 @@ export class FakeApiServer {
     const object = this.get(route.resource, route.name ?? '', route.namespace);
     if (!object) return sendStatus(res, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
     sendJson(res, 200, withType(route.resource, object));
+  }
+
+  private postObject(route: Route, _contentType: string | undefined, body: string, res: ServerResponse): void {
+    const object = parseJson(body) as FakeObject | undefined;
+    if (!object?.metadata?.name) return sendStatus(res, 400, 'BadRequest', 'the body is not an object with metadata.name');
+    if (route.namespace) object.metadata.namespace = route.namespace;
+    if (this.get(route.resource, object.metadata.name, route.namespace)) {
+      return sendStatus(res, 409, 'AlreadyExists', `${route.resource} "${object.metadata.name}" already exists`);
+    }
+    sendJson(res, 201, withType(route.resource, this.create(route.resource, object)));
+  }
+
+  private putObject(route: Route, _contentType: string | undefined, body: string, res: ServerResponse): void {
+    const object = parseJson(body) as FakeObject | undefined;
+    if (!object || object.metadata?.name !== route.name) return sendStatus(res, 400, 'BadRequest', 'metadata.name does not match the URL');
+    const existing = this.get(route.resource, route.name ?? '', route.namespace);
+    if (!existing) return sendStatus(res, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
+    if (object.metadata.resourceVersion !== existing.metadata.resourceVersion) {
+      return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${route.resource} "${route.name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    if (route.namespace) object.metadata.namespace = route.namespace;
+    sendJson(res, 200, withType(route.resource, this.update(route.resource, object)));
+  }
+
+  private jsonPatchObject(route: Route, contentType: string | undefined, body: string, res: ServerResponse): void {
+    if (contentType !== 'application/json-patch+json') return sendStatus(res, 415, 'UnsupportedMediaType', `content type ${contentType} is not supported`);
+    const existing = this.get(route.resource, route.name ?? '', route.namespace);
+    if (!existing) return sendStatus(res, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
+    const operations = parseJson(body);
+    if (!Array.isArray(operations)) return sendStatus(res, 400, 'BadRequest', 'the patch is not a JSON array');
+    let patched: FakeObject;
+    try {
+      patched = jsonpatch.applyPatch(withType(route.resource, existing), operations as jsonpatch.Operation[], true, false).newDocument;
+    } catch (error) {
+      return sendStatus(res, 422, 'Invalid', `the patch cannot be applied: ${(error as Error).message.split('\n')[0]}`);
+    }
+    this.jsonPatches.push({ resource: route.resource, name: existing.metadata.name, operations });
+    const { apiVersion: _apiVersion, kind: _kind, ...object } = patched;
+    object.metadata = { ...object.metadata, resourceVersion: existing.metadata.resourceVersion };
+    sendJson(res, 200, withType(route.resource, this.update(route.resource, object as FakeObject)));
   }
 
   private patchStatus(route: Route, contentType: string | undefined, body: string, res: ServerResponse): void {
@@ -427,6 +485,14 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function clone<T>(value: T): T {
