@@ -47,15 +47,23 @@ function intEnv(name, def, min, max) {
   return n;
 }
 
+/** A comma list from the environment: null when unset (all), [] for `none`. */
+function listEnv(name) {
+  const items = (process.env[name] || '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!items.length) return null;
+  return items.length === 1 && items[0] === 'none' ? [] : items;
+}
+
 function readSettings() {
   const target = process.env.BENCH_TARGET || 'tierguard';
   if (target !== 'tierguard' && target !== 'bare') {
     throw new Error(`BENCH_TARGET=${target}: expected "tierguard" or "bare"`);
   }
-  const only = (process.env.BENCH_SCENARIOS || '').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of only) {
+  const only = listEnv('BENCH_SCENARIOS');
+  for (const s of only ?? []) {
     if (!SCENARIOS.some((x) => x.name === s)) throw new Error(`BENCH_SCENARIOS: unknown scenario "${s}"`);
   }
+  const soakSeconds = intEnv('SOAK_SECONDS', 60, 1, 3600);
   return {
     rounds: intEnv('BENCH_ROUNDS', 3, 1, 50),
     seconds: intEnv('BENCH_SECONDS', 5, 1, 300),
@@ -64,7 +72,14 @@ function readSettings() {
     noisyRetries: intEnv('BENCH_NOISY_RETRIES', 1, 0, 3),
     pipelining: 1,
     target,
-    scenarios: only.length ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS,
+    scenarios: only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS,
+    sections: listEnv('BENCH_SECTIONS'), // checked against bench/sections/ by loadSections
+    soakSeconds,
+    // long enough for V8's heap to reach its working size before "RSS after warm-up" is read
+    soakWarmupSeconds: intEnv('SOAK_WARMUP_SECONDS', 10, 1, 300),
+    // a count bound as well as the time bound; the default is far above what one Node process
+    // answers, so the time bound is the one that normally ends the soak
+    soakMaxRequests: intEnv('SOAK_MAX_REQUESTS', soakSeconds * 50_000, 1_000, 1_000_000_000),
     keepTmp: process.env.BENCH_KEEP_TMP === '1',
   };
 }
@@ -358,8 +373,10 @@ function percentile(hist, count, p) {
  * Run autocannon against a server for `seconds` (bounded by an outer watchdog).
  * With verifyUid, every body is checked (used for warmup only: it costs client CPU).
  * With server, utime+stime of the server process is read around the run.
+ * `requests` (autocannon's per-request list: path, body, onResponse) replaces path and body for
+ * a mix; `maxRequests` ends the run after that many requests if `seconds` has not already.
  */
-async function runLoad(ctx, { server, path: p, body, seconds, verifyUid = null, connections = ctx.settings.connections }) {
+async function runLoad(ctx, { server, path: p = '/', body, requests, maxRequests, seconds, verifyUid = null, connections = ctx.settings.connections }) {
   const hist = new Uint32Array(MAX_BUCKETS);
   let ok = 0;
   const statusCounts = {};
@@ -373,6 +390,8 @@ async function runLoad(ctx, { server, path: p, body, seconds, verifyUid = null, 
     duration: seconds,
     servername: SERVERNAME,
     timeout: 10,
+    ...(requests ? { requests } : {}),
+    ...(maxRequests ? { maxOverallRequests: maxRequests } : {}),
   };
   if (verifyUid) opts.verifyBody = (b) => checkAdmissionBody(b, verifyUid) === null;
 
@@ -578,26 +597,38 @@ async function makeCerts(tmpDir) {
 
 // ---------------------------------------------------------------- sections
 
-/** Optional bench/sections/*.mjs modules: `export async function run(ctx)` -> rows | {title, rows}. */
-async function loadSections() {
+/**
+ * Optional bench/sections/*.mjs modules: `export async function run(ctx)` -> rows | {title, rows,
+ * summary?, failures?}, and optionally `estimatedSeconds(settings)`. `wanted` (BENCH_SECTIONS,
+ * file names without .mjs) selects some; null selects all.
+ */
+async function loadSections(wanted) {
   const dir = path.join(BENCH_DIR, 'sections');
-  if (!existsSync(dir)) return [];
-  const files = readdirSync(dir).filter((f) => f.endsWith('.mjs') && !f.startsWith('_')).sort();
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.mjs') && !f.startsWith('_')).sort() : [];
+  const names = files.map((f) => f.replace(/\.mjs$/, ''));
+  for (const w of wanted ?? []) {
+    if (!names.includes(w)) throw new Error(`BENCH_SECTIONS: unknown section "${w}" (known: ${names.join(', ')})`);
+  }
   const out = [];
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
+    if (wanted && !wanted.includes(names[i])) continue;
     const mod = await import(pathToFileURL(path.join(dir, f)).href);
     if (typeof mod.run !== 'function') throw new Error(`bench/sections/${f} does not export run(ctx)`);
-    out.push({ file: f, title: mod.title ?? f.replace(/\.mjs$/, ''), run: mod.run });
+    out.push({ file: f, title: mod.title ?? names[i], run: mod.run, estimatedSeconds: mod.estimatedSeconds });
   }
   return out;
 }
 
 // ---------------------------------------------------------------- main
 
-function estimateSeconds(settings, nSections) {
+function estimateSeconds(settings, sections) {
   const perServerRun = 1.5 /* spawn + ready + verify + stop */ + settings.warmupSeconds + settings.seconds;
-  const total = 2 + settings.scenarios.length * settings.rounds * 2 * perServerRun;
-  return { total: Math.ceil(total), perServerRun, nSections };
+  const scenarios = 2 + settings.scenarios.length * settings.rounds * 2 * perServerRun;
+  const sectionSeconds = sections.map((s) => s.estimatedSeconds?.(settings) ?? 0);
+  const total = scenarios + sectionSeconds.reduce((a, b) => a + b, 0);
+  // sections without an estimate get 300 s each under the hard cap
+  const hardCap = scenarios * (2 + settings.noisyRetries) + 120 + sectionSeconds.reduce((a, b) => a + 300 + b, 0);
+  return { total: Math.ceil(total), hardCap: Math.ceil(hardCap), perServerRun };
 }
 
 function fmtDuration(s) {
@@ -608,21 +639,21 @@ function fmtDuration(s) {
 async function main() {
   const startedAt = Date.now();
   const settings = readSettings();
-  const sections = await loadSections();
-  const est = estimateSeconds(settings, sections.length);
-  const hardCapS = Math.ceil(est.total * (2 + settings.noisyRetries) + 120 + sections.length * 300);
+  const sections = await loadSections(settings.sections);
+  const est = estimateSeconds(settings, sections);
+  const hardCapS = est.hardCap;
 
   const cpus = os.cpus();
   console.log('tierguard HTTP benchmark');
   console.log(`  node ${process.version}, ${cpus.length} CPU(s) ${cpus[0]?.model ?? ''}, ${os.platform()} ${os.release()}`);
   console.log(
-    `  scenarios=${settings.scenarios.map((s) => s.name).join(',')} rounds=${settings.rounds} ` +
+    `  scenarios=${settings.scenarios.map((s) => s.name).join(',') || 'none'} rounds=${settings.rounds} ` +
       `warmup=${settings.warmupSeconds}s measure=${settings.seconds}s connections=${settings.connections} pipelining=1 target=${settings.target}`,
   );
   console.log(
     `  estimated runtime: ~${fmtDuration(est.total)}` +
-      (settings.noisyRetries ? ` (+${fmtDuration(est.perServerRun)} per retried noisy run)` : '') +
-      (sections.length ? ` + ${sections.length} extra section(s) (${sections.map((s) => s.title).join(', ')})` : '') +
+      (settings.noisyRetries && settings.scenarios.length ? ` (+${fmtDuration(est.perServerRun)} per retried noisy run)` : '') +
+      (sections.length ? ` incl. ${sections.length} extra section(s) (${sections.map((s) => s.title).join(', ')})` : '') +
       ` (hard cap ${fmtDuration(hardCapS)})`,
   );
   console.log('  load generator (autocannon) runs in this process on the same machine: compare ratios, not absolute numbers.');
@@ -659,6 +690,7 @@ async function main() {
     const ctx = {
       repoRoot: REPO_ROOT,
       benchDir: BENCH_DIR,
+      fixtureDir: FIXTURE_DIR,
       tmpDir,
       logDir,
       serverSeq: 0,
@@ -675,6 +707,7 @@ async function main() {
       verifyOnce: (server, scenario) => verifyOnce(ctx, server, scenario),
       measureServer: (which, scenario, roundNo) => measureServer(ctx, which, scenario, roundNo),
       httpsRequest: (opts) => httpsRequest(ctx, opts),
+      checkAdmissionBody,
       median,
       printRows,
     };
@@ -719,7 +752,7 @@ async function main() {
       ctx.results.push(entry);
     }
 
-    console.log('\n=== results (medians over rounds; spread = (max-min)/2 of req/s over rounds) ===');
+    if (ctx.results.length) console.log('\n=== results (medians over rounds; spread = (max-min)/2 of req/s over rounds) ===');
     for (const sc of ctx.results) printScenario(ctx, sc);
 
     const sectionResults = [];
@@ -727,9 +760,9 @@ async function main() {
       console.log(`\n=== section: ${s.title} (bench/sections/${s.file}) ===`);
       const out = await s.run(ctx);
       const rows = Array.isArray(out) ? out : (out?.rows ?? []);
-      const title = (!Array.isArray(out) && out?.title) || s.title;
+      const { title = s.title, summary = [], failures = [], ...details } = Array.isArray(out) ? {} : (out ?? {});
       printRows(rows);
-      sectionResults.push({ file: s.file, title, rows });
+      sectionResults.push({ ...details, file: s.file, title, rows, summary, failures });
     }
 
     const summary = ctx.results.map(
@@ -746,6 +779,8 @@ async function main() {
           'req/s is unreliable, rerun on a quiet machine (CPU µs/req is less affected).',
       );
     }
+    summary.push(...sectionResults.flatMap((s) => s.summary));
+    const failures = sectionResults.flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
     const elapsedS = (Date.now() - startedAt) / 1000;
     mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
     const strip = ({ statusCounts, ...rest }) => ({ ...rest, statusCounts });
@@ -764,6 +799,7 @@ async function main() {
           })),
           sections: sectionResults,
           summary,
+          failures,
         },
         null,
         2,
@@ -772,17 +808,20 @@ async function main() {
 
     console.log(`\n=== summary (${fmtDuration(elapsedS)}, results in ${path.relative(REPO_ROOT, RESULTS_FILE)}) ===`);
     for (const line of summary) console.log(line);
-    success = true;
+    // a section's failures (e.g. the soak's wrong answers) fail the run once results are saved
+    for (const f of failures) console.log(`FAIL ${f}`);
+    success = failures.length === 0;
   } finally {
     killAllChildren('SIGKILL');
     clearTimeout(globalCap);
     if (success && !settings.keepTmp) rmSync(tmpDir, { recursive: true, force: true });
     else console.error(`(temp dir with certs and server logs kept: ${tmpDir})`);
   }
+  return success;
 }
 
 main().then(
-  () => process.exit(0),
+  (ok) => process.exit(ok ? 0 : 1),
   (err) => {
     console.error(`\nERROR: ${err?.stack ?? err}`);
     killAllChildren('SIGKILL');

@@ -4,14 +4,19 @@
 //
 // export const title = 'engine';           // optional heading
 // export async function run(ctx) -> rows    // array of flat objects, printed as a table
-//                                           // (or { title, rows }); rows also go to latest.json
+//                                           // (or { title, rows, summary?, failures? }); rows also go
+//                                           // to latest.json; summary lines join the summary, and
+//                                           // failures make the bench exit 1 (see soak.mjs)
+// export function estimatedSeconds(settings) // optional: for the runtime estimate and the hard cap
 //
 // ctx provides: settings {rounds, seconds, warmupSeconds, connections, target},
 //   repoRoot, benchDir, tmpDir, certs {ca, cert, key, caPem}, fixtures
 //   {'<file>.json': {body, uid, bytes}}, scenarios, results (HTTP results so far),
 //   startServer(kind, {label, capSeconds}) -> server {port, pid, stop()} (ALWAYS stop() in finally),
-//   runLoad({server, path, body, seconds, verifyUid?}) -> {rps, p50ms, p99ms, cpuUsPerReq, ...},
-//   httpsRequest({port, method, path, body}), median(values), printRows(rows).
+//   runLoad({server, path, body, seconds, verifyUid?}) -> {rps, p50ms, p99ms, cpuUsPerReq, ...}
+//   (or {server, requests, seconds, maxRequests?} for a mix: autocannon's requests list),
+//   httpsRequest({port, method, path, body}), checkAdmissionBody(text, uid) -> problem | null,
+//   fixtureDir, median(values), printRows(rows).
 //
 // Keep loops bounded in count and time (e.g. iterate for ctx.settings.seconds).
 
