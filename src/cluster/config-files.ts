@@ -6,6 +6,14 @@
  * Linux with Node 20. Each poll lists the manifest files and stats them (inode, size, mtime,
  * ctime, following symlinks); only when that fingerprint changes are the files read and parsed
  * again. One poll at a time, one timer, so the cost is bounded by the files given.
+ *
+ * A changed fingerprint is loaded only once it has held still from one poll to the next and
+ * through the read: a file rewritten in place passes through empty and half-written states
+ * that may well be valid — an empty file, or the first documents of a multi-document file, is
+ * a weaker set — and loading one would lift guardrails until the next poll. So a reload takes
+ * one to two intervals, and a writer that pauses longer than an interval can still be caught
+ * half-way: write policy files atomically (rename), as ConfigMap volumes do. The first read at
+ * start is not delayed.
  */
 import { stat } from 'node:fs/promises';
 import { manifestFiles, readManifests, type ManifestSet } from '../policy/manifests.js';
@@ -22,7 +30,7 @@ export interface ConfigFilesOptions {
 }
 
 export interface ConfigFilesWatch {
-  /** Resolves after the first poll: the files were read, or the failure was logged (the next poll retries). */
+  /** Resolves after the first poll: the files were read, or the failure was logged, or they changed while being read (the next poll retries). */
   readonly firstRead: Promise<void>;
   /** Ends polling; no timer is left behind. */
   stop(): void;
@@ -35,14 +43,29 @@ export interface ConfigFilesWatch {
 export function watchConfigFiles(options: ConfigFilesOptions): ConfigFilesWatch {
   const intervalMs = options.intervalMs ?? 2000;
   let fingerprint: string | undefined;
+  /** A changed fingerprint seen at the last poll, waiting to be seen once more before it is loaded. */
+  let pending: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   async function poll(): Promise<void> {
     const current = await fingerprintOf(options.paths);
-    if (stopped || current === fingerprint) return;
-    const manifests = await readManifests(options.paths);
     if (stopped) return;
+    if (current === fingerprint) {
+      pending = undefined;
+      return;
+    }
+    if (fingerprint !== undefined && current !== pending) {
+      pending = current;
+      return;
+    }
+    const manifests = await readManifests(options.paths);
+    const after = await fingerprintOf(options.paths);
+    if (stopped) return;
+    if (after !== current) {
+      pending = after;
+      return;
+    }
     if (fingerprint !== undefined) options.logger.info('policy files changed on disk; reloading', { paths: options.paths });
     fingerprint = current;
     options.onChange(manifests);

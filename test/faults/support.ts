@@ -1,0 +1,60 @@
+/** Policies, requests and waiting shared by the fault tests. */
+import { review } from '../helpers/fixtures.js';
+import { withUid, type Shot } from './load.js';
+
+const TIER = 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata: {name: security}\nspec: {priority: 100}\n';
+
+/** A policy set whose one Enforce guardrail requires the Pod label `key`. */
+export function requireLabel(key: string): string {
+  return `${TIER}---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: require-${key}}
+spec:
+  tier: security
+  priority: 10
+  labels:
+    match: {resources: [Pod]}
+    required: [{key: ${key}}]
+`;
+}
+
+/**
+ * Broken the way a hand edit breaks a file: the Tier document first (on its own a valid, weaker
+ * set: no guardrail at all), then a guardrail with a misspelt field, which does not compile.
+ */
+export const BROKEN = `${TIER}---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: require-team}
+spec:
+  tier: security
+  priority: 10
+  labels:
+    match: {resources: [Pod]}
+    requried: [{key: team}]
+`;
+
+/** Where a writer that stops half-way leaves BROKEN: a complete, valid Tier document and no guardrail. */
+export const BROKEN_SPLIT = TIER.length;
+
+/** A Pod CREATE for /validate with these labels, tagged. */
+export function podShot(tag: string, labels: Record<string, string>): Shot {
+  const body = review('validate-create-pod');
+  body.request.object.metadata.labels = labels;
+  return { path: '/validate', tag, body: withUid(body).body };
+}
+
+/** Polls `check` every 20 ms until it holds; fails after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
