@@ -44,6 +44,19 @@ export interface SelfManagedCertificates {
   stop(): void;
 }
 
+/** The parts of a webhook configuration tierguard reads. */
+interface WebhookConfiguration {
+  readonly kind?: string;
+  readonly metadata?: { readonly name?: string; readonly resourceVersion?: string };
+  readonly webhooks?: readonly { readonly clientConfig?: { readonly caBundle?: string } }[];
+}
+
+interface StoredSecret {
+  readonly metadata?: Record<string, unknown>;
+  readonly type?: string;
+  readonly data?: Record<string, string>;
+}
+
 const WEBHOOK_KINDS = [
   { kind: 'MutatingWebhookConfiguration', path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations' },
   { kind: 'ValidatingWebhookConfiguration', path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations' },
@@ -73,7 +86,7 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   /** Reads the Secret, writes the next step if one is due; returns what is now stored. */
   async function settleSecret(): Promise<StoredCertificates> {
     for (let attempt = 1; ; attempt += 1) {
-      const secret = await readOptional(options.client, `${secretPath}/${encodeURIComponent(options.secretName)}`);
+      const secret = await readOptional<StoredSecret>(options.client, `${secretPath}/${encodeURIComponent(options.secretName)}`);
       const stored = secret ? storedCertificates(secret) : undefined;
       const published = stored ? await bundlePublished(stored.caBundle) : false;
       const plan = planCertificates({ stored, policy: options.policy, now: now(), published });
@@ -95,17 +108,17 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
     const signing = splitPem(caBundle)[0];
     if (!signing) return false;
     for (const config of await webhookConfigurations()) {
-      const webhooks = (config.object.webhooks ?? []) as { clientConfig?: { caBundle?: string } }[];
+      const webhooks = config.object.webhooks ?? [];
       if (!webhooks.every((webhook) => decode(webhook.clientConfig?.caBundle).includes(signing))) return false;
     }
     return true;
   }
 
-  async function webhookConfigurations(): Promise<{ path: string; object: any }[]> {
-    const found: { path: string; object: any }[] = [];
+  async function webhookConfigurations(): Promise<{ path: string; object: WebhookConfiguration }[]> {
+    const found: { path: string; object: WebhookConfiguration }[] = [];
     for (const name of options.webhookConfigurations) {
       for (const { kind, path } of WEBHOOK_KINDS) {
-        const object = await readOptional(options.client, `${path}/${encodeURIComponent(name)}`);
+        const object = await readOptional<WebhookConfiguration>(options.client, `${path}/${encodeURIComponent(name)}`);
         if (object) found.push({ path: `${path}/${encodeURIComponent(name)}`, object });
         else logger.warn('webhook configuration not found; its caBundle cannot be kept', { kind, name });
       }
@@ -117,7 +130,7 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   async function publish(caBundle: string): Promise<void> {
     const encoded = Buffer.from(caBundle).toString('base64');
     for (const { path, object } of await webhookConfigurations()) {
-      const webhooks = (object.webhooks ?? []) as { clientConfig?: { caBundle?: string } }[];
+      const webhooks = object.webhooks ?? [];
       const stale = webhooks.flatMap((webhook, index) => (webhook.clientConfig?.caBundle === encoded ? [] : [index]));
       if (stale.length === 0) continue;
       await options.client.jsonPatch(path, [
@@ -175,9 +188,9 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   };
 }
 
-async function readOptional(client: KubeClient, path: string): Promise<any> {
+async function readOptional<T>(client: KubeClient, path: string): Promise<T | undefined> {
   try {
-    return await client.get(path);
+    return await client.get(path) as T;
   } catch (error) {
     if (error instanceof KubeApiError && error.statusCode === 404) return undefined;
     throw error;
@@ -185,14 +198,14 @@ async function readOptional(client: KubeClient, path: string): Promise<any> {
 }
 
 /** The certificates in a Secret, or undefined when a key is missing (then they are made anew). */
-function storedCertificates(secret: { data?: Record<string, string> }): StoredCertificates | undefined {
+function storedCertificates(secret: StoredSecret): StoredCertificates | undefined {
   const data = secret.data ?? {};
   const [caBundle, caKey, cert, key] = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key'].map((name) => decode(data[name]));
   if (!caBundle || !caKey || !cert || !key) return undefined;
   return { caBundle, caKey, cert, key };
 }
 
-function secretObject(options: SelfManagedCertificatesOptions, stored: StoredCertificates, existing?: { metadata?: Record<string, unknown>; type?: string }): unknown {
+function secretObject(options: SelfManagedCertificatesOptions, stored: StoredCertificates, existing?: StoredSecret): unknown {
   const encode = (text: string) => Buffer.from(text).toString('base64');
   return {
     apiVersion: 'v1',

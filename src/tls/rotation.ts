@@ -2,16 +2,16 @@
  * What self-managed certificates should look like next, given what is stored and the time: a
  * pure plan, so every rotation step is tested without a cluster or a clock.
  *
- * The stored state is a CA bundle (the signing CA first, then older CAs still trusted), the
- * signing CA's key and a serving pair. The steps, each taken by whichever replica sees it due:
+ * The stored state is a CA bundle (the newest CA first, then older CAs still trusted), their keys
+ * and a serving pair. The steps, each taken by whichever replica sees it due:
  *
  * 1. Nothing usable stored (absent, unreadable, mismatched keys): a new CA and serving pair.
- * 2. The signing CA has less than `renewFraction` of its life left: a new CA goes to the front of
+ * 2. The newest CA has less than `renewFraction` of its life left: a new CA goes to the front of
  *    the bundle; the old one stays trusted and the serving certificate it signed stays in use.
  * 3. The serving certificate is due (same rule), lacks a required name, or was signed by an older
- *    CA while the bundle with the signing CA is already published to the webhook configurations:
- *    a new serving pair from the signing CA. Waiting for publication means the API server trusts
- *    the new CA before any replica presents a certificate signed by it.
+ *    CA while the newest is already published to the webhook configurations: a new serving pair,
+ *    signed by the newest CA once it is published and by the one before it until then, so the
+ *    API server always trusts a CA before any replica presents a certificate signed by it.
  * 4. Expired CAs leave the bundle.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -19,9 +19,9 @@ import ipaddr from 'ipaddr.js';
 import { createCa, issueServingCertificate, type KeyPair } from './certs.js';
 
 export interface StoredCertificates {
-  /** PEM CA certificates the webhook configurations trust; the first signs. */
+  /** PEM CA certificates the webhook configurations trust, newest first. */
   readonly caBundle: string;
-  /** PEM key of the first CA in the bundle. */
+  /** PEM keys of the CAs in the bundle, in the same order. */
   readonly caKey: string;
   readonly cert: string;
   readonly key: string;
@@ -56,29 +56,36 @@ export function planCertificates(input: PlanInput): CertificatePlan {
   const problem = input.stored ? unusable(input.stored, now) : 'no certificates are stored yet';
   if (problem !== undefined || !input.stored) return { next: fresh(policy, now), changes: [`${problem}: created a new CA and serving certificate`] };
   const changes: string[] = [];
-  let bundle = splitPem(input.stored.caBundle).map((pem) => ({ pem, x509: new X509Certificate(pem) }));
-  let ca: KeyPair = { cert: bundle[0]!.pem, key: input.stored.caKey };
+  const keys = splitKeys(input.stored.caKey);
+  let cas = splitPem(input.stored.caBundle).map((cert, index) => ({ cert, key: keys[index]!, x509: new X509Certificate(cert) }));
   let published = input.published;
-  if (due(bundle[0]!.x509, policy.renewFraction, now)) {
-    ca = createCa({ notBefore: now, notAfter: after(now, policy.caValidityMs), ...keyBits(policy) });
-    bundle = [{ pem: ca.cert, x509: new X509Certificate(ca.cert) }, ...bundle];
+  if (due(cas[0]!.x509, policy.renewFraction, now)) {
+    const ca = createCa({ notBefore: now, notAfter: after(now, policy.caValidityMs), ...keyBits(policy) });
+    cas = [{ ...ca, x509: new X509Certificate(ca.cert) }, ...cas];
     published = false;
-    changes.push(`the CA expires ${bundle[1]!.x509.validTo}: added a new CA to the bundle`);
+    changes.push(`the CA expires ${cas[1]!.x509.validTo}: added a new CA to the bundle`);
   }
+  // Until the webhook configurations trust the newest CA, the one before it keeps signing.
+  const signer = published || cas.length === 1 ? cas[0]! : cas[1]!;
   let serving: KeyPair = { cert: input.stored.cert, key: input.stored.key };
-  const reason = servingReason(serving, bundle[0]!.x509, published, policy, now);
+  const reason = servingReason(serving, cas[0]!.x509, published, policy, now);
   if (reason) {
-    serving = issueServingCertificate({ ca, dnsNames: policy.dnsNames, ipAddresses: policy.ipAddresses, notBefore: now, notAfter: after(now, policy.servingValidityMs), ...keyBits(policy) });
+    serving = issueServingCertificate({ ca: signer, dnsNames: policy.dnsNames, ipAddresses: policy.ipAddresses, notBefore: now, notAfter: after(now, policy.servingValidityMs), ...keyBits(policy) });
     changes.push(`${reason}: issued a new serving certificate`);
   }
-  const kept = bundle.filter((entry, index) => index === 0 || new Date(entry.x509.validTo) > now);
-  if (kept.length < bundle.length) changes.push(`dropped ${bundle.length - kept.length} expired CA${bundle.length - kept.length === 1 ? '' : 's'} from the bundle`);
-  return { next: { caBundle: kept.map((entry) => entry.pem).join(''), caKey: ca.key, ...serving }, changes };
+  const kept = cas.filter((ca, index) => index === 0 || new Date(ca.x509.validTo) > now);
+  if (kept.length < cas.length) changes.push(`dropped ${cas.length - kept.length} expired CA${cas.length - kept.length === 1 ? '' : 's'} from the bundle`);
+  return { next: { caBundle: kept.map((ca) => ca.cert).join(''), caKey: kept.map((ca) => ca.key).join(''), ...serving }, changes };
 }
 
 /** The PEM certificates of a bundle, each ending in a newline. */
 export function splitPem(bundle: string): string[] {
   return [...bundle.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((match) => `${match[0]}\n`);
+}
+
+/** The PEM private keys of a bundle of keys, each ending in a newline. */
+function splitKeys(bundle: string): string[] {
+  return [...bundle.matchAll(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/g)].map((match) => `${match[0]}\n`);
 }
 
 /** Why the stored state cannot be used as it is, or undefined when it can. */
@@ -87,7 +94,8 @@ function unusable(stored: StoredCertificates, now: Date): string | undefined {
     const cas = splitPem(stored.caBundle).map((pem) => new X509Certificate(pem));
     const signing = cas[0];
     if (!signing) return 'the stored CA bundle holds no certificate';
-    if (!signing.checkPrivateKey(createPrivateKey(stored.caKey))) return 'the stored CA key does not match the CA';
+    const keys = splitKeys(stored.caKey);
+    if (keys.length !== cas.length || cas.some((ca, index) => !ca.checkPrivateKey(createPrivateKey(keys[index]!)))) return 'the stored CA keys do not match the CA bundle';
     if (new Date(signing.validTo) <= now) return 'the stored CA has expired';
     const serving = new X509Certificate(stored.cert);
     if (!serving.checkPrivateKey(createPrivateKey(stored.key))) return 'the stored serving key does not match its certificate';

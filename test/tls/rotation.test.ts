@@ -82,6 +82,21 @@ describe('planCertificates', () => {
     expect(splitPem(dropped.next.caBundle)).toEqual([newCa]);
   });
 
+  it('has the old CA sign when the serving certificate falls due in the same step that adds a new CA', () => {
+    // Day 200: CA (310 days) and serving certificate (issued day 180) are both due.
+    let stored = first.next;
+    for (let day = 20; day <= 180; day += 20) stored = plan(stored, day).next;
+    const oldCa = splitPem(stored.caBundle)[0]!;
+    const both = plan(stored, 207);
+    expect(both.changes).toEqual([expect.stringMatching(/added a new CA to the bundle$/), expect.stringMatching(/issued a new serving certificate$/)]);
+    const [newCa] = splitPem(both.next.caBundle);
+    expect(signedBy(both.next.cert, oldCa)).toBe(true);
+    // Published a moment later: now the new CA signs.
+    const switched = plan(both.next, 207.01, true);
+    expect(switched.changes).toEqual(['the webhook configurations trust the new CA: issued a new serving certificate']);
+    expect(signedBy(switched.next.cert, newCa!)).toBe(true);
+  });
+
   it('never issues a serving certificate that outlives its CA', () => {
     const short = planCertificates({ stored: undefined, policy: { ...policy, caValidityMs: 10 * DAY }, now: start, published: true });
     expect(new X509Certificate(short.next.cert).validTo).toBe(new X509Certificate(short.next.caBundle).validTo);
@@ -96,7 +111,7 @@ describe('planCertificates', () => {
 
   it.each([
     ['an unreadable bundle', { caBundle: 'not a certificate' }, /^the stored CA bundle holds no certificate: /],
-    ['a CA key of another CA', { caKey: plan(undefined, 0).next.caKey }, /^the stored CA key does not match the CA: /],
+    ['a CA key of another CA', { caKey: plan(undefined, 0).next.caKey }, /^the stored CA keys do not match the CA bundle: /],
     ['a serving key of another certificate', { key: plan(undefined, 0).next.key }, /^the stored serving key does not match its certificate: /],
     ['a serving certificate from another CA', (() => { const other = plan(undefined, 0).next; return { cert: other.cert, key: other.key }; })(), /^the stored serving certificate was not signed by a trusted CA: /],
     ['garbage in the key', { caKey: '-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n' }, /^the stored certificates cannot be read \(/],
