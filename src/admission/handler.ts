@@ -7,9 +7,11 @@ import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../ap
 import type { FailureMode } from '../api/policy.js';
 import { decide, shortWarning } from '../engine/decision.js';
 import { mutate, skipReason, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
+import { namespaceObjectContext, namespaceObjectName } from '../engine/namespace-object.js';
 import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { RuleError } from '../engine/findings.js';
+import { isNamespaceKind } from '../engine/targets.js';
 import { checkPolicyChange, REQUEST_SOURCE } from '../policy/admit.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
@@ -100,6 +102,7 @@ function answerPolicyChange(request: AdmissionRequest, options: AdmissionHandler
 
 /** The engine's view of the request, or undefined when tierguard leaves the request alone. */
 async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<EngineRequest | undefined> {
+  if (isNamespaceKind(request.kind)) return resolveNamespaceObject(request, options);
   const name = request.namespace || metadataNamespace(request.object) || metadataNamespace(request.oldObject) || '';
   const provisional: EngineRequest = {
     operation: request.operation,
@@ -113,7 +116,22 @@ async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptio
   if (!name) throw new MissingNamespaceError('request.namespace is empty for a namespaced kind');
   const info = await options.namespaces.get(name);
   const namespace: NamespaceContext = { name, labels: namespaceLabels(name, info), known: info !== undefined, ...(info ? { annotations: info.annotations } : {}) };
-  return { ...provisional, namespace, knownNamespaces: options.namespaces.list(), celRequest: () => celRequest(request, name) };
+  return { ...provisional, namespace, knownNamespaces: options.namespaces.list(), userInfo: request.userInfo, celRequest: () => celRequest(request, name) };
+}
+
+/** A Namespace is its own namespace: its labels come from the object, never from the lookup. */
+function resolveNamespaceObject(request: AdmissionRequest, options: AdmissionHandlerOptions): EngineRequest | undefined {
+  const name = namespaceObjectName(request);
+  const provisional: EngineRequest = {
+    operation: request.operation,
+    kind: request.kind,
+    ...(request.subResource ? { subResource: request.subResource } : {}),
+    namespace: { name, labels: namespaceLabels(name, undefined), known: false },
+    object: request.object,
+    oldObject: request.oldObject,
+  };
+  if (skipReason(provisional, options.engine) !== undefined) return undefined;
+  return { ...provisional, namespace: namespaceObjectContext(request.object, name), userInfo: request.userInfo, celRequest: () => celRequest(request, name) };
 }
 
 /** The CEL `request` variable: the AdmissionRequest without its objects. */
@@ -172,9 +190,10 @@ export function objectName(object: unknown, requestName?: string): string {
   return typeof metadata?.generateName === 'string' ? `${metadata.generateName}<generated>` : '<unnamed>';
 }
 
-/** `Pod payments/api-0`, as the object is named in messages. */
+/** `Pod payments/api-0` or `Namespace payments`, as the object is named in messages. */
 export function describeObject(request: Pick<AdmissionRequest, 'kind' | 'namespace' | 'name' | 'object'>): string {
   const metadata = (request.object as { metadata?: { namespace?: unknown } } | null)?.metadata;
-  const namespace = request.namespace || (typeof metadata?.namespace === 'string' ? metadata.namespace : '');
+  // The API server sets request.namespace of a Namespace to its own name: it is in no namespace.
+  const namespace = isNamespaceKind(request.kind) ? '' : request.namespace || (typeof metadata?.namespace === 'string' ? metadata.namespace : '');
   return `${request.kind.kind} ${namespace ? `${namespace}/` : ''}${objectName(request.object, request.name)}`;
 }

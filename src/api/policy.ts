@@ -4,8 +4,11 @@ export const modes = ['Enforce', 'Warn', 'Audit'] as const;
 /** `Enforce` denies, `Warn` allows with a warning, `Audit` allows and only counts and logs. */
 export type Mode = (typeof modes)[number];
 
-/** Kinds a label or CEL rule can target; `Pod` also covers the pod templates of workloads. */
-export const ruleResources = ['Pod', 'NetworkPolicy'] as const;
+/**
+ * Kinds a label or CEL rule can target; `Pod` also covers the pod templates of workloads, and
+ * `Namespace` means the Namespace objects themselves (their own labels are the namespace labels).
+ */
+export const ruleResources = ['Pod', 'NetworkPolicy', 'Namespace'] as const;
 export type RuleResource = (typeof ruleResources)[number];
 
 export const actions = ['Accept', 'Deny', 'Pass'] as const;

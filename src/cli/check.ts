@@ -8,9 +8,11 @@ import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../api/kube.js';
 import type { FailureMode } from '../api/policy.js';
 import type { Finding } from '../engine/findings.js';
 import { decide, violationLine } from '../engine/decision.js';
-import { mutate, validate, type EngineOptions, type EngineRequest } from '../engine/evaluate.js';
+import { mutate, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
+import { namespaceObjectContext } from '../engine/namespace-object.js';
 import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
+import { isNamespaceKind } from '../engine/targets.js';
 import { namespaceInfo } from '../policy/compile.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels } from '../policy/namespaces.js';
@@ -78,10 +80,14 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
   const namespace = clusterScoped.has(object.kind) ? '' : object.metadata?.namespace ?? 'default';
   const subject = describeObject({ kind, namespace, object });
   const info = namespaces.get(namespace);
+  // A Namespace is checked against its own labels, as the webhook does.
+  const context: NamespaceContext = isNamespaceKind(kind)
+    ? ownContext(object)
+    : { name: namespace, labels: namespace ? namespaceLabels(namespace, info) : { [NAMESPACE_NAME_LABEL]: '' }, known: info !== undefined };
   const request: EngineRequest = {
     operation: 'CREATE',
     kind,
-    namespace: { name: namespace, labels: namespace ? namespaceLabels(namespace, info) : { [NAMESPACE_NAME_LABEL]: '' }, known: info !== undefined },
+    namespace: context,
     object,
     oldObject: null,
     knownNamespaces: known,
@@ -108,6 +114,16 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
   } catch (error) {
     if (!(error instanceof InvalidObjectError)) throw error;
     return { ...base, allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error: `invalid ${object.kind}: ${error.message}` };
+  }
+}
+
+/** A Namespace's own labels; malformed ones are the object's error, reported like the engine's. */
+function ownContext(object: ManifestObject): NamespaceContext {
+  try {
+    return namespaceObjectContext(object, objectName(object));
+  } catch (error) {
+    if (!(error instanceof InvalidObjectError)) throw error;
+    return { name: objectName(object), labels: { [NAMESPACE_NAME_LABEL]: objectName(object) }, known: true };
   }
 }
 

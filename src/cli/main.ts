@@ -27,6 +27,11 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A repeatable flag whose values may also be comma-separated: `--x a,b --x c` is [a, b, c]. */
+function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((item) => item.trim()).filter((item) => item !== '')];
+}
+
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
@@ -121,6 +126,8 @@ function buildProgram(): Command {
     .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
     .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
+    .option('--admin-groups <names>', 'groups whose members may change namespace labels that guardrails select on (repeatable, comma-separated; replaces the default system:masters; "" for none)', collectList)
+    .option('--admin-users <names>', 'users who may change namespace labels that guardrails select on (repeatable, comma-separated; default none)', collectList)
     .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
     .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
     .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')

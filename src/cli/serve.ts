@@ -59,7 +59,11 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     policy: runtime.policy,
     policyDocuments: runtime.policyDocuments,
     namespaces: runtime.namespaces,
-    engine: { excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]), runBounded: boundedRunner(options.celTimeoutMs) },
+    engine: {
+      excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]),
+      runBounded: boundedRunner(options.celTimeoutMs),
+      admins: { groups: new Set(options.adminGroups), users: new Set(options.adminUsers) },
+    },
     failureMode: options.failureMode,
     metrics,
     logger,

@@ -40,6 +40,13 @@ export const serveOptionsSchema = z.strictObject({
   inCluster: z.boolean().default(false),
   /** How often `--config` files are checked for changes, in milliseconds. */
   configPollIntervalMs: z.coerce.number().int().min(100).default(2000),
+  /**
+   * Groups whose members may change namespace labels that guardrails select on (`--admin-groups`);
+   * an empty list leaves no admin group. Matched exactly on `request.userInfo.groups`.
+   */
+  adminGroups: z.array(z.string().min(1)).default(['system:masters']),
+  /** Users who may change namespace labels that guardrails select on (`--admin-users`), by `request.userInfo.username`. */
+  adminUsers: z.array(z.string().min(1)).default([]),
 }).superRefine((options, ctx) => {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     ctx.addIssue({ code: 'custom', message: '--tls-cert and --tls-key go together', path: ['tlsCert'] });

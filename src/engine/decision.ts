@@ -39,7 +39,7 @@ export function decide(result: ValidationResult, options: DecideOptions): Decisi
   }
   const warnings = [...findingWarnings, ...notes];
   if (enforced.length > 0) {
-    const lines = [...enforced.map(violationLine), ...errors.map(errorLine)];
+    const lines = [...enforced.map(violationLine), ...errors.map(errorLine), ...(result.hints ?? [])];
     const message = `${options.subject} is denied by tierguard (${count(enforced.length, 'violation')}):\n${lines.join('\n')}`;
     return { allowed: false, code: 403, message, warnings, notes, findings, errors };
   }

@@ -8,9 +8,11 @@ import type { Labels, NamespaceInfo } from '../api/kube.js';
 import type { AppliedDefault, Finding, RuleError } from './findings.js';
 import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
+import { namespaceObjectContext } from './namespace-object.js';
+import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from './namespace-relabel.js';
 import { findOverrides } from './network/override.js';
 import { RegionTooLargeError } from './network/region.js';
-import { fieldPath, labelTargetsOf, type LabelTarget } from './targets.js';
+import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
 import { DEFAULT_MAX_OBJECT_VALUES, evaluateValidations, type BoundedRunner } from './validations.js';
 
 /** The namespace of the object under review, resolved by the caller through a namespace lookup. */
@@ -39,6 +41,8 @@ export interface EngineRequest {
    * so that requests without CEL validations never build it.
    */
   readonly celRequest?: () => Readonly<Record<string, unknown>>;
+  /** The requester (`request.userInfo`), for the namespace relabelling check. */
+  readonly userInfo?: Requester;
 }
 
 export interface EngineOptions {
@@ -48,6 +52,8 @@ export interface EngineOptions {
   readonly runBounded?: BoundedRunner;
   /** Objects with more JSON values are not given to CEL (default DEFAULT_MAX_OBJECT_VALUES). */
   readonly maxObjectValues?: number;
+  /** Who may change namespace labels that guardrails select on; nobody when absent. */
+  readonly admins?: Admins;
 }
 
 export interface MutationResult {
@@ -63,12 +69,15 @@ export interface ValidationResult {
   readonly findings: readonly Finding[];
   readonly errors: readonly RuleError[];
   readonly notes: readonly string[];
+  /** Lines a denial message ends with: how to get the change done (e.g. ask an admin). */
+  readonly hints?: readonly string[];
 }
 
 /** Why the engine leaves this request alone, or undefined when it evaluates it. */
 export function skipReason(request: EngineRequest, options: EngineOptions): string | undefined {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return `operation ${request.operation}`;
-  if (request.subResource) return `subresource ${request.subResource}`;
+  // Labels can change through namespaces/status and namespaces/finalize too: relabelling is checked there.
+  if (request.subResource && !isNamespaceUpdate(request)) return `subresource ${request.subResource}`;
   if (labelTargetsOf(request.kind).length === 0) return `kind ${request.kind.kind} is not checked`;
   if (options.excludedNamespaces.has(request.namespace.name)) return `namespace ${request.namespace.name} is excluded`;
   return undefined;
@@ -83,6 +92,9 @@ export function mutate(set: PolicySet, request: EngineRequest, options: EngineOp
   const notes: string[] = [];
   const errors: RuleError[] = [];
   if (skipReason(request, options) !== undefined) return { object: undefined, applied, notes, errors };
+  // Defaults go onto a Namespace when it is created only: injected on UPDATE, a default label
+  // would move an existing namespace into guardrails on some unrelated edit.
+  if (isNamespaceUpdate(request)) return { object: undefined, applied, notes, errors };
   let copy: unknown;
   for (const target of labelTargetsOf(request.kind)) {
     const parent = objectAt(request.object, target.metadataPath.slice(0, -1));
@@ -177,6 +189,11 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
   const errors: RuleError[] = [];
   const notes: string[] = [];
   if (skipReason(request, options) !== undefined) return { findings, errors, notes };
+  const relabelling = isNamespaceUpdate(request) ? checkRelabel(set, request, options) : undefined;
+  if (relabelling) findings.push(...relabelling.findings);
+  const hints = relabelling?.hints ?? [];
+  // On a subresource (namespaces/status, namespaces/finalize) only relabelling is checked.
+  if (request.subResource) return { findings, errors, notes, hints };
   const isUpdate = request.operation === 'UPDATE' && isPlainObject(request.oldObject);
   for (const target of labelTargetsOf(request.kind)) {
     const labels = labelsAt(request.object, target.metadataPath);
@@ -197,7 +214,27 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
     findings.push(...networkFindings(set, request, errors));
   }
   celFindings(set, request, options, { findings, errors });
-  return { findings, errors, notes };
+  return { findings, errors, notes, hints };
+}
+
+function isNamespaceUpdate(request: EngineRequest): boolean {
+  return request.operation === 'UPDATE' && isNamespaceKind(request.kind);
+}
+
+/**
+ * Namespace UPDATE: a change to a label some guardrail reads is a finding of each such guardrail,
+ * unless the requester is an admin. Both label sets are read from the objects themselves.
+ */
+function checkRelabel(set: PolicySet, request: EngineRequest, options: EngineOptions): { findings: Finding[]; hints: string[] } {
+  if (!isPlainObject(request.oldObject) || isAdmin(options.admins, request.userInfo)) return { findings: [], hints: [] };
+  const { name } = request.namespace;
+  const findings = relabelFindings({
+    set,
+    namespace: name,
+    before: namespaceObjectContext(request.oldObject, name).labels,
+    after: namespaceObjectContext(request.object, name).labels,
+  });
+  return { findings, hints: findings.some((finding) => finding.mode === 'Enforce') ? [adminHint(options.admins)] : [] };
 }
 
 function celFindings(set: PolicySet, request: EngineRequest, options: EngineOptions, out: { findings: Finding[]; errors: RuleError[] }): void {

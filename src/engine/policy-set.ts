@@ -2,6 +2,7 @@
  * The compiled, immutable policy set the engine evaluates. It is produced by `src/policy`
  * from Tier and Guardrail objects and never changes after compilation: a reload builds a new one.
  */
+import type { LabelSelector } from '../api/kube.js';
 import type { Mode, RuleResource } from '../api/policy.js';
 import type { ChainIndex } from './network/chain-index.js';
 import type { CompiledNetworkRules, Direction } from './network/rules.js';
@@ -36,6 +37,8 @@ export interface CompiledLabelRules {
   readonly resources: ReadonlySet<RuleResource>;
   /** Matches the labels of the object's namespace (which always carry `kubernetes.io/metadata.name`). */
   readonly namespaces: LabelMatcher;
+  /** The selector `namespaces` was compiled from (`{}` when absent): which namespace labels it reads. */
+  readonly namespaceSelector: LabelSelector;
   readonly required: readonly CompiledRequiredLabel[];
   readonly defaults: readonly CompiledDefaultLabel[];
 }

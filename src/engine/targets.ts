@@ -24,11 +24,18 @@ const targetsByKind: ReadonlyMap<string, readonly LabelTarget[]> = new Map([
   ['batch/Job', [{ resource: 'Pod', metadataPath: podTemplate }]],
   ['batch/CronJob', [{ resource: 'Pod', metadataPath: cronJobTemplate }]],
   ['networking.k8s.io/NetworkPolicy', [{ resource: 'NetworkPolicy', metadataPath: ['metadata'] }]],
+  // Cluster-scoped: a Namespace's own labels are the namespace labels its rules select on.
+  ['/Namespace', [{ resource: 'Namespace', metadataPath: ['metadata'] }]],
 ]);
 
 /** The label targets of a kind; empty for kinds tierguard does not check. */
 export function labelTargetsOf(kind: Pick<GroupVersionKind, 'group' | 'kind'>): readonly LabelTarget[] {
   return targetsByKind.get(`${kind.group}/${kind.kind}`) ?? [];
+}
+
+/** True for core `v1` Namespace objects, which are their own namespace. */
+export function isNamespaceKind(kind: Pick<GroupVersionKind, 'group' | 'kind'>): boolean {
+  return kind.group === '' && kind.kind === 'Namespace';
 }
 
 /** Every `group/kind` tierguard checks, for webhook rules and documentation. */

@@ -232,7 +232,7 @@ function compileLabelRules(rules: NonNullable<GuardrailDoc['spec']['labels']>, c
       context.warnings.push(`${context.object}: default ${entry.key}=${JSON.stringify(entry.value)} does not satisfy its own required rule`);
     }
   }
-  return { resources: new Set(rules.match.resources), namespaces: compileSelector(rules.match.namespaces), required, defaults };
+  return { resources: new Set(rules.match.resources), namespaces: compileSelector(rules.match.namespaces), namespaceSelector: rules.match.namespaces ?? {}, required, defaults };
 }
 
 /** Compiles a label pattern with RE2 semantics (linear time, no backtracking), anchored at both ends. */

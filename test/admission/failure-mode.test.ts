@@ -31,11 +31,12 @@ const exploding: CompiledGuardrail = {
       if (labels['kubernetes.io/metadata.name'] === 'payments') throw new Error('selector blew up');
       return true;
     },
+    namespaceSelector: {},
     required: [{ key: 'team', immutable: false }],
     defaults: [{ key: 'team', value: 'none' }],
   },
 };
-const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [] }, validationGuardrails: { Pod: [], NetworkPolicy: [] }, network: { ingress: [], egress: [] }, networkIndex: { ingress: buildChainIndex([]), egress: buildChainIndex([]) } };
+const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], labelGuardrails: { Pod: [exploding], NetworkPolicy: [], Namespace: [] }, validationGuardrails: { Pod: [], NetworkPolicy: [], Namespace: [] }, network: { ingress: [], egress: [] }, networkIndex: { ingress: buildChainIndex([]), egress: buildChainIndex([]) } };
 
 let certs: TestCertificates;
 const servers: https.Server[] = [];

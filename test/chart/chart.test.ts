@@ -46,6 +46,8 @@ describe('values', () => {
     { name: 'Ignore for Tier/Guardrail objects only', values: { webhook: { policyFailurePolicy: 'Ignore' } } },
     { name: 'monitoring on', values: { metrics: { serviceMonitor: { enabled: true, interval: '15s' }, prometheusRule: { enabled: true, p99LatencySeconds: 0.25 } } } },
     { name: 'extra excluded namespaces', values: { webhook: { excludeNamespaces: ['monitoring', 'cert-manager'] } } },
+    { name: 'admin groups and users', values: { admin: { groups: ['system:masters', 'platform-admins'], users: ['alice@example.com', 'system:serviceaccount:argocd:argocd-application-controller'] } } },
+    { name: 'no admins at all', values: { admin: { groups: [], users: [] } } },
   ])('accepts $name', ({ values }) => {
     expect(problems(merged(defaults, values))).toEqual([]);
   });
@@ -62,6 +64,8 @@ describe('values', () => {
     { name: 'failureMode open', values: { failureMode: 'open' }, problem: '/failureMode must be equal to one of the allowed values' },
     { name: 'logLevel trace', values: { logLevel: 'trace' }, problem: '/logLevel must be equal to one of the allowed values' },
     { name: 'zero replicas', values: { replicaCount: 0 }, problem: '/replicaCount must be >= 1' },
+    { name: 'an admin group with a comma (the flag splits on commas)', values: { admin: { groups: ['cn=admins,dc=example'] } }, problem: '/admin/groups/0 must match pattern' },
+    { name: 'admin users as a string', values: { admin: { users: 'alice' } }, problem: '/admin/users must be array' },
   ])('refuses $name', ({ values, problem }) => {
     expect(problems(merged(defaults, values as Values)).join('\n')).toContain(problem);
   });
@@ -131,24 +135,26 @@ describe('webhook configurations', () => {
     expect(validating.map((webhook) => webhook.name)).toEqual(['validate.tierguard.dev', 'policies.tierguard.dev']);
   });
 
-  it.each(['mutate.tierguard.dev', 'validate.tierguard.dev'])('%s covers every kind the code checks, on CREATE and UPDATE, namespaced', (name) => {
+  it.each(['mutate.tierguard.dev', 'validate.tierguard.dev'])('%s covers every kind the code checks, on CREATE and UPDATE (Namespaces: cluster-scoped, mutated on CREATE only)', (name) => {
     const webhook = byName(name);
-    expect(checkedKinds().length).toBeGreaterThanOrEqual(8);
+    expect(checkedKinds().length).toBeGreaterThanOrEqual(9);
+    expect(checkedKinds()).toContain('/Namespace');
     for (const kind of checkedKinds()) {
       const { group, resource } = resourceOf(kind);
       const rules = covers(webhook, group, resource);
       expect(rules, `${name} has no rule for ${kind} (${group}/${resource})`).not.toHaveLength(0);
-      for (const rule of rules) {
-        expect(rule.operations).toEqual(expect.arrayContaining(['CREATE', 'UPDATE']));
-        expect(rule.scope).toBe('Namespaced');
-      }
+      const namespace = kind === '/Namespace';
+      const operations = namespace && name === 'mutate.tierguard.dev' ? ['CREATE'] : ['CREATE', 'UPDATE'];
+      expect(rules.flatMap((rule) => rule.operations)).toEqual(expect.arrayContaining(operations));
+      for (const rule of rules) expect(rule.scope).toBe(namespace ? 'Cluster' : 'Namespaced');
     }
   });
 
   it('routes nothing to the webhooks that the code does not handle', () => {
     const handled = new Set([
       ...checkedKinds().map((kind) => { const { group, resource } = resourceOf(kind); return `${group}/${resource}`; }),
-      '/namespaces',
+      '/namespaces/status',
+      '/namespaces/finalize',
       `${CRD_GROUP}/${tierCrd().spec.names.plural}`,
       `${CRD_GROUP}/${guardrailCrd().spec.names.plural}`,
     ]);
@@ -156,10 +162,11 @@ describe('webhook configurations', () => {
     expect(routed.filter((entry) => !handled.has(entry))).toEqual([]);
   });
 
-  it('validates Namespace UPDATEs (relabelling) and only those', () => {
-    const rules = covers(byName('validate.tierguard.dev'), '', 'namespaces');
-    expect(rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['namespaces'], scope: 'Cluster' }]);
-    expect(covers(byName('mutate.tierguard.dev'), '', 'namespaces')).toEqual([]);
+  it('validates Namespace CREATE and UPDATE, and relabelling through the status and finalize subresources; mutates Namespace CREATE only', () => {
+    expect(covers(byName('validate.tierguard.dev'), '', 'namespaces')).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'], scope: 'Cluster' }]);
+    expect(covers(byName('validate.tierguard.dev'), '', 'namespaces/status')).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['namespaces/status', 'namespaces/finalize'], scope: 'Cluster' }]);
+    expect(covers(byName('mutate.tierguard.dev'), '', 'namespaces')).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['namespaces'], scope: 'Cluster' }]);
+    expect([...mutating, byName('policies.tierguard.dev')].flatMap((webhook) => webhook.rules).filter((rule) => rule.resources.some((resource) => resource.startsWith('namespaces/')))).toEqual([]);
   });
 
   it('validates Tier and Guardrail CREATE, UPDATE and DELETE at the CRDs\' group and version', () => {
@@ -240,6 +247,8 @@ describe('Deployment', () => {
     { flag: '--tls-cert', value: '/tls/tls.crt' },
     { flag: '--tls-key', value: '/tls/tls.key' },
     { flag: '--failure-mode', value: '{{ .Values.failureMode | quote }}' },
+    { flag: '--admin-groups', value: '{{ join "," .Values.admin.groups | quote }}' },
+    { flag: '--admin-users', value: '{{ join "," .Values.admin.users | quote }}' },
   ])('passes $flag $value', ({ flag, value }) => {
     expect(args[args.indexOf(flag) + 1]).toBe(value);
   });

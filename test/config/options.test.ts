@@ -18,6 +18,8 @@ describe('serve options', () => {
       logLevel: 'info',
       inCluster: false,
       configPollIntervalMs: 2000,
+      adminGroups: ['system:masters'],
+      adminUsers: [],
     });
   });
 
@@ -26,6 +28,7 @@ describe('serve options', () => {
     { name: 'a certificate without its key', raw: { tlsCert: 'tls.crt' }, message: '--tls-cert: --tls-cert and --tls-key go together' },
     { name: 'a bad failure mode', raw: { failureMode: 'ignore' }, message: '--failure-mode: Invalid option: expected one of "deny"|"allow"' },
     { name: 'a port out of range', raw: { port: 70000 }, message: '--port: Too big' },
+    { name: 'an empty admin group name', raw: { adminGroups: [''] }, message: '--admin-groups: Too small' },
   ])('rejects $name', ({ raw, message }) => {
     expect(() => parseServeOptions(raw)).toThrow(message);
   });

@@ -199,7 +199,7 @@ const throwingSet: PolicySet = (() => {
   const labels = original.labels!;
   const guardrail: CompiledGuardrail = { ...original, labels: { ...labels, required: labels.required.map((rule) => ({ ...rule, pattern })) } };
   const swap = (list: readonly CompiledGuardrail[]) => list.map((item) => (item === original ? guardrail : item));
-  return { ...set, guardrails: swap(set.guardrails), labelGuardrails: { Pod: swap(set.labelGuardrails.Pod), NetworkPolicy: swap(set.labelGuardrails.NetworkPolicy) } };
+  return { ...set, guardrails: swap(set.guardrails), labelGuardrails: { Pod: swap(set.labelGuardrails.Pod), NetworkPolicy: swap(set.labelGuardrails.NetworkPolicy), Namespace: swap(set.labelGuardrails.Namespace) } };
 })();
 
 /** Namespaces from a static list, except that looking up `flaky` throws. */
