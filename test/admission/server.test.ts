@@ -89,7 +89,7 @@ describe('POST /mutate injects default labels with a JSONPatch', () => {
   });
 
   it.each([
-    { name: 'Namespace CREATE (not a checked kind)', fixture: 'mutate-create-namespace' },
+    { name: 'Namespace CREATE (no guardrail targets Namespaces)', fixture: 'mutate-create-namespace' },
     { name: 'Namespace UPDATE dry run', fixture: 'mutate-update-namespace-dryrun' },
   ])('leaves $name untouched', async ({ fixture }) => {
     const body = review(fixture);
