@@ -276,19 +276,22 @@ export class FakeApiServer {
     if (!route) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     if (method === 'GET' && route.name === undefined) return query.watch === 'true' ? this.watch(route, query, res) : this.list(route, query, res);
     if (method === 'GET' && route.name !== undefined && !route.subresource) return this.getOne(route, res);
-    if (method === 'PATCH' && route.subresource === 'status' && route.name !== undefined) {
-      readBody(req).then((body) => this.patchStatus(route, req.headers['content-type'], body, res), () => sendStatus(res, 400, 'BadRequest', 'unreadable body'));
-      return;
-    }
-    const write = method === 'POST' && route.name === undefined ? this.postObject
-      : method === 'PUT' && route.name !== undefined && !route.subresource ? this.putObject
-        : method === 'PATCH' && route.name !== undefined && !route.subresource ? this.jsonPatchObject
-          : undefined;
+    const write = this.writer(method, route);
     if (write) {
       readBody(req).then((body) => write.call(this, route, req.headers['content-type'], body, res), () => sendStatus(res, 400, 'BadRequest', 'unreadable body'));
       return;
     }
     sendStatus(res, 405, 'MethodNotAllowed', `${method} ${url.pathname} is not supported here`);
+  }
+
+  /** The handler of a request with a body: status patch, create, replace or JSON patch. */
+  private writer(method: string, route: Route): ((route: Route, contentType: string | undefined, body: string, res: ServerResponse) => void) | undefined {
+    const one = route.name !== undefined;
+    if (method === 'PATCH' && one && route.subresource === 'status') return this.patchStatus;
+    if (method === 'POST' && !one) return this.postObject;
+    if (method === 'PUT' && one && !route.subresource) return this.putObject;
+    if (method === 'PATCH' && one && !route.subresource) return this.jsonPatchObject;
+    return undefined;
   }
 
   private list(route: Route, query: Record<string, string>, res: ServerResponse): void {
