@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../admission/bounded.js';
-import { DEFAULT_MAX_BODY_BYTES, parseServeOptions } from '../config/options.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
@@ -133,26 +133,40 @@ function buildProgram(): Command {
     .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')
     .option('--no-in-cluster', "do not use the pod's service account even when running in a cluster")
     .option('--config-poll-interval <ms>', 'how often --config files are checked for changes', integer('--config-poll-interval', 100, 3_600_000), 2000)
+    .option('--shutdown-delay <ms>', 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes', integer('--shutdown-delay', 0, 600_000), DEFAULT_SHUTDOWN_DELAY_MS)
+    .option('--shutdown-timeout <ms>', 'then, how long requests in flight may take before their connections are cut', integer('--shutdown-timeout', 0, 600_000), DEFAULT_SHUTDOWN_TIMEOUT_MS)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: Record<string, unknown>) => {
-      const { excludeNamespace, certReloadInterval, celTimeout, configPollInterval, inCluster, ...rest } = flags;
+      const { excludeNamespace, certReloadInterval, celTimeout, configPollInterval, shutdownDelay, shutdownTimeout, inCluster, ...rest } = flags;
       let options;
       try {
-        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, configPollIntervalMs: configPollInterval, inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
+        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, configPollIntervalMs: configPollInterval, shutdownDelayMs: shutdownDelay, shutdownTimeoutMs: shutdownTimeout, inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
       } catch (error) {
         fail((error as Error).message);
       }
       const logger = createLogger({ level: options.logLevel as LogLevel, write: (line) => process.stderr.write(line) });
       try {
         const running = await startServer(options, logger);
+        // The first SIGTERM or SIGINT drains (exit 0 when every request in flight was answered,
+        // 1 when --shutdown-timeout cut some); a second one exits at once with 1.
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) {
+            logger.warn('second signal: exiting without waiting for the drain', { signal });
+            process.exit(1);
+          }
+          stopping = true;
+          logger.info('shutting down', { signal, shutdownDelayMs: options.shutdownDelayMs, shutdownTimeoutMs: options.shutdownTimeoutMs });
+          running.drain().then(({ cutRequests }) => process.exit(cutRequests === 0 ? 0 : 1), (error: Error) => {
+            logger.error('shutdown failed', { error: error.message });
+            process.exit(1);
+          });
+        };
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+        // Only now: whoever waits for this line may signal at once, and must not find the default handlers.
         if (running.caPath) process.stdout.write(`tierguard: CA bundle for the generated certificate written to ${running.caPath}\n`);
         process.stdout.write(`tierguard: serving https://${options.address}:${running.port} (metrics http://${options.metricsAddress}:${running.metricsPort}/metrics)\n`);
-        const stop = (signal: string) => {
-          logger.info('shutting down', { signal });
-          running.close().then(() => process.exit(0), () => process.exit(1));
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
       } catch (error) {
         fail(error instanceof PolicySetError ? error.message : `cannot start: ${(error as Error).message}`);
       }

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAdmissionHandler } from '../admission/handler.js';
 import { boundedRunner } from '../admission/bounded.js';
+import { createGracefulShutdown, type DrainOutcome } from '../admission/drain.js';
 import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';
 import { loadKubeConfig } from '../cluster/kube-config.js';
@@ -37,6 +38,13 @@ export interface RunningServer {
   readonly generatedCa?: string;
   readonly caPath?: string;
   readonly metrics: Metrics;
+  /**
+   * The graceful stop for SIGTERM: `/readyz` answers 503 at once while requests are still served
+   * for `shutdownDelayMs`, then the listener closes and requests in flight get up to
+   * `shutdownTimeoutMs` (see `admission/drain.ts`); then everything else stops.
+   */
+  drain(): Promise<DrainOutcome>;
+  /** Stops without the drain delay: closes the listeners and idle connections, waits for the rest. */
   close(): Promise<void>;
 }
 
@@ -68,7 +76,9 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     metrics,
     logger,
   });
-  const listener = createWebhookListener({ handler, ready: runtime.ready, maxBodyBytes: options.maxBodyBytes, metrics, logger });
+  const shutdown = createGracefulShutdown({ delayMs: options.shutdownDelayMs, timeoutMs: options.shutdownTimeoutMs, logger });
+  const ready = () => !shutdown.draining() && runtime.ready();
+  const listener = createWebhookListener({ handler, ready, maxBodyBytes: options.maxBodyBytes, metrics, logger });
 
   let tls: ServingCertificate;
   try {
@@ -78,7 +88,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     throw error;
   }
   metrics.certificateExpiry.set(certificateExpiry(tls.cert).getTime() / 1000);
-  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, listener);
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, shutdown.track(listener));
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;
@@ -124,6 +134,14 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     metricsPort,
     metrics,
     ...(tls.generatedCa ? { generatedCa: tls.generatedCa, caPath: tls.caPath } : {}),
+    drain: async () => {
+      const outcome = await shutdown.drain(server);
+      stopWatching();
+      await runtime.stop();
+      metricsServer.closeAllConnections();
+      await closeServer(metricsServer);
+      return outcome;
+    },
     close: async () => {
       stopWatching();
       await runtime.stop();

@@ -13,6 +13,19 @@ const port = z.coerce.number().int().min(0).max(65535);
  */
 export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
 
+/**
+ * After SIGTERM, how long `/readyz` answers 503 while requests are still served: the endpoint
+ * controller, kube-proxy and the API server take a few seconds to stop sending to a deleted pod.
+ */
+export const DEFAULT_SHUTDOWN_DELAY_MS = 5000;
+
+/**
+ * After the delay, how long requests in flight may take before their connections are cut: above
+ * the webhook's default `timeoutSeconds` (10 s), after which the API server has given up anyway.
+ * Delay plus timeout must stay below the pod's `terminationGracePeriodSeconds` (30 s by default).
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 15_000;
+
 export const serveOptionsSchema = z.strictObject({
   /** Policy files or directories; empty = the embedded default guardrails. */
   config: z.array(z.string()).default([]),
@@ -47,6 +60,10 @@ export const serveOptionsSchema = z.strictObject({
   adminGroups: z.array(z.string().min(1)).default(['system:masters']),
   /** Users who may change namespace labels that guardrails select on (`--admin-users`), by `request.userInfo.username`. */
   adminUsers: z.array(z.string().min(1)).default([]),
+  /** After SIGTERM: not ready, still serving, for this long (ms) before the listener closes. */
+  shutdownDelayMs: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_DELAY_MS),
+  /** Then: time (ms) requests in flight may take before their connections are cut. */
+  shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
 }).superRefine((options, ctx) => {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     ctx.addIssue({ code: 'custom', message: '--tls-cert and --tls-key go together', path: ['tlsCert'] });
@@ -63,6 +80,7 @@ export function parseServeOptions(raw: Record<string, unknown>): ServeOptions {
   throw new Error(`invalid options:\n${problems.join('\n')}`);
 }
 
+/** The flag of an option: `shutdownDelayMs` is `--shutdown-delay` (flags in ms carry no unit). */
 function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return name.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

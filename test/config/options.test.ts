@@ -20,6 +20,8 @@ describe('serve options', () => {
       configPollIntervalMs: 2000,
       adminGroups: ['system:masters'],
       adminUsers: [],
+      shutdownDelayMs: 5000,
+      shutdownTimeoutMs: 15_000,
     });
   });
 
@@ -29,6 +31,7 @@ describe('serve options', () => {
     { name: 'a bad failure mode', raw: { failureMode: 'ignore' }, message: '--failure-mode: Invalid option: expected one of "deny"|"allow"' },
     { name: 'a port out of range', raw: { port: 70000 }, message: '--port: Too big' },
     { name: 'an empty admin group name', raw: { adminGroups: [''] }, message: '--admin-groups: Too small' },
+    { name: 'a negative shutdown delay', raw: { shutdownDelayMs: -1 }, message: '--shutdown-delay: Too small' },
   ])('rejects $name', ({ raw, message }) => {
     expect(() => parseServeOptions(raw)).toThrow(message);
   });
