@@ -17,6 +17,7 @@ import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, Webhook } from '../telemetry/metrics.js';
+import { metricKind } from './metric-kind.js';
 import { diffPatch } from './patch.js';
 import { allowed, denied, errored, parseReview, reviewOf } from './review.js';
 
@@ -34,7 +35,7 @@ export interface AdmissionHandlerOptions {
 
 export interface HandledReview {
   readonly review: AdmissionReview;
-  /** The request's kind, for the duration metric (`unknown` when the body could not be read). */
+  /** The request's kind as a metric label (`metricKind`), for the duration metric (`unknown` when the body could not be read). */
   readonly kind: string;
 }
 
@@ -51,8 +52,9 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
     }
     const { request } = parsed;
     const response = await answer(webhook, request, options);
-    metrics.requests.inc({ webhook, kind: request.kind.kind, operation: request.operation, allowed: String(response.allowed), dry_run: String(request.dryRun === true) });
-    return { review: reviewOf(response), kind: request.kind.kind };
+    const kind = metricKind(request.kind);
+    metrics.requests.inc({ webhook, kind, operation: request.operation, allowed: String(response.allowed), dry_run: String(request.dryRun === true) });
+    return { review: reviewOf(response), kind };
   };
 }
 
