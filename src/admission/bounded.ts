@@ -9,7 +9,7 @@ import type { BoundedRunner } from '../engine/validations.js';
 export function boundedRunner(timeoutMs: number): BoundedRunner {
   const context = vm.createContext({ task: undefined as (() => unknown) | undefined });
   const script = new vm.Script('task()');
-  return <T>(fn: () => T): T => {
+  const run = <T>(fn: () => T): T => {
     context.task = fn;
     try {
       return script.runInContext(context, { timeout: timeoutMs, breakOnSigint: false }) as T;
@@ -17,4 +17,5 @@ export function boundedRunner(timeoutMs: number): BoundedRunner {
       context.task = undefined;
     }
   };
+  return Object.assign(run, { timeoutMs });
 }

@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { boundedRunner } from '../admission/bounded.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
+import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
 import { formatProblem } from '../policy/problems.js';
@@ -130,6 +131,8 @@ function buildProgram(): Command {
     .option('--admin-users <names>', 'users who may change namespace labels that guardrails select on (repeatable, comma-separated; default none)', collectList)
     .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
     .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
+    .option('--max-object-values <n>', 'CEL validations refuse an object (with its oldObject) of more JSON values', integer('--max-object-values', 100, 10_000_000), DEFAULT_MAX_OBJECT_VALUES)
+    .option('--max-validations <n>', 'most CEL validations evaluated for one request; above, none is and the request gets a rule error', integer('--max-validations', 1, 100_000), DEFAULT_MAX_VALIDATIONS)
     .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')
     .option('--no-in-cluster', "do not use the pod's service account even when running in a cluster")
     .option('--config-poll-interval <ms>', 'how often --config files are checked for changes', integer('--config-poll-interval', 100, 3_600_000), 2000)

@@ -70,6 +70,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     engine: {
       excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]),
       runBounded: boundedRunner(options.celTimeoutMs),
+      maxObjectValues: options.maxObjectValues,
+      maxValidations: options.maxValidations,
       admins: { groups: new Set(options.adminGroups), users: new Set(options.adminUsers) },
     },
     failureMode: options.failureMode,

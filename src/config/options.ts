@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { failureModes } from '../api/policy.js';
+import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -46,6 +47,10 @@ export const serveOptionsSchema = z.strictObject({
   maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY_BYTES),
   /** Time bound for the CEL validations of one request, in milliseconds. */
   celTimeoutMs: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Objects (with oldObject) of more JSON values are refused by CEL validations. */
+  maxObjectValues: z.coerce.number().int().min(100).max(10_000_000).default(DEFAULT_MAX_OBJECT_VALUES),
+  /** More CEL validations than this for one request are refused, none evaluated. */
+  maxValidations: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_VALIDATIONS),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Watch the cluster of this kubeconfig (its current context). */
   kubeconfig: z.string().optional(),

@@ -13,7 +13,7 @@ import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from
 import { findOverrides } from './network/override.js';
 import { RegionTooLargeError } from './network/region.js';
 import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
-import { DEFAULT_MAX_OBJECT_VALUES, evaluateValidations, type BoundedRunner } from './validations.js';
+import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS, evaluateValidations, type BoundedRunner } from './validations.js';
 
 /** The namespace of the object under review, resolved by the caller through a namespace lookup. */
 export interface NamespaceContext {
@@ -52,6 +52,8 @@ export interface EngineOptions {
   readonly runBounded?: BoundedRunner;
   /** Objects with more JSON values are not given to CEL (default DEFAULT_MAX_OBJECT_VALUES). */
   readonly maxObjectValues?: number;
+  /** At most this many CEL validations per request, else none is evaluated (default DEFAULT_MAX_VALIDATIONS). */
+  readonly maxValidations?: number;
   /** Who may change namespace labels that guardrails select on; nobody when absent. */
   readonly admins?: Admins;
 }
@@ -251,6 +253,7 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
     namespace: request.namespace,
     ...(options.runBounded ? { runBounded: options.runBounded } : {}),
     maxObjectValues: options.maxObjectValues ?? DEFAULT_MAX_OBJECT_VALUES,
+    maxValidations: options.maxValidations ?? DEFAULT_MAX_VALIDATIONS,
   }, out.findings, out.errors);
 }
 

@@ -21,7 +21,11 @@ export interface CompiledValidation {
 }
 
 /** Runs `fn` within the caller's time bound; throws when the bound is exceeded. */
-export type BoundedRunner = <T>(fn: () => T) => T;
+export interface BoundedRunner {
+  <T>(fn: () => T): T;
+  /** The bound in milliseconds, for messages. */
+  readonly timeoutMs?: number;
+}
 
 export interface ValidationInput {
   readonly guardrails: readonly CompiledGuardrail[];
@@ -31,22 +35,41 @@ export interface ValidationInput {
   readonly request: Readonly<Record<string, unknown>>;
   readonly namespace: { readonly name: string; readonly labels: Labels; readonly annotations?: Labels };
   readonly runBounded?: BoundedRunner;
-  /** Objects with more values than this are refused (a rule error), not evaluated. */
+  /** Objects with more values than this (`object` and `oldObject` together) are refused (a rule error), not evaluated. */
   readonly maxObjectValues: number;
+  /** When more validations than this apply to the request, none is evaluated (a rule error). */
+  readonly maxValidations: number;
 }
 
-/** Objects with more JSON values than this are not given to CEL. */
+/**
+ * Objects with more JSON values than this (a Pod has a few hundred) are not given to CEL, whose
+ * variables are a converted copy of the whole object: refused after a cheap count instead of
+ * copied and then cut by the time bound; `serve --max-object-values`.
+ */
 export const DEFAULT_MAX_OBJECT_VALUES = 200_000;
+
+/**
+ * At most this many CEL validations are evaluated for one request (`serve --max-validations`):
+ * a policy set that grows past it is a mistake to report, not a cost every request should pay.
+ * One Pod against 100 validations takes about 130 µs, so the default stays well inside the time bound.
+ */
+export const DEFAULT_MAX_VALIDATIONS = 500;
+
+/** The rule id of errors about the validations of a request as a whole (the limits). */
+const ALL_VALIDATIONS = 'validations';
 
 export function evaluateValidations(input: ValidationInput, findings: Finding[], errors: RuleError[]): void {
   const applicable = input.guardrails.flatMap((guardrail) => (guardrail.validations ?? [])
     .filter((validation) => [...validation.resources].some((resource) => input.resources.has(resource)))
     .map((validation) => ({ guardrail, validation })));
   if (applicable.length === 0) return;
+  if (applicable.length > input.maxValidations) {
+    errors.push({ tier: '-', guardrail: '-', rule: ALL_VALIDATIONS, message: `${applicable.length} CEL validations apply to this object, more than the limit of ${input.maxValidations} (--max-validations); none was evaluated` });
+    return;
+  }
   const size = countValues([input.object, input.oldObject], input.maxObjectValues);
   if (size > input.maxObjectValues) {
-    const first = applicable[0] as (typeof applicable)[number];
-    errors.push({ tier: first.guardrail.tier.name, guardrail: first.guardrail.name, rule: 'validations', message: `the object has more than ${input.maxObjectValues} values, too large for CEL validations` });
+    errors.push({ tier: '-', guardrail: '-', rule: ALL_VALIDATIONS, message: `the object has more than ${input.maxObjectValues} values, too large for CEL validations (--max-object-values)` });
     return;
   }
   let current = applicable[0] as (typeof applicable)[number];
@@ -72,7 +95,7 @@ export function evaluateValidations(input: ValidationInput, findings: Finding[],
   } catch (error) {
     const skipped = applicable.length - done - 1;
     const more = skipped > 0 ? ` (${skipped} later validation${skipped === 1 ? '' : 's'} not evaluated)` : '';
-    errors.push({ tier: current.guardrail.tier.name, guardrail: current.guardrail.name, rule: current.validation.id, message: `${errorText(error)}${more}` });
+    errors.push({ tier: current.guardrail.tier.name, guardrail: current.guardrail.name, rule: current.validation.id, message: `${errorText(error, input.runBounded?.timeoutMs)}${more}` });
   }
 }
 
@@ -110,7 +133,8 @@ function countValues(root: unknown, limit: number): number {
   return count;
 }
 
-function errorText(error: unknown): string {
+function errorText(error: unknown, timeoutMs: number | undefined): string {
   const message = error instanceof Error ? error.message : String(error);
-  return /timed out/i.test(message) ? 'evaluation exceeded the time limit for one request (--cel-timeout)' : 'evaluation failed';
+  const limit = timeoutMs === undefined ? 'the time limit' : `the time limit of ${timeoutMs} ms`;
+  return /timed out/i.test(message) ? `evaluation exceeded ${limit} for one request (--cel-timeout)` : 'evaluation failed';
 }

@@ -97,7 +97,7 @@ describe('CEL bounds: a rule author cannot hang or crash the webhook', () => {
     expect(slowAnswer.allowed).toBe(false);
     expect(slowAnswer.status.code).toBe(500);
     expect(slowAnswer.status.message).toBe('Pod payments/api-0 is denied by tierguard: 1 rule could not be evaluated (failure mode deny):\n'
-      + '- error in tier security, guardrail expensive, rule validations[0]: evaluation exceeded the time limit for one request (--cel-timeout) (1 later validation not evaluated)');
+      + '- error in tier security, guardrail expensive, rule validations[0]: evaluation exceeded the time limit of 100 ms for one request (--cel-timeout) (1 later validation not evaluated)');
     expect(normalAnswer).toEqual({ uid: 'normal-request', allowed: true });
   });
 

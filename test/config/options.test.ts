@@ -15,6 +15,8 @@ describe('serve options', () => {
       excludeNamespaces: ['kube-system'],
       maxBodyBytes: 7 * 1024 * 1024,
       celTimeoutMs: 100,
+      maxObjectValues: 200_000,
+      maxValidations: 500,
       logLevel: 'info',
       inCluster: false,
       configPollIntervalMs: 2000,
@@ -30,6 +32,8 @@ describe('serve options', () => {
     { name: 'a certificate without its key', raw: { tlsCert: 'tls.crt' }, message: '--tls-cert: --tls-cert and --tls-key go together' },
     { name: 'a bad failure mode', raw: { failureMode: 'ignore' }, message: '--failure-mode: Invalid option: expected one of "deny"|"allow"' },
     { name: 'a port out of range', raw: { port: 70000 }, message: '--port: Too big' },
+    { name: 'an object limit below 100 values', raw: { maxObjectValues: 99 }, message: '--max-object-values: Too small' },
+    { name: 'a limit of no validation at all', raw: { maxValidations: 0 }, message: '--max-validations: Too small' },
     { name: 'an empty admin group name', raw: { adminGroups: [''] }, message: '--admin-groups: Too small' },
     { name: 'a negative shutdown delay', raw: { shutdownDelayMs: -1 }, message: '--shutdown-delay: Too small' },
   ])('rejects $name', ({ raw, message }) => {
