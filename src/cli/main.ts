@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../admission/bounded.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions } from '../config/options.js';
+import { DEFAULT_CA_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
@@ -38,6 +38,17 @@ function integer(name: string, min: number, max: number) {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
     return n;
+  };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration with its unit, `90d`, `2160h`, `30s`, as milliseconds. */
+function duration(name: string) {
+  return (value: string): number => {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+    if (!match) throw new InvalidArgumentError(`${name} must be a whole number with a unit (ms, s, m, h or d), e.g. 90d`);
+    return Number(match[1]) * DURATION_UNITS[match[2]!]!;
   };
 }
 
@@ -124,6 +135,13 @@ function buildProgram(): Command {
     .option('--tls-key <file>', 'serving key (PEM)')
     .option('--ca-out <file>', 'where to write the generated CA bundle when no certificate is given')
     .option('--cert-reload-interval <ms>', 'how often certificate files are checked for changes', integer('--cert-reload-interval', 100, 86_400_000), 10_000)
+    .option('--client-ca <file>', 'require a client certificate signed by this CA (PEM) on the webhook port, e.g. the API server\'s')
+    .option('--tls-secret <name>', 'self-managed certificates: keep the CA and serving certificate in this Secret of --namespace (created if absent, rotated; needs a cluster)')
+    .option('--webhook-configuration <name>', 'Mutating- and ValidatingWebhookConfiguration whose caBundle tierguard keeps in step with --tls-secret (repeatable)', collect, [])
+    .option('--service <name>', 'the webhook Service: the self-managed certificate is issued for its DNS names in --namespace', 'tierguard')
+    .option('--cert-validity <duration>', 'lifetime of a self-managed serving certificate, e.g. 90d or 2160h (renewed with a third left)', duration('--cert-validity'), DEFAULT_CERT_VALIDITY_MS)
+    .option('--ca-validity <duration>', 'lifetime of the self-managed CA, e.g. 730d (a successor is trusted with a third left)', duration('--ca-validity'), DEFAULT_CA_VALIDITY_MS)
+    .option('--cert-check-interval <ms>', 'how often the certificate Secret is checked for due rotations and other replicas\' changes', integer('--cert-check-interval', 100, 86_400_000), 300_000)
     .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
     .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
@@ -140,10 +158,10 @@ function buildProgram(): Command {
     .option('--shutdown-timeout <ms>', 'then, how long requests in flight may take before their connections are cut', integer('--shutdown-timeout', 0, 600_000), DEFAULT_SHUTDOWN_TIMEOUT_MS)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: Record<string, unknown>) => {
-      const { excludeNamespace, certReloadInterval, celTimeout, configPollInterval, shutdownDelay, shutdownTimeout, inCluster, ...rest } = flags;
+      const { excludeNamespace, certReloadInterval, celTimeout, configPollInterval, shutdownDelay, shutdownTimeout, inCluster, webhookConfiguration, certValidity, caValidity, certCheckInterval, ...rest } = flags;
       let options;
       try {
-        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, configPollIntervalMs: configPollInterval, shutdownDelayMs: shutdownDelay, shutdownTimeoutMs: shutdownTimeout, inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
+        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, configPollIntervalMs: configPollInterval, webhookConfigurations: webhookConfiguration, certValidityMs: certValidity, caValidityMs: caValidity, certCheckIntervalMs: certCheckInterval, shutdownDelayMs: shutdownDelay, shutdownTimeoutMs: shutdownTimeout, inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
       } catch (error) {
         fail((error as Error).message);
       }

@@ -2,12 +2,9 @@
  * `tierguard serve`: composes policy loading, the admission handler, TLS and metrics into a
  * running webhook. Everything it needs arrives in its options; it reads no environment itself.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { createAdmissionHandler } from '../admission/handler.js';
 import { boundedRunner } from '../admission/bounded.js';
 import { createGracefulShutdown, type DrainOutcome } from '../admission/drain.js';
@@ -17,10 +14,9 @@ import { loadKubeConfig } from '../cluster/kube-config.js';
 import { startPolicyRuntime } from '../cluster/policy-runtime.js';
 import { DEFAULT_POLICY_DIR } from '../policy/load.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
-import { certificateExpiry, generateCertificates } from '../tls/certs.js';
-import { readCertificatePair, watchCertificates } from '../tls/reloader.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { servingTls, type ServingTls } from './serve-tls.js';
 
 /** The policy set did not compile: nothing is served. */
 export class PolicySetError extends Error {
@@ -79,33 +75,22 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     logger,
   });
   const shutdown = createGracefulShutdown({ delayMs: options.shutdownDelayMs, timeoutMs: options.shutdownTimeoutMs, logger });
-  const ready = () => !shutdown.draining() && runtime.ready();
+  // Not ready before the self-managed certificate is in place (`tls` is set before listening).
+  const ready = () => !shutdown.draining() && runtime.ready() && tls.ready();
   const listener = createWebhookListener({ handler, ready, maxBodyBytes: options.maxBodyBytes, metrics, logger });
 
-  let tls: ServingCertificate;
+  let tls: ServingTls;
   try {
-    tls = await serverCertificate(options, logger);
+    tls = await servingTls(options, { kubeConfig, logger, metrics });
   } catch (error) {
     await runtime.stop();
     throw error;
   }
-  metrics.certificateExpiry.set(certificateExpiry(tls.cert).getTime() / 1000);
-  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, shutdown.track(listener));
+  const server = https.createServer(tls.serverOptions, shutdown.track(listener));
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;
-  const stopWatching = options.tlsCert && options.tlsKey
-    ? watchCertificates({
-      certFile: options.tlsCert,
-      keyFile: options.tlsKey,
-      intervalMs: options.certReloadIntervalMs,
-      logger,
-      apply: (pair) => {
-        server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
-        metrics.certificateExpiry.set(certificateExpiry(pair.cert).getTime() / 1000);
-      },
-    }, tls)
-    : () => {};
+  const stopWatching = tls.follow(server);
 
   const metricsServer = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
@@ -113,6 +98,13 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
         (text) => { res.writeHead(200, { 'Content-Type': metrics.registry.contentType }); res.end(text); },
         (error: Error) => { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(error.message); },
       );
+      return;
+    }
+    // The probes, here too: with --client-ca the webhook port refuses the kubelet, which has no client certificate.
+    if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
+      const up = req.url === '/healthz' || ready();
+      res.writeHead(up ? 200 : 503, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ status: req.url === '/healthz' ? 'ok' : up ? 'ready' : 'not ready' }));
       return;
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' });
@@ -151,30 +143,6 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       await Promise.all([closeServer(server), closeServer(metricsServer)]);
     },
   };
-}
-
-interface ServingCertificate {
-  readonly cert: string;
-  readonly key: string;
-  readonly generatedCa?: string;
-  readonly caPath?: string;
-}
-
-/** The configured certificate pair, or a fresh CA and certificate for localhost kept in memory. */
-async function serverCertificate(options: ServeOptions, logger: Logger): Promise<ServingCertificate> {
-  if (options.tlsCert && options.tlsKey) {
-    try {
-      return await readCertificatePair({ certFile: options.tlsCert, keyFile: options.tlsKey });
-    } catch (error) {
-      throw new Error(`cannot use --tls-cert ${options.tlsCert} and --tls-key ${options.tlsKey}: ${(error as Error).message}`, { cause: error });
-    }
-  }
-  const bundle = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], days: 30 });
-  const caPath = options.caOut ?? path.join(os.tmpdir(), 'tierguard', 'ca.crt');
-  await mkdir(path.dirname(caPath), { recursive: true });
-  await writeFile(caPath, bundle.caCert);
-  logger.info('no --tls-cert given: generated a self-signed CA and a serving certificate for localhost in memory', { caBundle: caPath });
-  return { cert: bundle.cert, key: bundle.key, generatedCa: bundle.caCert, caPath };
 }
 
 function listen(server: http.Server | https.Server, port: number, host: string): Promise<void> {

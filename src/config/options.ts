@@ -27,6 +27,12 @@ export const DEFAULT_SHUTDOWN_DELAY_MS = 5000;
  */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 15_000;
 
+/** Self-managed serving certificates live 90 days (renewed after 60), as cert-manager's default. */
+export const DEFAULT_CERT_VALIDITY_MS = 90 * 86_400_000;
+
+/** The self-managed CA lives two years; its successor is added to the bundle eight months early. */
+export const DEFAULT_CA_VALIDITY_MS = 730 * 86_400_000;
+
 export const serveOptionsSchema = z.strictObject({
   /** Policy files or directories; empty = the embedded default guardrails. */
   config: z.array(z.string()).default([]),
@@ -39,6 +45,23 @@ export const serveOptionsSchema = z.strictObject({
   /** Where the generated CA bundle is written when no certificate is given. */
   caOut: z.string().optional(),
   certReloadIntervalMs: z.coerce.number().int().min(100).default(10_000),
+  /** PEM CA bundle: when set, clients (the API server) must present a certificate it signed. */
+  clientCa: z.string().min(1).optional(),
+  /**
+   * Self-managed certificates: the Secret in `namespace` holding the CA and serving certificate,
+   * created when absent and rotated by tierguard; needs a cluster connection.
+   */
+  tlsSecret: z.string().min(1).optional(),
+  /** Mutating- and ValidatingWebhookConfigurations (by name) whose caBundle tracks that Secret. */
+  webhookConfigurations: z.array(z.string().min(1)).default([]),
+  /** The webhook's Service, whose DNS names the self-managed serving certificate carries. */
+  service: z.string().min(1).default('tierguard'),
+  /** Lifetime of a self-managed serving certificate; renewed with a third of it left. */
+  certValidityMs: z.coerce.number().int().min(1000).default(DEFAULT_CERT_VALIDITY_MS),
+  /** Lifetime of the self-managed CA; a new one is added to the bundle with a third of it left. */
+  caValidityMs: z.coerce.number().int().min(1000).default(DEFAULT_CA_VALIDITY_MS),
+  /** How often the certificate Secret is checked (and other replicas' rotations picked up). */
+  certCheckIntervalMs: z.coerce.number().int().min(100).default(300_000),
   failureMode: z.enum(failureModes).default('deny'),
   /** tierguard's own namespace, always excluded. */
   namespace: z.string().min(1).default('tierguard'),
@@ -72,6 +95,15 @@ export const serveOptionsSchema = z.strictObject({
 }).superRefine((options, ctx) => {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     ctx.addIssue({ code: 'custom', message: '--tls-cert and --tls-key go together', path: ['tlsCert'] });
+  }
+  if (options.tlsSecret !== undefined && options.tlsCert !== undefined) {
+    ctx.addIssue({ code: 'custom', message: '--tls-secret (self-managed certificates) and --tls-cert (certificate files) exclude each other', path: ['tlsSecret'] });
+  }
+  if (options.tlsSecret !== undefined && options.kubeconfig === undefined && !options.inCluster) {
+    ctx.addIssue({ code: 'custom', message: '--tls-secret needs a cluster connection (in-cluster, or --kubeconfig)', path: ['tlsSecret'] });
+  }
+  if (options.caValidityMs <= options.certValidityMs) {
+    ctx.addIssue({ code: 'custom', message: `must be longer than --cert-validity (${options.certValidityMs} ms)`, path: ['caValidityMs'] });
   }
 });
 
