@@ -41,6 +41,7 @@ describe('values', () => {
   });
 
   it.each([
+    { name: 'self-managed certificates with their lifetimes', values: { certificates: { mode: 'self-managed', selfManaged: { certValidity: '30d', caValidity: '365d', checkIntervalMs: 60000 } } } },
     { name: 'cert-manager with a ClusterIssuer', values: { certificates: { mode: 'cert-manager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } } },
     { name: 'provided certificates with a CA bundle', values: { certificates: { mode: 'provided', secretName: 'my-tls', caBundle: 'TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpKUTBGVVJTMHRMUzB0Q2c9PQ==' } } },
     { name: 'Ignore for Tier/Guardrail objects only', values: { webhook: { policyFailurePolicy: 'Ignore' } } },
@@ -60,6 +61,7 @@ describe('values', () => {
     { name: 'timeoutSeconds as a string', values: { webhook: { timeoutSeconds: '10' } }, problem: '/webhook/timeoutSeconds must be integer' },
     { name: 'an excluded namespace that is not a name', values: { webhook: { excludeNamespaces: ['Kube_System'] } }, problem: '/webhook/excludeNamespaces/0 must match pattern' },
     { name: 'an unknown certificate mode', values: { certificates: { mode: 'vault' } }, problem: '/certificates/mode must be equal to one of the allowed values' },
+    { name: 'a self-managed lifetime without a unit', values: { certificates: { mode: 'self-managed', selfManaged: { certValidity: '90' } } }, problem: '/certificates/selfManaged/certValidity must match pattern "^[0-9]+(ms|s|m|h|d)$"' },
     { name: 'provided certificates without a CA bundle', values: { certificates: { mode: 'provided' } }, problem: '/certificates/caBundle must NOT have fewer than 1 characters' },
     { name: 'failureMode open', values: { failureMode: 'open' }, problem: '/failureMode must be equal to one of the allowed values' },
     { name: 'logLevel trace', values: { logLevel: 'trace' }, problem: '/logLevel must be equal to one of the allowed values' },
