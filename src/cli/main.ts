@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../admission/bounded.js';
-import { DEFAULT_CA_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions } from '../config/options.js';
+import { DEFAULT_CA_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions, type ServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
@@ -117,6 +117,24 @@ async function runQueries(context: ExplainContext, file: string): Promise<void> 
   }
 }
 
+/** `serve` flags given in milliseconds or as durations: `--cel-timeout` is the option `celTimeoutMs`. */
+const MILLISECOND_FLAGS: ReadonlySet<string> = new Set([
+  'certReloadInterval', 'celTimeout', 'networkCheckTimeout', 'configPollInterval', 'shutdownDelay', 'shutdownTimeout', 'certValidity', 'caValidity', 'certCheckInterval',
+]);
+
+/** The options of `serve` from its parsed flags (names as the options schema has them). */
+function serveOptionsFrom(flags: Record<string, unknown>): ServeOptions {
+  const { excludeNamespace, webhookConfiguration, inCluster, ...rest } = flags;
+  const raw = Object.fromEntries(Object.entries(rest).map(([key, value]) => [MILLISECOND_FLAGS.has(key) ? `${key}Ms` : key, value]));
+  return parseServeOptions({
+    ...raw,
+    webhookConfigurations: webhookConfiguration,
+    // The pod's service account only when actually in a pod.
+    inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined,
+    ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}),
+  });
+}
+
 function buildProgram(): Command {
   const program = new Command('tierguard')
     .description('Kubernetes admission webhook enforcing tiered network-security guardrails')
@@ -149,6 +167,7 @@ function buildProgram(): Command {
     .option('--admin-users <names>', 'users who may change namespace labels that guardrails select on (repeatable, comma-separated; default none)', collectList)
     .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
     .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
+    .option('--network-check-timeout <ms>', 'time bound for the override check of one NetworkPolicy', integer('--network-check-timeout', 1, 30_000), 2000)
     .option('--max-object-values <n>', 'CEL validations refuse an object (with its oldObject) of more JSON values', integer('--max-object-values', 100, 10_000_000), DEFAULT_MAX_OBJECT_VALUES)
     .option('--max-validations <n>', 'most CEL validations evaluated for one request; above, none is and the request gets a rule error', integer('--max-validations', 1, 100_000), DEFAULT_MAX_VALIDATIONS)
     .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')
@@ -158,10 +177,9 @@ function buildProgram(): Command {
     .option('--shutdown-timeout <ms>', 'then, how long requests in flight may take before their connections are cut', integer('--shutdown-timeout', 0, 600_000), DEFAULT_SHUTDOWN_TIMEOUT_MS)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: Record<string, unknown>) => {
-      const { excludeNamespace, certReloadInterval, celTimeout, configPollInterval, shutdownDelay, shutdownTimeout, inCluster, webhookConfiguration, certValidity, caValidity, certCheckInterval, ...rest } = flags;
       let options;
       try {
-        options = parseServeOptions({ ...rest, certReloadIntervalMs: certReloadInterval, celTimeoutMs: celTimeout, configPollIntervalMs: configPollInterval, webhookConfigurations: webhookConfiguration, certValidityMs: certValidity, caValidityMs: caValidity, certCheckIntervalMs: certCheckInterval, shutdownDelayMs: shutdownDelay, shutdownTimeoutMs: shutdownTimeout, inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined, ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}) });
+        options = serveOptionsFrom(flags);
       } catch (error) {
         fail((error as Error).message);
       }

@@ -70,6 +70,8 @@ export const serveOptionsSchema = z.strictObject({
   maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY_BYTES),
   /** Time bound for the CEL validations of one request, in milliseconds. */
   celTimeoutMs: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Time bound for the network override check of one NetworkPolicy, in milliseconds. */
+  networkCheckTimeoutMs: z.coerce.number().int().min(1).max(30_000).default(2000),
   /** Objects (with oldObject) of more JSON values are refused by CEL validations. */
   maxObjectValues: z.coerce.number().int().min(100).max(10_000_000).default(DEFAULT_MAX_OBJECT_VALUES),
   /** More CEL validations than this for one request are refused, none evaluated. */

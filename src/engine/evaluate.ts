@@ -50,6 +50,8 @@ export interface EngineOptions {
   readonly excludedNamespaces: ReadonlySet<string>;
   /** Bounds the CEL evaluation of one request in time; without it CEL runs unbounded (tests). */
   readonly runBounded?: BoundedRunner;
+  /** Bounds the network override check of one NetworkPolicy in time; unbounded without it. */
+  readonly runNetworkBounded?: BoundedRunner;
   /** Objects with more JSON values are not given to CEL (default DEFAULT_MAX_OBJECT_VALUES). */
   readonly maxObjectValues?: number;
   /** At most this many CEL validations per request, else none is evaluated (default DEFAULT_MAX_VALIDATIONS). */
@@ -213,7 +215,7 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
     });
   }
   if (request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy') {
-    findings.push(...networkFindings(set, request, errors));
+    findings.push(...networkFindings(set, request, errors, options.runNetworkBounded));
   }
   celFindings(set, request, options, { findings, errors });
   return { findings, errors, notes, hints };
@@ -258,9 +260,10 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
 }
 
 /** The tiers' verdict on a NetworkPolicy: every rule of it that allows traffic a guardrail denies. */
-function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleError[]): Finding[] {
+function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleError[], runBounded?: BoundedRunner): Finding[] {
+  const check = () => findOverrides(set, { policy: request.object, namespace: request.namespace, knownNamespaces: request.knownNamespaces ?? [] });
   try {
-    return findOverrides(set, { policy: request.object, namespace: request.namespace, knownNamespaces: request.knownNamespaces ?? [] })
+    return (runBounded ? runBounded(check) : check())
       .map((override) => ({
         tier: override.tier,
         guardrail: override.guardrail,
@@ -273,10 +276,23 @@ function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleErr
         warning: override.short,
       }));
   } catch (error) {
+    if (runBounded && isTimeout(error)) {
+      errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: `the override check exceeded the time limit of ${runBounded.timeoutMs} ms for one request (--network-check-timeout)` });
+      return [];
+    }
     if (!(error instanceof RegionTooLargeError)) throw error;
     errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: error.message });
     return [];
   }
+}
+
+/**
+ * The watchdog's error when the bound passed (`ERR_SCRIPT_EXECUTION_TIMEOUT`). It comes from
+ * another realm (a vm context), so it is no `instanceof Error` here.
+ */
+function isTimeout(error: unknown): boolean {
+  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown };
+  return code === 'ERR_SCRIPT_EXECUTION_TIMEOUT' || (typeof message === 'string' && /timed out/i.test(message));
 }
 
 interface RequiredCheck {

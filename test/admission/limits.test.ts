@@ -1,8 +1,8 @@
 /**
- * The four limits of one admission request (issue 6, item 5), each through a real HTTPS request
+ * The five limits of one admission request (issue 6, item 5), each through a real HTTPS request
  * to a server started in-process on 127.0.0.1: body size (`--max-body-bytes`), object size for CEL
- * (`--max-object-values`), CEL validations evaluated (`--max-validations`) and CEL time
- * (`--cel-timeout`). Each refusal names the limit, its value and the flag that changes it; below
+ * (`--max-object-values`), CEL validations evaluated (`--max-validations`), CEL time
+ * (`--cel-timeout`) and the time of the network override check (`--network-check-timeout`). Each refusal names the limit, its value and the flag that changes it; below
  * the limit the same request gets its ordinary verdict.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,5 +158,41 @@ describe('--cel-timeout: the time the CEL validations of one request may take', 
     expect(response.status.code).toBe(500);
     expect(response.status.message).toBe('Pod payments/api-0 is denied by tierguard: 1 rule could not be evaluated (failure mode deny):\n'
       + '- error in tier security, guardrail expensive, rule validations[0]: evaluation exceeded the time limit of 50 ms for one request (--cel-timeout) (1 later validation not evaluated)');
+  });
+});
+
+/** A NetworkPolicy in `payments` with `rules` egress rules, each to its own /32 in 10.0.0.0/8 on its own port. */
+function networkPolicyWithRules(rules: number) {
+  const body = review('validate-create-networkpolicy');
+  body.request.namespace = 'payments';
+  body.request.object.metadata.namespace = 'payments';
+  body.request.object.spec = {
+    podSelector: {},
+    policyTypes: ['Egress'],
+    egress: Array.from({ length: rules }, (_, i) => ({ to: [{ ipBlock: { cidr: `10.${(i >> 8) & 255}.${i & 255}.1/32` } }], ports: [{ port: 1024 + i }] })),
+  };
+  return body;
+}
+
+describe('--network-check-timeout: the time the override check of one NetworkPolicy may take', () => {
+  const bounded = serverWith({ config: [fixturePath('policies', 'network-guardrails.yaml')], networkCheckTimeoutMs: 1 });
+  const generous = serverWith({ config: [fixturePath('policies', 'network-guardrails.yaml')], networkCheckTimeoutMs: 30_000 });
+
+  it('stops the check at the bound as a rule error naming the bound and the flag', async () => {
+    const body = networkPolicyWithRules(3000);
+    const response = await validate(bounded(), body);
+    expect(response.allowed).toBe(false);
+    expect(response.status.code).toBe(500);
+    expect(response.status.message).toContain('error in tier -, guardrail -, rule network-override: the override check exceeded the time limit of 1 ms for one request (--network-check-timeout)');
+  });
+
+  it('decides the same NetworkPolicy within a generous bound', async () => {
+    const allowedEverywhereInCluster = await validate(generous(), networkPolicyWithRules(3000));
+    expect(allowedEverywhereInCluster).toEqual({ uid: review('validate-create-networkpolicy').request.uid, allowed: true });
+    const internet = networkPolicyWithRules(3000);
+    internet.request.object.spec.egress.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }] });
+    const denied = await validate(generous(), internet);
+    expect(denied.allowed).toBe(false);
+    expect(denied.status.message).toContain('rule deny-internet');
   });
 });

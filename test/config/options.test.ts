@@ -20,6 +20,7 @@ describe('serve options', () => {
       excludeNamespaces: ['kube-system'],
       maxBodyBytes: 7 * 1024 * 1024,
       celTimeoutMs: 100,
+      networkCheckTimeoutMs: 2000,
       maxObjectValues: 200_000,
       maxValidations: 500,
       logLevel: 'info',
