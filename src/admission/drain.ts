@@ -25,90 +25,81 @@ export interface GracefulShutdownOptions {
   /** Time requests in flight are given once the listener is closed, in ms. */
   readonly timeoutMs: number;
   readonly logger: Logger;
+  /** How often connections that have become idle are closed while waiting (default 50 ms). */
+  readonly idleSweepMs?: number;
 }
 
 export interface DrainOutcome {
-  /** Requests still unanswered when `timeoutMs` ran out; their connections were cut. 0 = clean. */
+  /** Connections still busy with a request when `timeoutMs` ran out; they were cut. 0 = clean. */
   readonly cutRequests: number;
 }
 
 export interface GracefulShutdown {
-  /** Wraps the server's request listener, to know the requests in flight. Use it once. */
+  /** Wraps the server's request listener, so answers close their connection while draining. */
   track(listener: RequestListener): RequestListener;
   /** True from the moment `drain` is called: the replica must be taken out of the endpoints. */
   draining(): boolean;
-  /** Requests received and not yet answered. */
-  inFlight(): number;
   /** Runs the three steps above on `server` (whose listener was `track`ed); resolves when it is closed. */
   drain(server: HttpServer | HttpsServer): Promise<DrainOutcome>;
 }
 
 /**
+ * Nothing is recorded per request (a listener on every response cost a fifth of the throughput
+ * in measurement, through garbage collection): while draining, every answer asks for its
+ * connection to be closed, and once the listener is closed node's own bookkeeping tells idle
+ * connections from busy ones.
+ *
  * @example
  * const shutdown = createGracefulShutdown({ delayMs: 5000, timeoutMs: 15_000, logger });
  * const server = https.createServer(tls, shutdown.track(listener));
  * process.once('SIGTERM', () => void shutdown.drain(server).then(({ cutRequests }) => process.exit(cutRequests ? 1 : 0)));
  */
 export function createGracefulShutdown(options: GracefulShutdownOptions): GracefulShutdown {
-  const active = new Set<ServerResponse>();
   let draining = false;
-  let onAnswered: (() => void) | undefined;
   let result: Promise<DrainOutcome> | undefined;
 
   return {
     track: (listener) => (req, res) => {
-      active.add(res);
-      res.once('close', () => {
-        active.delete(res);
-        onAnswered?.();
-      });
       if (draining) res.setHeader('Connection', 'close');
       listener(req, res);
     },
     draining: () => draining,
-    inFlight: () => active.size,
     drain(server) {
       if (result) return result;
       draining = true;
-      // Answers already being prepared also close their connection once sent.
-      for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
-      options.logger.info('draining: /readyz answers 503, requests are still served', { delayMs: options.delayMs, timeoutMs: options.timeoutMs, inFlight: active.size });
-      result = delay(options.delayMs).then(() => stopAccepting({ server, active, timeoutMs: options.timeoutMs, logger: options.logger, setOnAnswered: (fn) => { onAnswered = fn; } }));
+      options.logger.info('draining: /readyz answers 503, requests are still served', { delayMs: options.delayMs, timeoutMs: options.timeoutMs });
+      result = delay(options.delayMs).then(() => stopAccepting(server, options));
       return result;
     },
   };
 }
 
-interface StopOptions {
-  readonly server: HttpServer | HttpsServer;
-  readonly active: Set<ServerResponse>;
-  readonly timeoutMs: number;
-  readonly logger: Logger;
-  readonly setOnAnswered: (fn: () => void) => void;
-}
-
-function stopAccepting(options: StopOptions): Promise<DrainOutcome> {
-  const { server, active, logger } = options;
+function stopAccepting(server: HttpServer | HttpsServer, options: GracefulShutdownOptions): Promise<DrainOutcome> {
+  const { logger } = options;
   return new Promise((resolve) => {
     let settled = false;
+    // An answer that was already being written when draining began did not ask to close its
+    // connection: close such connections as soon as they are idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), options.idleSweepMs ?? 50);
     const timer = setTimeout(() => {
       settled = true;
-      const cutRequests = active.size;
-      logger.warn('shutdown timeout: cutting the connections still open (--shutdown-timeout)', { cutRequests });
-      server.closeAllConnections();
-      resolve({ cutRequests });
+      clearInterval(sweep);
+      server.closeIdleConnections();
+      server.getConnections((_error, cutRequests) => {
+        logger.warn('shutdown timeout: cutting the connections still open (--shutdown-timeout)', { cutRequests });
+        server.closeAllConnections();
+        resolve({ cutRequests });
+      });
     }, options.timeoutMs);
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       if (settled) return;
       logger.info('drained: every request in flight was answered');
       resolve({ cutRequests: 0 });
     });
-    // A connection whose answer was already on its way when draining began stays open once the
-    // answer is sent; close it as soon as it is idle.
-    options.setOnAnswered(() => setImmediate(() => server.closeIdleConnections()));
     server.closeIdleConnections();
-    logger.info('stopped accepting connections; waiting for requests in flight', { inFlight: active.size });
+    server.getConnections((_error, busy) => logger.info('stopped accepting connections; waiting for requests in flight', { busyConnections: busy }));
   });
 }
 
