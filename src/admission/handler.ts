@@ -106,14 +106,7 @@ function answerPolicyChange(request: AdmissionRequest, options: AdmissionHandler
 async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<EngineRequest | undefined> {
   if (isNamespaceKind(request.kind)) return resolveNamespaceObject(request, options);
   const name = request.namespace || metadataNamespace(request.object) || metadataNamespace(request.oldObject) || '';
-  const provisional: EngineRequest = {
-    operation: request.operation,
-    kind: request.kind,
-    ...(request.subResource ? { subResource: request.subResource } : {}),
-    namespace: { name, labels: namespaceLabels(name, undefined), known: false },
-    object: request.object,
-    oldObject: request.oldObject,
-  };
+  const provisional = unresolved(request, name);
   if (skipReason(provisional, options.engine) !== undefined) return undefined;
   if (!name) throw new MissingNamespaceError('request.namespace is empty for a namespaced kind');
   const info = await options.namespaces.get(name);
@@ -124,7 +117,14 @@ async function resolve(request: AdmissionRequest, options: AdmissionHandlerOptio
 /** A Namespace is its own namespace: its labels come from the object, never from the lookup. */
 function resolveNamespaceObject(request: AdmissionRequest, options: AdmissionHandlerOptions): EngineRequest | undefined {
   const name = namespaceObjectName(request);
-  const provisional: EngineRequest = {
+  const provisional = unresolved(request, name);
+  if (skipReason(provisional, options.engine) !== undefined) return undefined;
+  return { ...provisional, namespace: namespaceObjectContext(request.object, name), userInfo: request.userInfo, celRequest: () => celRequest(request, name) };
+}
+
+/** The request before its namespace is looked up: enough to decide whether to skip it. */
+function unresolved(request: AdmissionRequest, name: string): EngineRequest {
+  return {
     operation: request.operation,
     kind: request.kind,
     ...(request.subResource ? { subResource: request.subResource } : {}),
@@ -132,8 +132,6 @@ function resolveNamespaceObject(request: AdmissionRequest, options: AdmissionHan
     object: request.object,
     oldObject: request.oldObject,
   };
-  if (skipReason(provisional, options.engine) !== undefined) return undefined;
-  return { ...provisional, namespace: namespaceObjectContext(request.object, name), userInfo: request.userInfo, celRequest: () => celRequest(request, name) };
 }
 
 /** The CEL `request` variable: the AdmissionRequest without its objects. */

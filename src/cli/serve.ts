@@ -66,7 +66,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     engine: {
       excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]),
       runBounded: boundedRunner(options.celTimeoutMs),
-      runNetworkBounded: boundedRunner(options.networkCheckTimeoutMs),
+      networkCheckBudget: { timeoutMs: options.networkCheckTimeoutMs, now: () => performance.now() },
       maxObjectValues: options.maxObjectValues,
       maxValidations: options.maxValidations,
       admins: { groups: new Set(options.adminGroups), users: new Set(options.adminUsers) },

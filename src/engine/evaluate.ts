@@ -10,7 +10,7 @@ import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { namespaceObjectContext } from './namespace-object.js';
 import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from './namespace-relabel.js';
-import { findOverrides } from './network/override.js';
+import { findOverrides, OverrideTimeoutError } from './network/override.js';
 import { RegionTooLargeError } from './network/region.js';
 import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS, evaluateValidations, type BoundedRunner } from './validations.js';
@@ -50,8 +50,11 @@ export interface EngineOptions {
   readonly excludedNamespaces: ReadonlySet<string>;
   /** Bounds the CEL evaluation of one request in time; without it CEL runs unbounded (tests). */
   readonly runBounded?: BoundedRunner;
-  /** Bounds the network override check of one NetworkPolicy in time; unbounded without it. */
-  readonly runNetworkBounded?: BoundedRunner;
+  /**
+   * Bounds the network override check of one NetworkPolicy in time, with the caller's clock (in
+   * milliseconds); unbounded without it.
+   */
+  readonly networkCheckBudget?: { readonly timeoutMs: number; readonly now: () => number };
   /** Objects with more JSON values are not given to CEL (default DEFAULT_MAX_OBJECT_VALUES). */
   readonly maxObjectValues?: number;
   /** At most this many CEL validations per request, else none is evaluated (default DEFAULT_MAX_VALIDATIONS). */
@@ -215,7 +218,7 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
     });
   }
   if (request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy') {
-    findings.push(...networkFindings(set, request, errors, options.runNetworkBounded));
+    findings.push(...networkFindings(set, request, errors, options.networkCheckBudget));
   }
   celFindings(set, request, options, { findings, errors });
   return { findings, errors, notes, hints };
@@ -260,39 +263,34 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
 }
 
 /** The tiers' verdict on a NetworkPolicy: every rule of it that allows traffic a guardrail denies. */
-function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleError[], runBounded?: BoundedRunner): Finding[] {
-  const check = () => findOverrides(set, { policy: request.object, namespace: request.namespace, knownNamespaces: request.knownNamespaces ?? [] });
+function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleError[], budget?: EngineOptions['networkCheckBudget']): Finding[] {
+  const deadline = budget ? budget.now() + budget.timeoutMs : Infinity;
   try {
-    return (runBounded ? runBounded(check) : check())
-      .map((override) => ({
-        tier: override.tier,
-        guardrail: override.guardrail,
-        rule: override.rule,
-        mode: override.mode,
-        path: override.path,
-        message: override.message,
-        compliance: override.compliance,
-        summary: override.message,
-        warning: override.short,
-      }));
+    return findOverrides(set, {
+      policy: request.object,
+      namespace: request.namespace,
+      knownNamespaces: request.knownNamespaces ?? [],
+      ...(budget ? { expired: () => budget.now() > deadline } : {}),
+    }).map((override) => ({
+      tier: override.tier,
+      guardrail: override.guardrail,
+      rule: override.rule,
+      mode: override.mode,
+      path: override.path,
+      message: override.message,
+      compliance: override.compliance,
+      summary: override.message,
+      warning: override.short,
+    }));
   } catch (error) {
-    if (runBounded && isTimeout(error)) {
-      errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: `the override check exceeded the time limit of ${runBounded.timeoutMs} ms for one request (--network-check-timeout)` });
+    if (error instanceof OverrideTimeoutError) {
+      errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: `the override check exceeded the time limit of ${budget?.timeoutMs} ms for one request (--network-check-timeout)` });
       return [];
     }
     if (!(error instanceof RegionTooLargeError)) throw error;
     errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: error.message });
     return [];
   }
-}
-
-/**
- * The watchdog's error when the bound passed (`ERR_SCRIPT_EXECUTION_TIMEOUT`). It comes from
- * another realm (a vm context), so it is no `instanceof Error` here.
- */
-function isTimeout(error: unknown): boolean {
-  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown };
-  return code === 'ERR_SCRIPT_EXECUTION_TIMEOUT' || (typeof message === 'string' && /timed out/i.test(message));
 }
 
 interface RequiredCheck {

@@ -25,6 +25,16 @@ export interface OverrideInput {
   readonly namespace: { readonly name: string; readonly labels: Readonly<Record<string, string>>; readonly known: boolean };
   /** Every namespace tierguard knows (their labels are taken as fixed). */
   readonly knownNamespaces: readonly NamespaceInfo[];
+  /** True once the check has run out of time; asked between rules (the engine has no clock). */
+  readonly expired?: () => boolean;
+}
+
+/** The check ran past its time bound (`expired` said so); nothing is decided. */
+export class OverrideTimeoutError extends Error {
+  constructor() {
+    super('the override check ran out of time');
+    this.name = 'OverrideTimeoutError';
+  }
 }
 
 export interface OverrideFinding {
@@ -52,7 +62,7 @@ export function findOverrides(set: PolicySet, input: OverrideInput): OverrideFin
     for (const rule of policy[direction] ?? []) {
       const allowed = policyRuleRegion(policy, rule, direction, universe);
       if (allowed.region.length === 0) continue;
-      findings.push(...walkChain(set, { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes }));
+      findings.push(...walkChain(set, { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired: input.expired ?? never }));
     }
   }
   return findings;
@@ -71,7 +81,10 @@ interface RuleWalk {
   readonly universe: NamespaceUniverse;
   readonly region: Region;
   readonly notes: readonly string[];
+  readonly expired: () => boolean;
 }
+
+const never = (): boolean => false;
 
 function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
   const findings: OverrideFinding[] = [];
@@ -91,6 +104,7 @@ function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
       continue;
     }
     for (const rule of guardrail.network[walk.direction]) {
+      if (walk.expired()) throw new OverrideTimeoutError();
       const match = ruleRegion(guardrail, rule, walk.universe);
       const hit = regionIntersect(undecided, match);
       if (hit.length === 0) continue;
