@@ -161,6 +161,34 @@ describe('POST /validate decides on label guardrails', () => {
   });
 
   it.each([
+    {
+      name: 'a Deployment\'s pod template',
+      fixture: 'validate-create-deployment',
+      labels: (object: any) => { object.spec.template.metadata.labels ??= {}; return object.spec.template.metadata.labels; },
+      path: 'spec.template.metadata.labels',
+    },
+    { name: 'a NetworkPolicy', fixture: 'validate-create-networkpolicy', labels: (object: any) => { object.metadata.labels ??= {}; return object.metadata.labels; }, path: 'metadata.labels' },
+  ])('denies changing or removing an immutable label of $name on UPDATE, and allows keeping it', async ({ fixture, labels, path }) => {
+    const update = (now: string | undefined) => {
+      const body = review(fixture);
+      body.request.operation = 'UPDATE';
+      body.request.oldObject = structuredClone(body.request.object);
+      Object.assign(labels(body.request.oldObject), { 'segment.example.com/domain': 'payments', team: 'api' });
+      Object.assign(labels(body.request.object), { team: 'api' });
+      if (now !== undefined) labels(body.request.object)['segment.example.com/domain'] = now;
+      return body;
+    };
+    const changed = await post('/validate', update('core'));
+    expect(changed.allowed).toBe(false);
+    expect(changed.status.message).toContain(`${path}[segment.example.com/domain]: label segment.example.com/domain is immutable: it is "payments" and would change to "core"`);
+    const removed = await post('/validate', update(undefined));
+    expect(removed.allowed).toBe(false);
+    expect(removed.status.message).toContain(`${path}[segment.example.com/domain]: label segment.example.com/domain is immutable: it is "payments" and would be removed`);
+    const kept = await post('/validate', update('payments'));
+    expect(kept.allowed).toBe(true);
+  });
+
+  it.each([
     { name: 'DELETE', fixture: 'validate-delete-pod' },
     { name: 'DELETE dry run', fixture: 'validate-delete-networkpolicy-dryrun' },
     { name: 'Namespace CREATE', fixture: 'validate-create-namespace' },
