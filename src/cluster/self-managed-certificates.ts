@@ -51,6 +51,12 @@ interface WebhookConfiguration {
   readonly webhooks?: readonly { readonly clientConfig?: { readonly caBundle?: string } }[];
 }
 
+/** A webhook configuration as read, and where it lives. */
+interface FoundConfiguration {
+  readonly path: string;
+  readonly object: WebhookConfiguration;
+}
+
 interface StoredSecret {
   readonly metadata?: Record<string, unknown>;
   readonly type?: string;
@@ -84,11 +90,11 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   let queue: Promise<void> = Promise.resolve();
 
   /** Reads the Secret, writes the next step if one is due; returns what is now stored. */
-  async function settleSecret(): Promise<StoredCertificates> {
+  async function settleSecret(configs: readonly FoundConfiguration[]): Promise<StoredCertificates> {
     for (let attempt = 1; ; attempt += 1) {
       const secret = await readOptional<StoredSecret>(options.client, `${secretPath}/${encodeURIComponent(options.secretName)}`);
       const stored = secret ? storedCertificates(secret) : undefined;
-      const published = stored ? await bundlePublished(stored.caBundle) : false;
+      const published = stored ? bundlePublished(stored.caBundle, configs) : false;
       const plan = planCertificates({ stored, policy: options.policy, now: now(), published });
       if (plan.changes.length === 0 && stored) return stored;
       try {
@@ -104,18 +110,18 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   }
 
   /** Whether every webhook of every configured configuration trusts the signing CA of `caBundle`. */
-  async function bundlePublished(caBundle: string): Promise<boolean> {
+  function bundlePublished(caBundle: string, configs: readonly FoundConfiguration[]): boolean {
     const signing = splitPem(caBundle)[0];
     if (!signing) return false;
-    for (const config of await webhookConfigurations()) {
+    for (const config of configs) {
       const webhooks = config.object.webhooks ?? [];
       if (!webhooks.every((webhook) => decode(webhook.clientConfig?.caBundle).includes(signing))) return false;
     }
     return true;
   }
 
-  async function webhookConfigurations(): Promise<{ path: string; object: WebhookConfiguration }[]> {
-    const found: { path: string; object: WebhookConfiguration }[] = [];
+  async function webhookConfigurations(): Promise<FoundConfiguration[]> {
+    const found: FoundConfiguration[] = [];
     for (const name of options.webhookConfigurations) {
       for (const { kind, path } of WEBHOOK_KINDS) {
         const object = await readOptional<WebhookConfiguration>(options.client, `${path}/${encodeURIComponent(name)}`);
@@ -127,9 +133,9 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   }
 
   /** Patches the caBundle of every webhook that does not carry `caBundle` yet. */
-  async function publish(caBundle: string): Promise<void> {
+  async function publish(caBundle: string, configs: readonly FoundConfiguration[]): Promise<void> {
     const encoded = Buffer.from(caBundle).toString('base64');
-    for (const { path, object } of await webhookConfigurations()) {
+    for (const { path, object } of configs) {
       const webhooks = object.webhooks ?? [];
       const stale = webhooks.flatMap((webhook, index) => (webhook.clientConfig?.caBundle === encoded ? [] : [index]));
       if (stale.length === 0) continue;
@@ -142,8 +148,11 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   }
 
   async function pass(): Promise<void> {
-    const stored = await settleSecret();
-    await publish(stored.caBundle);
+    // Read once per pass: the JSON patch tests their resourceVersion, so a change in between
+    // fails the patch and the next pass reads them again.
+    const configs = await webhookConfigurations();
+    const stored = await settleSecret(configs);
+    await publish(stored.caBundle, configs);
     if (applied?.cert !== stored.cert || applied.key !== stored.key) {
       options.apply({ cert: stored.cert, key: stored.key });
       if (applied) logger.info('serving certificate from the Secret applied', { secret: `${options.namespace}/${options.secretName}` });
