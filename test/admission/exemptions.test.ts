@@ -6,45 +6,19 @@
  * which Kubernetes itself would never allow).
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAdmissionHandler } from '../../src/admission/handler.js';
-import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import { parseServeOptions } from '../../src/config/options.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
 import { parseManifestText } from '../../src/policy/manifests.js';
 import { staticNamespaceLookup } from '../../src/policy/namespaces.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { decodePatch, fixturePath, review } from '../helpers/fixtures.js';
-import { request } from '../helpers/https.js';
-import { testCertificates, type TestCertificates } from '../helpers/tls.js';
+import { useTestWebhook } from '../helpers/webhook.js';
 
 const policyFile = fixturePath('policies', 'namespace-guardrails.yaml');
-let server: RunningServer;
-let certs: TestCertificates;
-
-beforeAll(async () => {
-  certs = testCertificates();
-  server = await startServer(parseServeOptions({
-    config: [policyFile],
-    address: '127.0.0.1',
-    port: 0,
-    metricsAddress: '127.0.0.1',
-    metricsPort: 0,
-    tlsCert: certs.certFile,
-    tlsKey: certs.keyFile,
-  }), silentLogger);
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-async function post(path: '/mutate' | '/validate', body: unknown) {
-  const answer = await request({ port: server.port, ca: certs.caCert, path, body: JSON.stringify(body) });
-  expect(answer.status).toBe(200);
-  return answer.json().response;
-}
+const webhook = useTestWebhook({ config: [policyFile] });
+const { post } = webhook;
 
 /** Labels and annotations an application team could put on its own objects to look exempt. */
 const claims = {

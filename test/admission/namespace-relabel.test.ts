@@ -6,42 +6,13 @@
  * alice@example.com (user).
  */
 import fastJsonPatch from 'fast-json-patch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import { parseServeOptions } from '../../src/config/options.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
+import { describe, expect, it } from 'vitest';
 import { decodePatch, fixturePath, review } from '../helpers/fixtures.js';
-import { httpGet, request } from '../helpers/https.js';
-import { testCertificates, type TestCertificates } from '../helpers/tls.js';
+import { httpGet } from '../helpers/https.js';
+import { useTestWebhook } from '../helpers/webhook.js';
 
-let server: RunningServer;
-let certs: TestCertificates;
-
-beforeAll(async () => {
-  certs = testCertificates();
-  server = await startServer(parseServeOptions({
-    config: [fixturePath('policies', 'namespace-guardrails.yaml')],
-    address: '127.0.0.1',
-    port: 0,
-    metricsAddress: '127.0.0.1',
-    metricsPort: 0,
-    tlsCert: certs.certFile,
-    tlsKey: certs.keyFile,
-    adminUsers: ['alice@example.com'],
-  }), silentLogger);
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-async function post(path: '/mutate' | '/validate', body: unknown) {
-  const answer = await request({ port: server.port, ca: certs.caCert, path, body: JSON.stringify(body) });
-  expect(answer.status).toBe(200);
-  const reviewOut = answer.json();
-  expect(reviewOut).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
-  return reviewOut.response;
-}
+const webhook = useTestWebhook({ config: [fixturePath('policies', 'namespace-guardrails.yaml')], adminUsers: ['alice@example.com'] });
+const { post } = webhook;
 
 const developer = { username: 'bob@example.com', uid: 'bob-uid', groups: ['team-payments', 'system:authenticated'] };
 
@@ -210,7 +181,7 @@ describe('Namespace CREATE against label guardrails that target Namespaces', () 
 });
 
 async function scrape(): Promise<Map<string, number>> {
-  const answer = await httpGet(server.metricsPort, '/metrics');
+  const answer = await httpGet(webhook.server.metricsPort, '/metrics');
   expect(answer.status).toBe(200);
   const series = new Map<string, number>();
   for (const line of answer.text.split('\n')) {

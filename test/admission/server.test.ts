@@ -4,43 +4,13 @@
  * test/fixtures/policies/label-guardrails.yaml.
  */
 import fastJsonPatch from 'fast-json-patch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseServeOptions } from '../../src/config/options.js';
-import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
+import { describe, expect, it } from 'vitest';
 import { decodePatch, fixturePath, review } from '../helpers/fixtures.js';
 import { httpGet, request } from '../helpers/https.js';
-import { testCertificates, type TestCertificates } from '../helpers/tls.js';
+import { useTestWebhook } from '../helpers/webhook.js';
 
-let server: RunningServer;
-let certs: TestCertificates;
-
-beforeAll(async () => {
-  certs = testCertificates();
-  server = await startServer(parseServeOptions({
-    config: [fixturePath('policies', 'label-guardrails.yaml')],
-    address: '127.0.0.1',
-    port: 0,
-    metricsAddress: '127.0.0.1',
-    metricsPort: 0,
-    tlsCert: certs.certFile,
-    tlsKey: certs.keyFile,
-  }), silentLogger);
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-async function post(path: '/mutate' | '/validate', body: unknown) {
-  const answer = await request({ port: server.port, ca: certs.caCert, path, body: JSON.stringify(body) });
-  expect(answer.status).toBe(200);
-  expect(answer.headers['content-type']).toMatch(/^application\/json/);
-  const reviewOut = answer.json();
-  expect(reviewOut.apiVersion).toBe('admission.k8s.io/v1');
-  expect(reviewOut.kind).toBe('AdmissionReview');
-  return reviewOut.response;
-}
+const webhook = useTestWebhook({ config: [fixturePath('policies', 'label-guardrails.yaml')] });
+const { post, certs } = webhook;
 
 const domain = '/segment.example.com~1domain';
 const managed = '/segment.example.com~1managed';
@@ -212,7 +182,7 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
     { name: 'operation of the wrong type', body: JSON.stringify({ ...valid(), request: { ...valid().request, uid, operation: 7 } }), code: 400, message: 'request.operation', uid },
     { name: 'labels that are not a map', body: JSON.stringify({ ...valid(), request: { ...valid().request, uid, object: { metadata: { labels: ['a'] } } } }), code: 400, message: 'invalid Pod: metadata.labels: expected a map of strings', uid },
   ])('$name → $code', async ({ body, code, message, uid: expectedUid }) => {
-    const answer = await request({ port: server.port, ca: certs.caCert, path: '/validate', body });
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate', body });
     expect(answer.status).toBe(200);
     const response = answer.json().response;
     expect(response.uid).toBe(expectedUid);
@@ -223,7 +193,7 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
 
   it('wrong Content-Type → 400, uid echoed', async () => {
     const body = valid();
-    const answer = await request({ port: server.port, ca: certs.caCert, path: '/validate', body: JSON.stringify(body), headers: { 'content-type': 'text/plain' } });
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate', body: JSON.stringify(body), headers: { 'content-type': 'text/plain' } });
     expect(answer.json().response).toEqual({
       uid: body.request.uid,
       allowed: false,
@@ -233,7 +203,7 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
 
   it('a body over the limit → 413', async () => {
     const big = JSON.stringify({ ...valid(), padding: 'x'.repeat(7 * 1024 * 1024) });
-    const answer = await request({ port: server.port, ca: certs.caCert, path: '/validate', body: big });
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate', body: big });
     const response = answer.json().response;
     expect(response.allowed).toBe(false);
     expect(response.status.code).toBe(413);
@@ -244,7 +214,7 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
     { name: 'GET /validate', method: 'GET', path: '/validate', status: 405 },
     { name: 'unknown path', method: 'POST', path: '/nope', status: 404 },
   ])('$name → $status JSON', async ({ method, path, status }) => {
-    const answer = await request({ port: server.port, ca: certs.caCert, method, path });
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, method, path });
     expect(answer.status).toBe(status);
     expect(answer.headers['content-type']).toMatch(/^application\/json/);
     expect(() => answer.json()).not.toThrow();
@@ -252,7 +222,7 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
 
   it('serves the path the API server calls, with its ?timeout= query', async () => {
     const body = review('validate-create-pod');
-    const answer = await request({ port: server.port, ca: certs.caCert, path: '/validate?timeout=10s', body: JSON.stringify(body) });
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate?timeout=10s', body: JSON.stringify(body) });
     expect(answer.json().response.uid).toBe(body.request.uid);
     expect(answer.json().response.status.code).toBe(403);
   });
@@ -267,8 +237,8 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
 
 describe('health and metrics', () => {
   it('answers /healthz and /readyz', async () => {
-    expect((await request({ port: server.port, ca: certs.caCert, method: 'GET', path: '/healthz' })).json()).toEqual({ status: 'ok' });
-    const ready = await request({ port: server.port, ca: certs.caCert, method: 'GET', path: '/readyz' });
+    expect((await request({ port: webhook.server.port, ca: certs.caCert, method: 'GET', path: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const ready = await request({ port: webhook.server.port, ca: certs.caCert, method: 'GET', path: '/readyz' });
     expect(ready.status).toBe(200);
   });
 
@@ -276,7 +246,7 @@ describe('health and metrics', () => {
     const before = await scrape();
     await post('/validate', review('validate-create-pod'));
     await post('/validate', review('validate-create-pod-dryrun'));
-    await request({ port: server.port, ca: certs.caCert, path: '/validate', body: '{' });
+    await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate', body: '{' });
     const after = await scrape();
     const delta = (series: string) => (after.get(series) ?? 0) - (before.get(series) ?? 0);
     expect(delta('tierguard_admission_requests_total{webhook="validate",kind="Pod",operation="CREATE",allowed="false",dry_run="false"}')).toBe(1);
@@ -295,7 +265,7 @@ describe('health and metrics', () => {
 });
 
 async function scrape(): Promise<Map<string, number>> {
-  const answer = await httpGet(server.metricsPort, '/metrics');
+  const answer = await httpGet(webhook.server.metricsPort, '/metrics');
   expect(answer.status).toBe(200);
   const series = new Map<string, number>();
   for (const line of answer.text.split('\n')) {
