@@ -8,11 +8,10 @@
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { decodePatch, fixturePath, review } from '../helpers/fixtures.js';
-import { httpGet } from '../helpers/https.js';
 import { useTestWebhook } from '../helpers/webhook.js';
 
 const webhook = useTestWebhook({ config: [fixturePath('policies', 'namespace-guardrails.yaml')], adminUsers: ['alice@example.com'] });
-const { post } = webhook;
+const { post, scrape } = webhook;
 
 const developer = { username: 'bob@example.com', uid: 'bob-uid', groups: ['team-payments', 'system:authenticated'] };
 
@@ -180,14 +179,3 @@ describe('Namespace CREATE against label guardrails that target Namespaces', () 
   });
 });
 
-async function scrape(): Promise<Map<string, number>> {
-  const answer = await httpGet(webhook.server.metricsPort, '/metrics');
-  expect(answer.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of answer.text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}

@@ -6,11 +6,11 @@
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { decodePatch, fixturePath, review } from '../helpers/fixtures.js';
-import { httpGet, request } from '../helpers/https.js';
+import { request } from '../helpers/https.js';
 import { useTestWebhook } from '../helpers/webhook.js';
 
 const webhook = useTestWebhook({ config: [fixturePath('policies', 'label-guardrails.yaml')] });
-const { post, certs } = webhook;
+const { post, certs, scrape } = webhook;
 
 const domain = '/segment.example.com~1domain';
 const managed = '/segment.example.com~1managed';
@@ -264,14 +264,3 @@ describe('health and metrics', () => {
   });
 });
 
-async function scrape(): Promise<Map<string, number>> {
-  const answer = await httpGet(webhook.server.metricsPort, '/metrics');
-  expect(answer.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of answer.text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}

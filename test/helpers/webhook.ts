@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import { parseServeOptions } from '../../src/config/options.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { request } from './https.js';
+import { httpGet, request } from './https.js';
 import { testCertificates, type TestCertificates } from './tls.js';
 
 export interface TestWebhook {
@@ -15,6 +15,8 @@ export interface TestWebhook {
   readonly certs: TestCertificates;
   /** POSTs `body` as JSON; expects HTTP 200 with an `admission.k8s.io/v1` AdmissionReview and returns its `response`. */
   post(path: '/mutate' | '/validate', body: unknown): Promise<any>;
+  /** The metrics endpoint as `series → value`, e.g. `tierguard_admission_requests_total{...}` → 3. */
+  scrape(): Promise<Map<string, number>>;
 }
 
 /** Registers `beforeAll`/`afterAll` for a server with `options` (serve options, e.g. `config`) added to the test defaults. */
@@ -42,6 +44,17 @@ export function useTestWebhook(options: Record<string, unknown>): TestWebhook {
       const reviewOut = answer.json();
       expect(reviewOut).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
       return reviewOut.response;
+    },
+    async scrape() {
+      const answer = await httpGet(webhook.server.metricsPort, '/metrics');
+      expect(answer.status).toBe(200);
+      const series = new Map<string, number>();
+      for (const line of answer.text.split('\n')) {
+        if (!line || line.startsWith('#')) continue;
+        const at = line.lastIndexOf(' ');
+        series.set(line.slice(0, at), Number(line.slice(at + 1)));
+      }
+      return series;
     },
   };
   return webhook;
