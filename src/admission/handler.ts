@@ -24,8 +24,11 @@ import { allowed, denied, errored, parseReview, reviewOf } from './review.js';
 export interface AdmissionHandlerOptions {
   /** The policy set in force; read once per request, so a reload never changes a request midway. */
   readonly policy: () => PolicySet | undefined;
-  /** The documents the policy set was compiled from, to check changes to Tier and Guardrail objects. */
-  readonly policyDocuments: () => readonly ManifestDocument[];
+  /**
+   * The Tier and Guardrail documents as they are now, to judge changes to them: in a cluster a
+   * fresh read from the API server (never the watch cache alone), else the documents in force.
+   */
+  readonly policyDocuments: () => readonly ManifestDocument[] | Promise<readonly ManifestDocument[]>;
   readonly namespaces: NamespaceLookup;
   readonly engine: EngineOptions;
   readonly failureMode: FailureMode;
@@ -88,16 +91,30 @@ class MissingNamespaceError extends Error {}
 
 const POLICY_GROUP = 'tierguard.dev';
 
-/** A Tier or Guardrail is admitted only if the policy set still compiles with the change. */
-function answerPolicyChange(request: AdmissionRequest, options: AdmissionHandlerOptions): AdmissionResponse {
+/**
+ * A Tier or Guardrail change, judged on the objects as they are now (`policyDocuments` reads them
+ * from the API server in a cluster); see `policy/admit.ts` for what is refused.
+ */
+async function answerPolicyChange(request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<AdmissionResponse> {
   if (request.operation === 'CONNECT') return allowed(request.uid);
-  const result = checkPolicyChange(options.policyDocuments(), request);
+  let current: readonly ManifestDocument[];
+  try {
+    current = await options.policyDocuments();
+  } catch (error) {
+    // Never judged on a guess, whatever the failure mode: a Tier deleted unchecked could take its Guardrails out of force.
+    options.metrics.errors.inc({ webhook: 'validate', reason: 'policy_read' });
+    options.logger.error('cannot read Tiers and Guardrails to judge a change', { uid: request.uid, error: (error as Error).message });
+    return errored(request.uid, 500, `tierguard cannot read the Tiers and Guardrails to judge this change; try again: ${(error as Error).message}`);
+  }
+  const result = checkPolicyChange(current, request);
   const warnings = result.warnings.map(shortWarning);
   if (result.problems.length === 0) return allowed(request.uid, { warnings });
   const subject = describeObject(request);
-  const verb = request.operation === 'DELETE' ? 'deleting it would leave' : 'it would leave';
   const lines = result.problems.map((problem) => `- ${problem.source === REQUEST_SOURCE ? '' : `${problem.object ?? problem.source.file}: `}${problem.path ? `${problem.path}: ` : ''}${problem.message}`);
-  const message = `${subject} is invalid: ${verb} the policy set with ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`;
+  const count = `${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`;
+  const message = request.operation === 'DELETE'
+    ? `${subject} cannot be deleted: ${result.problems.length} Guardrail${result.problems.length === 1 ? '' : 's'} still name${result.problems.length === 1 ? 's' : ''} it:\n${lines.join('\n')}`
+    : `${subject} is invalid: ${count}:\n${lines.join('\n')}`;
   options.metrics.violations.inc({ webhook: 'validate', kind: request.kind.kind, tier: '-', guardrail: '-', rule: 'policy-set', mode: 'Enforce', dry_run: String(request.dryRun === true) });
   return { uid: request.uid, allowed: false, status: { metadata: {}, status: 'Failure', message, reason: 'Invalid', code: 422 }, ...(warnings.length ? { warnings } : {}) };
 }

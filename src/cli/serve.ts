@@ -61,7 +61,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const handler = createAdmissionHandler({
     policy: runtime.policy,
-    policyDocuments: runtime.policyDocuments,
+    policyDocuments: runtime.currentPolicyDocuments,
     namespaces: runtime.namespaces,
     engine: {
       excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]),

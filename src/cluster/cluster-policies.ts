@@ -7,7 +7,7 @@
  * status, managedFields and annotations are dropped, so a status write is not a policy change.
  */
 import type { ManifestDocument } from '../policy/manifests.js';
-import type { SourceRef } from '../policy/problems.js';
+import { CLUSTER_SOURCE_PREFIX, type SourceRef } from '../policy/problems.js';
 import { POLICY_API_VERSION } from '../policy/schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BackoffOptions } from './backoff.js';
@@ -37,6 +37,8 @@ export interface ClusterPolicyObject {
   readonly name: string;
   /** `metadata.generation`: bumped by the API server on every spec change. */
   readonly generation: number;
+  /** `metadata.creationTimestamp` (RFC 3339, second precision); objects are ordered by it, so the older of two conflicting ones wins. */
+  readonly created: string;
   readonly document: ManifestDocument;
   /** The Ready condition the object carries now. */
   readonly ready?: ReadyCondition;
@@ -46,12 +48,12 @@ export interface ClusterPolicyObject {
 
 /** Where problems of a cluster object point: `{file: 'cluster:Guardrail/NAME', document: 1}`. */
 export function clusterSource(kind: PolicyKind, name: string): SourceRef {
-  return { file: `cluster:${kind}/${name}`, document: 1 };
+  return { file: `${CLUSTER_SOURCE_PREFIX}${kind}/${name}`, document: 1 };
 }
 
 /** The compiled view of a raw Tier or Guardrail; undefined when it has no name. */
 export function decodePolicyObject(kind: PolicyKind, raw: unknown): ClusterPolicyObject | undefined {
-  const object = raw as { metadata?: { name?: unknown; generation?: unknown; labels?: unknown }; spec?: unknown; status?: { conditions?: unknown } } | null;
+  const object = raw as { metadata?: { name?: unknown; generation?: unknown; labels?: unknown; creationTimestamp?: unknown }; spec?: unknown; status?: { conditions?: unknown } } | null;
   const name = object?.metadata?.name;
   if (typeof name !== 'string' || name === '') return undefined;
   const generation = typeof object?.metadata?.generation === 'number' ? object.metadata.generation : 0;
@@ -59,7 +61,30 @@ export function decodePolicyObject(kind: PolicyKind, raw: unknown): ClusterPolic
   const value = { apiVersion: POLICY_API_VERSION, kind, metadata: { name, ...(labels ? { labels } : {}), ...(generation ? { generation } : {}) }, spec: object?.spec };
   const conditions = Array.isArray(object?.status?.conditions) ? (object.status.conditions as ReadyCondition[]) : [];
   const ready = conditions.find((condition) => condition?.type === 'Ready');
-  return { kind, name, generation, document: { source: clusterSource(kind, name), value }, fingerprint: JSON.stringify(value), ...(ready ? { ready } : {}) };
+  const created = typeof object?.metadata?.creationTimestamp === 'string' ? object.metadata.creationTimestamp : '';
+  return { kind, name, generation, created, document: { source: clusterSource(kind, name), value }, fingerprint: JSON.stringify(value), ...(ready ? { ready } : {}) };
+}
+
+/** Oldest first, ties by name: when two objects conflict, the later one is left out. */
+export function inCreationOrder<T extends Pick<ClusterPolicyObject, 'created' | 'name'>>(objects: readonly T[]): T[] {
+  const key = (object: T) => `${object.created}\u0000${object.name}`;
+  return [...objects].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/**
+ * Tier and Guardrail documents read now from the API server, not from a watch cache: what
+ * admission of a Tier or Guardrail is judged on, since the cache may not yet hold an object
+ * created a moment ago (`kubectl apply -f` of a Tier and its Guardrails) or may still hold one
+ * just deleted.
+ */
+export async function readPolicyDocuments(client: KubeClient): Promise<ManifestDocument[]> {
+  const documents: ManifestDocument[] = [];
+  for (const kind of ['Tier', 'Guardrail'] as const) {
+    const list = await client.get(POLICY_PATHS[kind]) as { items?: unknown[] };
+    const objects = (list.items ?? []).map((item) => decodePolicyObject(kind, item)).filter((object): object is ClusterPolicyObject => object !== undefined);
+    documents.push(...inCreationOrder(objects).map((object) => object.document));
+  }
+  return documents;
 }
 
 export interface ClusterPoliciesOptions {
@@ -82,8 +107,7 @@ export interface ClusterPolicies {
 export function watchClusterPolicies(options: ClusterPoliciesOptions): ClusterPolicies {
   const held: Record<PolicyKind, Map<string, ClusterPolicyObject>> = { Tier: new Map(), Guardrail: new Map() };
   const emit = (kind: PolicyKind): void => {
-    const sorted = [...held[kind].values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    options.onDocuments(kind, sorted.map((object) => object.document));
+    options.onDocuments(kind, inCreationOrder([...held[kind].values()]).map((object) => object.document));
   };
   const onChange = (kind: PolicyKind) => (change: WatchChange<ClusterPolicyObject>): void => {
     const objects = held[kind];

@@ -14,15 +14,16 @@ import type { PolicySet } from '../engine/policy-set.js';
 import type { CompileResult } from '../policy/compile.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
+import { isClusterSource } from '../policy/problems.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { watchClusterPolicies } from './cluster-policies.js';
+import { readPolicyDocuments, watchClusterPolicies } from './cluster-policies.js';
 import { watchConfigFiles } from './config-files.js';
 import { createKubeClient } from './kube-client.js';
 import { createNamespaceCache } from './namespace-cache.js';
 import { createNetworkPolicyCache } from './network-policy-cache.js';
-import { createPolicySource, type PolicySource } from './policy-source.js';
+import { createPolicySource, FILES_INPUT, type PolicySource } from './policy-source.js';
 import type { ResilientWatch } from './resilient-watch.js';
 import { createStatusWriter } from './status-writer.js';
 
@@ -48,8 +49,14 @@ export interface PolicyRuntimeOptions {
 export interface PolicyRuntime {
   /** For `createAdmissionHandler`: the set in force, read once per request. */
   readonly policy: () => PolicySet | undefined;
-  /** For `createAdmissionHandler`: the documents of the set in force. */
+  /** The documents of the set in force. */
   readonly policyDocuments: () => readonly ManifestDocument[];
+  /**
+   * For `createAdmissionHandler`: the Tier and Guardrail documents as they are now, to judge a
+   * change to one — the `--config` files in force plus, in a cluster, the objects read from the
+   * API server at the time of the call (the watch cache may lag behind a `kubectl apply -f`).
+   */
+  readonly currentPolicyDocuments: () => Promise<readonly ManifestDocument[]>;
   readonly namespaces: NamespaceLookup;
   /** NetworkPolicies of the cluster (empty without one). */
   readonly networkPolicies: () => readonly KubeObject[];
@@ -60,6 +67,8 @@ export interface PolicyRuntime {
   readonly source: PolicySource;
   /** Every watch, for diagnostics and tests. */
   readonly watches: readonly ResilientWatch[];
+  /** Resolves when the status writes queued so far are done. */
+  statusWrites(): Promise<void>;
   /** Stops polling and watching and waits for queued status writes. */
   stop(): Promise<void>;
 }
@@ -73,7 +82,7 @@ const NO_POLICIES: readonly KubeObject[] = Object.freeze([]);
  */
 export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime {
   const { kubeConfig, metrics, logger } = options;
-  const inputs = [...(options.configPaths.length > 0 ? ['files'] : []), ...(kubeConfig ? ['Tier', 'Guardrail'] : [])];
+  const inputs = [...(options.configPaths.length > 0 ? [FILES_INPUT] : []), ...(kubeConfig ? ['Tier', 'Guardrail'] : [])];
   if (inputs.length === 0) throw new Error('nothing to load policies from: give configuration paths or a cluster');
   const backoff = options.backoff ? { backoff: options.backoff } : {};
   const client = kubeConfig ? createKubeClient({ kubeConfig }) : undefined;
@@ -84,10 +93,10 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
     logger,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     // Runs from a timer, never before `cluster` below is initialised.
-    onCompiled: (result) => { if (cluster) status?.sync(result, cluster.objects()); },
+    onCompiled: (resolution) => { if (cluster) status?.sync(resolution, cluster.objects()); },
   });
   const files = options.configPaths.length > 0
-    ? watchConfigFiles({ paths: options.configPaths, logger, onChange: (manifests) => source.update('files', manifests), ...(options.pollIntervalMs ? { intervalMs: options.pollIntervalMs } : {}) })
+    ? watchConfigFiles({ paths: options.configPaths, logger, onChange: (manifests) => source.update(FILES_INPUT, manifests), ...(options.pollIntervalMs ? { intervalMs: options.pollIntervalMs } : {}) })
     : undefined;
   const cluster = client ? watchClusterPolicies({ client, logger, ...backoff, onDocuments: (kind, documents) => source.update(kind, { documents, problems: [] }) }) : undefined;
   const namespaceCache = client ? createNamespaceCache({ client, logger, ...backoff, ...(options.namespaceMissTtlMs !== undefined ? { missTtlMs: options.namespaceMissTtlMs } : {}) }) : undefined;
@@ -96,12 +105,18 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
   return {
     policy: source.policy,
     policyDocuments: source.documents,
+    currentPolicyDocuments: async () => {
+      if (!client) return source.documents();
+      const files = source.documents().filter((doc) => !isClusterSource(doc.source));
+      return [...files, ...(await readPolicyDocuments(client))];
+    },
     namespaces: namespaceCache ?? configNamespaces(source),
     networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,
     ready: () => watches.every((watch) => watch.synced) && source.policy() !== undefined,
     firstCompile: source.firstCompile,
     source,
     watches,
+    statusWrites: async () => { await status?.idle(); },
     async stop() {
       files?.stop();
       cluster?.stop();

@@ -3,17 +3,23 @@
  * Tier and Guardrail objects of the cluster) and swapped atomically.
  *
  * `policy()` returns the current set; a request reads it once and keeps that set to the end, so a
- * reload never changes a request midway. A set that does not compile is logged and counted, and
- * the last good set stays in force. Inputs arrive in bursts (a re-list, `kubectl apply -f dir/`),
- * so compiles are debounced.
+ * reload never changes a request midway. The `files` input is one unit; every document of the
+ * other inputs (one cluster object each) is a unit of its own, with its own last good version
+ * (see `policy/resolve.ts`): an object that does not compile keeps its previous version in force,
+ * or stays out, and never holds back the others. Inputs arrive in bursts (a re-list,
+ * `kubectl apply -f dir/`), so compiles are debounced.
  */
 import type { NamespaceInfo } from '../api/kube.js';
 import type { PolicySet } from '../engine/policy-set.js';
-import { compilePolicySet, type CompileResult } from '../policy/compile.js';
+import type { CompileResult } from '../policy/compile.js';
 import type { ManifestDocument, ManifestSet } from '../policy/manifests.js';
 import { formatProblem } from '../policy/problems.js';
+import { resolvePolicySet, type PolicyUnit, type Resolution } from '../policy/resolve.js';
 import type { Logger } from '../telemetry/logger.js';
 import { recordPolicySet, type Metrics } from '../telemetry/metrics.js';
+
+/** The input that is one unit, owned by the operator: `--config` files. */
+export const FILES_INPUT = 'files';
 
 export interface PolicySourceOptions {
   /** Names of the inputs, in document order; nothing compiles until each has been given once. */
@@ -23,20 +29,22 @@ export interface PolicySourceOptions {
   /** Quiet time after a change before compiling, in ms (default 50). */
   readonly debounceMs?: number;
   /** Called after every compile, good or bad (status conditions are written from here). */
-  readonly onCompiled?: (result: CompileResult) => void;
+  readonly onCompiled?: (resolution: Resolution) => void;
 }
 
 export interface PolicySource {
-  /** Replaces what one input contributes; problems (unreadable files, bad YAML) block the set like any other. */
+  /** Replaces what one input contributes; problems (unreadable files, bad YAML) count against that input. */
   update(input: string, manifests: ManifestSet): void;
   /** The set in force, or undefined before the first good compile. */
   policy(): PolicySet | undefined;
   /** The documents the set in force was compiled from. */
   documents(): readonly ManifestDocument[];
+  /** What one input last gave (its latest version, whether in force or not). */
+  given(input: string): ManifestSet | undefined;
   /** Namespace objects given with the set in force (`--config` files); the same array until a reload. */
   namespaces(): readonly NamespaceInfo[];
-  /** The outcome of the last compile, which may have failed. */
-  latest(): CompileResult | undefined;
+  /** The outcome of the last compile: what is in force and what is not. */
+  latest(): Resolution | undefined;
   /** Settles with the first compile's outcome; rejects if stopped before. */
   readonly firstCompile: Promise<CompileResult>;
   stop(): void;
@@ -46,6 +54,8 @@ interface InForce {
   readonly set: PolicySet;
   readonly documents: readonly ManifestDocument[];
   readonly namespaces: readonly NamespaceInfo[];
+  /** Identity of the documents, so a compile that changes nothing keeps the same set. */
+  readonly fingerprint: string;
 }
 
 const NO_DOCUMENTS: readonly ManifestDocument[] = Object.freeze([]);
@@ -58,26 +68,12 @@ const NO_NAMESPACES: readonly NamespaceInfo[] = Object.freeze([]);
  * const source = createPolicySource({ inputs: ['files', 'Tier', 'Guardrail'], metrics, logger });
  * source.update('files', await readManifests(paths));
  */
-/**
- * The set compiled without the cluster objects that have problems (a few rounds, since leaving a
- * Tier out breaks its guardrails). Files are never left out: a broken file is the operator's.
- */
-function withoutBrokenClusterObjects(result: CompileResult, generation: number): CompileResult {
-  let current = result;
-  for (let round = 0; round < 5 && !current.set; round++) {
-    const broken = new Set(current.problems.map((problem) => problem.source.file).filter((file) => file.startsWith('cluster:')));
-    if (broken.size === 0) return result;
-    const documents = current.documents.filter((doc) => !broken.has(doc.source.file));
-    current = compilePolicySet({ documents }, { generation });
-  }
-  return current.set ? current : result;
-}
-
 export function createPolicySource(options: PolicySourceOptions): PolicySource {
   const { metrics, logger } = options;
   const given = new Map<string, ManifestSet>();
+  const lastGood = new Map<string, readonly ManifestDocument[]>();
   let inForce: InForce | undefined;
-  let latest: CompileResult | undefined;
+  let latest: Resolution | undefined;
   let knownWarnings = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -85,42 +81,60 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
   const firstCompile = new Promise<CompileResult>((resolve, reject) => { settle = { resolve, reject }; });
   firstCompile.catch(() => {});
 
+  function units(): PolicyUnit[] {
+    return options.inputs.flatMap((name): PolicyUnit[] => {
+      const manifests = given.get(name) ?? { documents: [], problems: [] };
+      if (name === FILES_INPUT) return [unit(FILES_INPUT, manifests, true)];
+      return manifests.documents.map((document) => unit(document.source.file, { documents: [document], problems: [] }, false));
+    });
+  }
+
+  function unit(key: string, manifests: ManifestSet, required: boolean): PolicyUnit {
+    const previous = lastGood.get(key);
+    return { key, latest: manifests, required, ...(previous ? { lastGood: previous } : {}) };
+  }
+
   function compile(): void {
     timer = undefined;
-    const inputs = options.inputs.map((name) => given.get(name) ?? { documents: [], problems: [] });
     const generation = (inForce?.set.generation ?? 0) + 1;
-    const result = compilePolicySet({ documents: inputs.flatMap((input) => input.documents), problems: inputs.flatMap((input) => input.problems) }, { generation });
-    latest = result;
-    // With no last good set (first start), broken cluster objects must not keep tierguard from
-    // ever becoming ready — with failurePolicy Fail that would block the cluster. Start from the
-    // valid objects; the broken ones still get Ready=False from the full result.
-    const usable = result.set || inForce ? result : withoutBrokenClusterObjects(result, generation);
-    if (usable !== result && usable.set) {
-      logger.error('starting without cluster objects that do not compile', { problems: result.problems.slice(0, 50).map(formatProblem) });
+    const current = units();
+    const resolution = resolvePolicySet(current, { generation });
+    const { result } = resolution;
+    latest = resolution;
+    if (result.set) {
+      const { set } = result;
+      for (const entry of current) if (resolution.outcomes.get(entry.key)?.state === 'latest') lastGood.set(entry.key, entry.latest.documents);
+      for (const key of [...lastGood.keys()]) if (!current.some((entry) => entry.key === key)) lastGood.delete(key);
+      swapIn({ ...result, set });
     }
-    if (usable.set) {
-      inForce = { set: usable.set, documents: usable.documents, namespaces: usable.namespaces };
-      if (usable === result) metrics.reloads.inc({ result: 'success' });
-      recordPolicySet(metrics, usable.set);
-      logger.info('policy set loaded', { generation, tiers: usable.set.tiers.length, guardrails: usable.set.guardrails.length });
-      for (const warning of usable.warnings) if (!knownWarnings.has(warning)) logger.warn(warning);
-      knownWarnings = new Set(usable.warnings);
-    }
-    if (!result.set) {
-      metrics.reloads.inc({ result: 'failure' });
-      logger.warn('the policy set does not compile; the last good set stays in force', {
+    metrics.reloads.inc({ result: resolution.complete ? 'success' : 'failure' });
+    if (!resolution.complete) {
+      const notInForce = current.filter((entry) => resolution.outcomes.get(entry.key)?.state !== 'latest').map((entry) => entry.key);
+      logger.warn(result.set ? 'some policies do not compile: each keeps its last good version in force, if it had one' : 'the policy set does not compile; the last good set stays in force', {
         inForce: inForce?.set.generation ?? 'none',
-        problemCount: result.problems.length,
-        problems: result.problems.slice(0, 50).map(formatProblem),
+        notInForce: notInForce.slice(0, 50),
+        problemCount: result.problems.length + [...resolution.outcomes.values()].reduce((sum, outcome) => sum + ('problems' in outcome ? outcome.problems.length : 0), 0),
+        problems: [...resolution.outcomes.values()].flatMap((outcome) => ('problems' in outcome ? outcome.problems : [])).concat(result.problems).slice(0, 50).map(formatProblem),
       });
     }
     settle?.resolve(result);
     settle = undefined;
     try {
-      options.onCompiled?.(result);
+      options.onCompiled?.(resolution);
     } catch (error) {
       logger.error('after-compile hook failed', { error: (error as Error).message });
     }
+  }
+
+  /** Puts a compiled set in force, unless it is made of exactly the documents already in force. */
+  function swapIn(result: CompileResult & { set: PolicySet }): void {
+    const fingerprint = JSON.stringify(result.documents);
+    if (inForce?.fingerprint === fingerprint) return;
+    inForce = { set: result.set, documents: result.documents, namespaces: result.namespaces, fingerprint };
+    recordPolicySet(metrics, result.set);
+    logger.info('policy set loaded', { generation: result.set.generation, tiers: result.set.tiers.length, guardrails: result.set.guardrails.length });
+    for (const warning of result.warnings) if (!knownWarnings.has(warning)) logger.warn(warning);
+    knownWarnings = new Set(result.warnings);
   }
 
   return {
@@ -132,6 +146,7 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     },
     policy: () => inForce?.set,
     documents: () => inForce?.documents ?? NO_DOCUMENTS,
+    given: (input) => given.get(input),
     namespaces: () => inForce?.namespaces ?? NO_NAMESPACES,
     latest: () => latest,
     firstCompile,

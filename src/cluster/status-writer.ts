@@ -1,18 +1,22 @@
 /**
- * Writes each Tier's and Guardrail's `status.conditions` (type Ready) after every compile:
+ * Writes each Tier's and Guardrail's `status.conditions` (type Ready) after every compile. The
+ * condition describes that object only (see `policy/resolve.ts`):
  *
- * - `True`, reason `Compiled`, with `observedGeneration`: this generation is in force;
- * - `False`, reason `Invalid`: the object has problems of its own, listed in the message;
- * - `False`, reason `PolicySetInvalid`: the object is fine, but the set does not compile because
- *   of other objects, so this generation is not in force (an unchanged generation that is part of
- *   the last good set keeps `True`).
+ * - `True`, reason `Compiled`: this generation is in force;
+ * - `False`, reason `Invalid`: this generation does not compile (its problems are listed); the
+ *   message says which earlier generation stays in force, or that none is;
+ * - `False`, reason `TierNotFound`: a Guardrail naming a Tier that does not exist; it comes into
+ *   force by itself when the Tier is created;
+ * - `False`, reason `TierNotReady`: its Tier exists but is not in force itself;
+ * - `False`, reason `PolicySetInvalid`: no set can be made because the `--config` files do not
+ *   compile (an unchanged generation that is part of the last good set keeps `True`).
  *
  * A condition is written (JSON merge patch of the status subresource) only when it differs from
  * what the object carries and from what was last written, so reloads cause no write storms.
  * Writes are sequential; a failed one is logged and tried again after the next compile.
  */
-import type { CompileResult } from '../policy/compile.js';
 import type { PolicyProblem } from '../policy/problems.js';
+import type { Resolution, UnitOutcome } from '../policy/resolve.js';
 import type { Logger } from '../telemetry/logger.js';
 import { POLICY_PATHS, type ClusterPolicyObject, type ReadyCondition } from './cluster-policies.js';
 import { KubeApiError, type KubeClient } from './kube-client.js';
@@ -25,8 +29,8 @@ export interface StatusWriterOptions {
 }
 
 export interface StatusWriter {
-  /** Brings every object's Ready condition in line with `result`. */
-  sync(result: CompileResult, objects: readonly ClusterPolicyObject[]): void;
+  /** Brings every object's Ready condition in line with `resolution`. */
+  sync(resolution: Resolution, objects: readonly ClusterPolicyObject[]): void;
   /** Resolves when the writes queued so far are done. */
   idle(): Promise<void>;
 }
@@ -35,19 +39,33 @@ export interface StatusWriter {
 const MAX_MESSAGE = 4000;
 
 /** The Ready condition an object should carry (without its transition time). */
-export function readyCondition(options: { object: ClusterPolicyObject; problems: readonly PolicyProblem[]; compiled: boolean; inForceGeneration?: number }): ReadyCondition {
-  const { object, problems } = options;
-  const own = problems.filter((problem) => problem.source.file === object.document.source.file);
-  if (own.length > 0) {
-    const message = own.map((problem) => `${problem.path ? `${problem.path}: ` : ''}${problem.message}`).join('; ');
-    return { type: 'Ready', status: 'False', reason: 'Invalid', message: truncate(message), observedGeneration: object.generation };
+export function readyCondition(options: { object: ClusterPolicyObject; outcome: UnitOutcome; inForceGeneration?: number }): ReadyCondition {
+  const { object, outcome } = options;
+  const base = { type: 'Ready', observedGeneration: object.generation } as const;
+  switch (outcome.state) {
+    case 'latest':
+      return { ...base, status: 'True', reason: 'Compiled', message: `generation ${object.generation} is in force` };
+    case 'lastGood': {
+      const previous = generationOf(outcome.inForce);
+      return { ...base, status: 'False', reason: 'Invalid', message: truncate(`generation ${object.generation} is not in force: ${problemList(outcome.problems)}; generation ${previous} stays in force`) };
+    }
+    case 'out':
+      if (outcome.reason === 'TierNotFound') return { ...base, status: 'False', reason: 'TierNotFound', message: `not in force: tier ${JSON.stringify(outcome.tier)} does not exist; this ${object.kind} comes into force when it is created` };
+      if (outcome.reason === 'TierNotReady') return { ...base, status: 'False', reason: 'TierNotReady', message: `not in force: tier ${JSON.stringify(outcome.tier)} is not in force itself (see its status)` };
+      return { ...base, status: 'False', reason: 'Invalid', message: truncate(`not in force: ${problemList(outcome.problems)}`) };
+    case 'blocked':
+      if (options.inForceGeneration === object.generation) return { ...base, status: 'True', reason: 'Compiled', message: `generation ${object.generation} is in force` };
+      return { ...base, status: 'False', reason: 'PolicySetInvalid', message: 'not in force: the --config files do not compile, so no policy set can be made; the last good set stays in force' };
   }
-  if (options.compiled || options.inForceGeneration === object.generation) {
-    return { type: 'Ready', status: 'True', reason: 'Compiled', message: `this ${object.kind} compiles and is in force`, observedGeneration: object.generation };
-  }
-  const blocking = [...new Set(problems.map((problem) => problem.object ?? problem.source.file))];
-  const named = blocking.slice(0, 5).join(', ') + (blocking.length > 5 ? ` and ${blocking.length - 5} more` : '');
-  return { type: 'Ready', status: 'False', reason: 'PolicySetInvalid', message: truncate(`not in force: the policy set does not compile because of problems in ${named}; the last good set stays in force`), observedGeneration: object.generation };
+}
+
+function problemList(problems: readonly PolicyProblem[]): string {
+  return problems.map((problem) => `${problem.path ? `${problem.path}: ` : ''}${problem.message}`).join('; ');
+}
+
+function generationOf(documents: readonly { value: unknown }[]): number | string {
+  const generation = (documents[0]?.value as { metadata?: { generation?: unknown } } | null)?.metadata?.generation;
+  return typeof generation === 'number' ? generation : 'unknown';
 }
 
 /**
@@ -55,7 +73,7 @@ export function readyCondition(options: { object: ClusterPolicyObject; problems:
  *
  * @example
  * const status = createStatusWriter({ client, logger });
- * status.sync(result, clusterPolicies.objects());
+ * status.sync(resolution, clusterPolicies.objects());
  */
 export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   const { client, logger } = options;
@@ -81,17 +99,18 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   };
 
   return {
-    sync(result, objects) {
+    sync(resolution, objects) {
       const keys = new Set(objects.map((object) => object.document.source.file));
       for (const key of [...written.keys()]) if (!keys.has(key)) written.delete(key);
-      if (result.set) {
-        inForce.clear();
-        for (const object of objects) inForce.set(object.document.source.file, object.generation);
-      }
       for (const object of objects) {
         const key = object.document.source.file;
+        const outcome = resolution.outcomes.get(key);
+        // Not part of this compile (it arrived since): the compile that includes it will say.
+        if (!outcome) continue;
+        if (outcome.state === 'latest') inForce.set(key, object.generation);
+        else if (outcome.state === 'out') inForce.delete(key);
         const inForceGeneration = inForce.get(key);
-        const desired = readyCondition({ object, problems: result.problems, compiled: result.set !== undefined, ...(inForceGeneration !== undefined ? { inForceGeneration } : {}) });
+        const desired = readyCondition({ object, outcome, ...(inForceGeneration !== undefined ? { inForceGeneration } : {}) });
         const identity = conditionIdentity(desired);
         if (written.get(key) === identity || (object.ready && conditionIdentity(object.ready) === identity)) continue;
         written.set(key, identity);

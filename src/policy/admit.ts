@@ -1,13 +1,18 @@
 /**
- * tierguard admits its own policies: a Tier or Guardrail CREATE, UPDATE or DELETE is checked by
- * compiling the policy set as it would be after the change. Anything that would not compile is
- * refused with every problem; warnings that the change introduces (shadowing, equal priorities)
- * are returned so the API server can show them.
+ * tierguard admits its own policies. A Tier or Guardrail CREATE or UPDATE is refused when the
+ * object is wrong by itself (schema, CEL, patterns, CIDRs) or conflicts with another object (two
+ * Tiers with one priority); a Tier DELETE is refused while Guardrails still name the Tier, as
+ * Calico and Antrea refuse deleting a non-empty tier. A Guardrail whose Tier does not exist yet is
+ * admitted with a warning: `kubectl apply -f` of a folder, Helm and GitOps tools create objects
+ * one by one in any order, and the Guardrail comes into force when its Tier appears.
+ *
+ * The caller passes the objects as they are now (in a cluster, read from the API server, not from
+ * a cache), so that an object created or deleted a moment ago counts.
  */
 import type { Operation } from '../api/admission.js';
-import { compilePolicySet } from './compile.js';
 import type { ManifestDocument } from './manifests.js';
-import type { PolicyProblem } from './problems.js';
+import { isClusterSource, type PolicyProblem } from './problems.js';
+import { resolvePolicySet, type PolicyUnit, type Resolution } from './resolve.js';
 
 export interface PolicyChange {
   readonly operation: Operation;
@@ -16,16 +21,17 @@ export interface PolicyChange {
 }
 
 export interface PolicyChangeResult {
-  /** Every problem of the policy set after the change; empty when it compiles. */
+  /** Why the change is refused; empty when it is admitted. */
   readonly problems: readonly PolicyProblem[];
-  /** Warnings the change introduces. */
+  /** What the API server should show even when the change is admitted. */
   readonly warnings: readonly string[];
 }
 
 /** Where the object under review is said to come from in problems. */
 export const REQUEST_SOURCE = { file: 'request', document: 1 } as const;
 
-const warningsBefore = new WeakMap<readonly ManifestDocument[], ReadonlySet<string>>();
+/** The one unit of `--config` files; cluster objects are units of their own. */
+const FILES = 'files';
 
 export function checkPolicyChange(current: readonly ManifestDocument[], change: PolicyChange): PolicyChangeResult {
   const target = (change.operation === 'DELETE' ? change.oldObject : change.object) as { kind?: unknown; metadata?: { name?: unknown } } | null;
@@ -35,17 +41,49 @@ export function checkPolicyChange(current: readonly ManifestDocument[], change: 
     const doc = value as { kind?: unknown; metadata?: { name?: unknown } } | null;
     return !(doc?.kind === kind && doc?.metadata?.name === name);
   });
-  const documents = change.operation === 'DELETE' ? rest : [...rest, { source: REQUEST_SOURCE, value: change.object }];
-  const after = compilePolicySet({ documents }, { generation: 0 });
-  const before = previousWarnings(current);
-  return { problems: after.problems, warnings: after.warnings.filter((warning) => !before.has(warning)) };
+  if (change.operation === 'DELETE') return { problems: kind === 'Tier' && typeof name === 'string' ? tierStillNamed(name, rest) : [], warnings: [] };
+
+  const after = resolvePolicySet([...units(rest), { key: REQUEST_SOURCE.file, latest: { documents: [{ source: REQUEST_SOURCE, value: change.object }] } }], { generation: 0 });
+  const outcome = after.outcomes.get(REQUEST_SOURCE.file);
+  if (outcome?.state === 'out' && outcome.reason !== 'Invalid') {
+    const why = outcome.reason === 'TierNotFound' ? 'does not exist yet' : 'is not in force (it does not compile; see its status)';
+    return { problems: [], warnings: [`tier ${JSON.stringify(outcome.tier)} ${why}: this Guardrail is not in force until it is`] };
+  }
+  if (outcome && (outcome.state === 'out' || outcome.state === 'lastGood')) return { problems: outcome.problems, warnings: [] };
+  const own = after.result.problems.filter((problem) => problem.source.file === REQUEST_SOURCE.file);
+  if (own.length > 0) return { problems: own, warnings: [] };
+  return { problems: [], warnings: introducedWarnings(after, current) };
 }
 
-function previousWarnings(current: readonly ManifestDocument[]): ReadonlySet<string> {
-  let known = warningsBefore.get(current);
-  if (!known) {
-    known = new Set(compilePolicySet({ documents: current }, { generation: 0 }).warnings);
-    warningsBefore.set(current, known);
+/** A Tier may go only once no Guardrail names it; each one still naming it is a problem. */
+function tierStillNamed(tier: string, documents: readonly ManifestDocument[]): PolicyProblem[] {
+  return documents.flatMap(({ source, value }) => {
+    const doc = value as { kind?: unknown; metadata?: { name?: unknown }; spec?: { tier?: unknown } } | null;
+    if (doc?.kind !== 'Guardrail' || doc.spec?.tier !== tier) return [];
+    const guardrail = String(doc.metadata?.name);
+    return [{ source, object: `Guardrail ${guardrail}`, path: 'spec.tier', message: `still names tier ${JSON.stringify(tier)}; delete or move it first` }];
+  });
+}
+
+function units(documents: readonly ManifestDocument[]): PolicyUnit[] {
+  const files = documents.filter((doc) => !isClusterSource(doc.source));
+  const objects = documents.filter((doc) => isClusterSource(doc.source));
+  return [
+    ...(files.length > 0 ? [{ key: FILES, latest: { documents: files }, required: true }] : []),
+    ...objects.map((doc) => ({ key: doc.source.file, latest: { documents: [doc] } })),
+  ];
+}
+
+/** The last set of documents seen and its warnings: `kubectl apply -f dir/` checks many changes against the same set. */
+let warningsBefore: { fingerprint: string; warnings: ReadonlySet<string> } | undefined;
+
+/** Warnings of the set after the change that the set before it did not have (shadowing, equal priorities). */
+function introducedWarnings(after: Resolution, current: readonly ManifestDocument[]): string[] {
+  if (after.result.warnings.length === 0) return [];
+  const fingerprint = JSON.stringify(current);
+  if (warningsBefore?.fingerprint !== fingerprint) {
+    warningsBefore = { fingerprint, warnings: new Set(resolvePolicySet(units(current), { generation: 0 }).result.warnings) };
   }
-  return known;
+  const before = warningsBefore.warnings;
+  return after.result.warnings.filter((warning) => !before.has(warning));
 }

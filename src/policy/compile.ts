@@ -55,7 +55,7 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
   }));
   // A guardrail that failed the schema still gets its tier reference checked: every problem at once.
   for (const ref of unparsedTierRefs) {
-    if (!declaredTiers.has(ref.tier)) problems.push({ source: ref.source, object: ref.object, path: 'spec.tier', message: missingTier(ref.tier, tierByName) });
+    if (!declaredTiers.has(ref.tier)) problems.push({ source: ref.source, object: ref.object, path: 'spec.tier', message: missingTier(ref.tier, tierByName), code: 'TierNotFound' });
   }
   const compiled = guardrails
     .filter((entry) => unique(entry, guardrails, problems))
@@ -160,7 +160,7 @@ function compileGuardrail(
   const object = `Guardrail ${name}`;
   const before = problems.length;
   const tier = tiers.get(doc.spec.tier);
-  if (!tier && !declaredTiers.has(doc.spec.tier)) problems.push({ source, object, path: 'spec.tier', message: missingTier(doc.spec.tier, tiers) });
+  if (!tier && !declaredTiers.has(doc.spec.tier)) problems.push({ source, object, path: 'spec.tier', message: missingTier(doc.spec.tier, tiers), code: 'TierNotFound' });
   const labels = doc.spec.labels ? compileLabelRules(doc.spec.labels, { source, object, problems, warnings }) : undefined;
   const network = doc.spec.subject ? compileNetworkRules(doc.spec) : undefined;
   const validations = doc.spec.validations ? compileValidations(doc.spec.validations, { source, object, problems }) : undefined;

@@ -7,6 +7,14 @@ export interface SourceRef {
   readonly document: number;
 }
 
+/** Sources of cluster objects are `cluster:KIND/NAME`; every other source is a file. */
+export const CLUSTER_SOURCE_PREFIX = 'cluster:';
+
+/** Whether a document is a Tier or Guardrail object of the cluster rather than a `--config` file. */
+export function isClusterSource(source: SourceRef): boolean {
+  return source.file.startsWith(CLUSTER_SOURCE_PREFIX);
+}
+
 /** One thing wrong with a policy set, precise enough to fix without guessing. */
 export interface PolicyProblem {
   readonly source: SourceRef;
@@ -15,6 +23,12 @@ export interface PolicyProblem {
   /** Field path in the object, e.g. `spec.ingress[0].from[1]`; empty for the whole document. */
   readonly path: string;
   readonly message: string;
+  /**
+   * Set on problems that are about another object rather than this one's own content:
+   * `TierNotFound` — the Guardrail names a Tier that is not in the set. In a cluster such a
+   * Guardrail is admitted (the Tier may come next) and waits, out of force, until it exists.
+   */
+  readonly code?: 'TierNotFound';
 }
 
 /** `file#2 (Guardrail prod-isolation) spec.priority: reason` */

@@ -62,7 +62,7 @@ const broken = guardrail('broken', {
   labels: { match: { resources: ['Pod'] }, required: [{ key: '-team' }] },
 });
 
-const brokenMessage = 'Guardrail broken is invalid: it would leave the policy set with 4 problems:\n'
+const brokenMessage = 'Guardrail broken is invalid: 4 problems:\n'
   + '- spec.ingress[0].from[0].networks[0]: "10.1.2.3/8" has host bits set; did you mean 10.0.0.0/8?\n'
   + '- spec.ingress[0].from[1]: peer must have exactly one of namespaces, pods, networks, nodes; found namespaces, pods\n'
   + '- spec.labels.required[0].key: label key "-team": name part must be 1-63 characters of [A-Za-z0-9-_.], starting and ending with an alphanumeric\n'
@@ -86,15 +86,15 @@ describe('Tier and Guardrail admission', () => {
   it('refuses a tier whose priority is taken', async () => {
     const response = await validate(policyReview({ operation: 'CREATE', object: tier('network', 100) }));
     expect(response.status.code).toBe(422);
-    expect(response.status.message).toBe('Tier network is invalid: it would leave the policy set with 1 problem:\n- spec.priority: priority 100 is already used by tier security (examples/policies/payments-segmentation.yaml#1); tier priorities must be unique');
+    expect(response.status.message).toBe('Tier network is invalid: 1 problem:\n- spec.priority: priority 100 is already used by tier security (examples/policies/payments-segmentation.yaml#1); tier priorities must be unique');
   });
 
   it('refuses deleting a tier that guardrails still use, naming them', async () => {
     const response = await validate(policyReview({ operation: 'DELETE', oldObject: tier('platform', 200) }));
     expect(response.allowed).toBe(false);
-    expect(response.status.message).toBe('Tier platform is invalid: deleting it would leave the policy set with 2 problems:\n'
-      + '- Guardrail owner-label: spec.tier: tier "platform" does not exist (known tiers: security)\n'
-      + '- Guardrail data-classification: spec.tier: tier "platform" does not exist (known tiers: security)');
+    expect(response.status.message).toBe('Tier platform cannot be deleted: 2 Guardrails still name it:\n'
+      + '- Guardrail owner-label: spec.tier: still names tier "platform"; delete or move it first\n'
+      + '- Guardrail data-classification: spec.tier: still names tier "platform"; delete or move it first');
   });
 
   it('admits an UPDATE of a loaded guardrail in place of its old version', async () => {
@@ -133,6 +133,7 @@ describe('policy admission scenarios', () => {
     const response = await validate(body);
     expect(response.uid).toBe(body.request.uid);
     expect(response.allowed).toBe(scenario.expect.allowed);
+    expect(response.warnings ?? []).toEqual(scenario.expect.warnings ?? []);
     if (scenario.expect.allowed) return;
     expect(response.status.code).toBe(422);
     const lines: string[] = response.status.message.split('\n').slice(1).map((line: string) => line.replace(/^- /, ''));

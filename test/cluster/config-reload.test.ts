@@ -59,11 +59,11 @@ describe('--config hot reload', () => {
 
     const good = runtime.policy();
     writeFileSync(file, `${TIER + guardrail('team-label')}  bad: [unclosed\n`);
-    await waitUntil(() => runtime?.source.latest()?.set === undefined, 'the failed reload');
+    await waitUntil(() => runtime?.source.latest()?.complete === false, 'the failed reload');
     expect(runtime.policy()).toBe(good);
     expect(runtime.ready()).toBe(true);
     expect(await reloads(metrics, 'failure')).toBe(1);
-    expect(logger.lines.some((line) => line.level === 'warn' && line.message.includes('last good set stays in force'))).toBe(true);
+    expect(logger.lines.some((line) => line.level === 'warn' && line.message.includes('keeps its last good version in force'))).toBe(true);
 
     writeFileSync(path.join(dir, 'policies.yaml'), TIER + guardrail('fixed'));
     await waitUntil(() => runtime?.policy()?.guardrails[0]?.name === 'fixed', 'the recovery');

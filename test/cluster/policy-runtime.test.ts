@@ -14,7 +14,8 @@ import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
 import { startFakeApiServer, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
 import { review } from '../helpers/fixtures.js';
 import { testCertificates, type TestCertificates } from '../helpers/tls.js';
-import { FAST_BACKOFF, sleep, waitUntil } from './support.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { FAST_BACKOFF, sleep } from './support.js';
 
 let certs: TestCertificates;
 let fake: FakeApiServer;
@@ -66,12 +67,12 @@ describe('cluster policy runtime', () => {
       server.failNext({ pathPrefix: '/api/v1/namespaces', status: 503, count: 1000 });
     });
     expect(source.ready()).toBe(false);
-    await waitUntil(() => source.policy() !== undefined, 'the first compile');
+    await waitFor(() => source.policy() !== undefined, { what: 'the first compile' });
     await sleep(50);
     expect(source.watches.map((watch) => watch.synced)).toEqual([true, true, false, true]);
     expect(source.ready()).toBe(false);
     fake.clearFailures();
-    await waitUntil(() => source.ready(), 'readiness');
+    await waitFor(() => source.ready(), { what: 'readiness' });
     expect(source.watches.every((watch) => watch.synced)).toBe(true);
   });
 
@@ -80,12 +81,12 @@ describe('cluster policy runtime', () => {
       server.create('tiers', tier());
       server.failNext({ pathPrefix: '/apis/tierguard.dev/v1alpha1/guardrails', status: 500, count: 1000 });
     });
-    await waitUntil(() => source.watches[2]?.synced === true && source.watches[0]?.synced === true, 'the other watches');
+    await waitFor(() => source.watches[2]?.synced === true && source.watches[0]?.synced === true, { what: 'the other watches' });
     await sleep(50);
     expect(source.policy()).toBeUndefined();
     expect(await reloads('success')).toBe(0);
     fake.clearFailures();
-    await waitUntil(() => source.ready(), 'readiness');
+    await waitFor(() => source.ready(), { what: 'readiness' });
   });
 
   it('swaps the policy set when a Guardrail is created, combining it with a Tier from --config; a request keeps the set it read', async () => {
@@ -93,13 +94,13 @@ describe('cluster policy runtime', () => {
     dirs.push(dir);
     writeFileSync(path.join(dir, 'tiers.yaml'), 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata: {name: security}\nspec: {priority: 100}\n');
     const source = await start((server) => { server.create('namespaces', { metadata: { name: 'payments', labels: { env: 'prod' } } }); }, [dir]);
-    await waitUntil(() => source.ready(), 'readiness');
+    await waitFor(() => source.ready(), { what: 'readiness' });
     const before = source.policy();
     expect(before?.guardrails).toHaveLength(0);
     expect(await validatePod(source)).toMatchObject({ allowed: true });
 
     fake.create('guardrails', teamLabel());
-    await waitUntil(() => source.policy() !== before, 'the swap');
+    await waitFor(() => source.policy() !== before, { what: 'the swap' });
     expect(source.policy()?.generation).toBe(2);
     expect(source.policyDocuments().map((doc) => doc.source.file)).toEqual([path.join(dir, 'tiers.yaml'), 'cluster:Guardrail/team-label']);
     const denied = await validatePod(source);
@@ -117,54 +118,60 @@ describe('cluster policy runtime', () => {
       server.create('guardrails', teamLabel());
       server.create('namespaces', { metadata: { name: 'payments', labels: { env: 'prod' } } });
     });
-    await waitUntil(() => source.ready(), 'readiness');
+    await waitFor(() => source.ready(), { what: 'readiness' });
     expect(await validatePod(source)).toMatchObject({ allowed: false });
     fake.update('namespaces', { metadata: { name: 'payments', labels: { env: 'dev' } } });
-    await waitUntil(() => source.namespaces.list()[0]?.labels.env === 'dev', 'the relabel');
+    await waitFor(() => source.namespaces.list()[0]?.labels.env === 'dev', { what: 'the relabel' });
     expect(await validatePod(source)).toMatchObject({ allowed: true });
   });
 
-  it('keeps the last good set for a broken Guardrail and writes Ready=False with its problems; the fix gets Ready=True with its generation', async () => {
+  it('keeps each object\'s last good version: a broken or orphaned Guardrail never holds back the others, and each status describes its own object', async () => {
     const source = await start((server) => {
       server.create('tiers', tier());
       server.create('guardrails', teamLabel());
     });
-    await waitUntil(() => readyOf('team-label')?.status === 'True' && fake.get('tiers', 'security')?.status !== undefined, 'the first status writes');
-    expect(readyOf('team-label')).toMatchObject({ status: 'True', reason: 'Compiled', observedGeneration: 1 });
+    await waitFor(() => readyOf('team-label')?.status === 'True' && fake.get('tiers', 'security')?.status !== undefined, { what: 'the first status writes' });
+    expect(readyOf('team-label')).toMatchObject({ status: 'True', reason: 'Compiled', observedGeneration: 1, message: 'generation 1 is in force' });
     const good = source.policy();
 
-    fake.create('guardrails', teamLabel({ name: 'broken', tier: 'nope' }));
-    await waitUntil(() => readyOf('broken') !== undefined, 'the broken guardrail status');
-    expect(readyOf('broken')).toMatchObject({ status: 'False', reason: 'Invalid', observedGeneration: 1, message: 'spec.tier: tier "nope" does not exist (known tiers: security)' });
+    // A Guardrail whose Tier does not exist is out of force, and says why; the set in force is unchanged.
+    fake.create('guardrails', teamLabel({ name: 'orphan', tier: 'nope' }));
+    await waitFor(() => readyOf('orphan') !== undefined, { what: 'the orphan guardrail status' });
+    expect(readyOf('orphan')).toMatchObject({ status: 'False', reason: 'TierNotFound', observedGeneration: 1, message: 'not in force: tier "nope" does not exist; this Guardrail comes into force when it is created' });
     expect(source.policy()).toBe(good);
     expect(await reloads('failure')).toBe(1);
-    expect(readyOf('team-label')).toMatchObject({ status: 'True', observedGeneration: 1 });
 
-    // A good object changed while the set is broken is not in force: it says so, naming the culprit.
+    // Another object's change still takes effect.
     fake.update('guardrails', teamLabel({ priority: 20 }));
-    await waitUntil(() => readyOf('team-label')?.observedGeneration === 2, 'the changed guardrail status');
-    expect(readyOf('team-label')).toMatchObject({ status: 'False', reason: 'PolicySetInvalid' });
-    expect(readyOf('team-label').message).toContain('Guardrail broken');
-    expect(source.policy()).toBe(good);
+    await waitFor(() => readyOf('team-label')?.observedGeneration === 2, { what: 'the changed guardrail status' });
+    expect(readyOf('team-label')).toMatchObject({ status: 'True', reason: 'Compiled', message: 'generation 2 is in force' });
+    expect(source.policy()?.guardrails.find((guardrail) => guardrail.name === 'team-label')?.priority).toBe(20);
 
-    fake.update('guardrails', teamLabel({ name: 'broken', priority: 30 }));
-    await waitUntil(() => readyOf('broken')?.status === 'True', 'the fixed guardrail status');
-    expect(readyOf('broken')).toMatchObject({ status: 'True', reason: 'Compiled', observedGeneration: 2 });
-    await waitUntil(() => readyOf('team-label')?.status === 'True', 'the other guardrail back in force');
-    expect(readyOf('team-label').observedGeneration).toBe(2);
-    expect(source.policy()?.guardrails.map((guardrail) => guardrail.name)).toEqual(['team-label', 'broken']);
+    // The Tier appears: the orphan comes into force by itself.
+    fake.create('tiers', tier('nope', 200));
+    await waitFor(() => readyOf('orphan')?.status === 'True', { what: 'the orphan in force' });
+    expect(source.policy()?.guardrails.map((guardrail) => guardrail.name).sort()).toEqual(['orphan', 'team-label']);
+
+    // An edit that breaks team-label leaves generation 2 enforcing, and its status says so.
+    fake.update('guardrails', { ...teamLabel({ priority: 20 }), spec: { ...teamLabel().spec as object, priority: 20, labels: { match: { resources: ['Pod'] }, required: [{ key: '-bad' }] } } });
+    await waitFor(() => readyOf('team-label')?.observedGeneration === 3, { what: 'the broken edit status' });
+    expect(readyOf('team-label')).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(readyOf('team-label').message).toMatch(/^generation 3 is not in force: spec\.labels\.required\[0\]\.key: label key "-bad".*; generation 2 stays in force$/);
+    const inForce = source.policy()?.guardrails.find((guardrail) => guardrail.name === 'team-label');
+    expect(inForce?.priority).toBe(20);
+    expect(inForce?.labels?.required.map((rule) => rule.key)).toEqual(['team']);
+    expect(await validatePod(source)).toMatchObject({ allowed: true }); // the namespace is not env=prod
+    expect(readyOf('orphan')).toMatchObject({ status: 'True' });
 
     // No write storm: status writes do not recompile, and a recompile writes nothing unchanged.
+    await source.statusWrites();
     const patches = fake.statusPatches.length;
     const compiles = (await reloads('success')) + (await reloads('failure'));
-    expect(compiles).toBe(4); // first list, broken created, team-label changed, broken fixed: status writes are not changes
-    await sleep(150);
-    expect(fake.statusPatches.length).toBe(patches);
-    expect((await reloads('success')) + (await reloads('failure'))).toBe(compiles);
-    fake.update('guardrails', { ...teamLabel({ priority: 20 }), metadata: { name: 'team-label', labels: { owner: 'sec' } } });
-    await waitUntil(() => source.policy()?.generation === (good?.generation ?? 0) + 2, 'the recompile for the new label');
-    await sleep(50);
+    fake.update('guardrails', { ...(fake.get('guardrails', 'orphan') as FakeObject), metadata: { name: 'orphan', labels: { owner: 'sec' } } });
+    await waitFor(async () => (await reloads('success')) + (await reloads('failure')) > compiles, { what: 'the recompile for the new label' });
+    await source.statusWrites();
     expect(fake.statusPatches.length).toBe(patches);
     expect(fake.statusPatches.every((patch) => patch.patch.status.conditions.length === 1)).toBe(true);
   });
 });
+

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { decodePolicyObject, type ClusterPolicyObject } from '../../src/cluster/cluster-policies.js';
 import { KubeApiError, type KubeClient } from '../../src/cluster/kube-client.js';
 import { createStatusWriter, readyCondition } from '../../src/cluster/status-writer.js';
-import type { CompileResult } from '../../src/policy/compile.js';
+import type { Resolution, UnitOutcome } from '../../src/policy/resolve.js';
 import type { PolicyProblem } from '../../src/policy/problems.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 
@@ -14,21 +14,24 @@ const guardrail = (name: string, generation = 1, ready?: object): ClusterPolicyO
   decodePolicyObject('Guardrail', { metadata: { name, generation }, spec: {}, ...(ready ? { status: { conditions: [ready] } } : {}) }) as ClusterPolicyObject;
 const problem = (name: string, message: string, path = 'spec.tier'): PolicyProblem => ({ source: { file: `cluster:Guardrail/${name}`, document: 1 }, object: `Guardrail ${name}`, path, message });
 
+const doc = (generation: number) => ({ source: { file: 'cluster:Guardrail/a', document: 1 }, value: { kind: 'Guardrail', metadata: { name: 'a', generation } } });
+
 describe('readyCondition', () => {
   it.each([
-    { name: 'own problems: Invalid, listing them', problems: [problem('a', 'bad tier'), problem('a', 'bad key', 'spec.labels')], compiled: false, inForce: undefined, expected: { status: 'False', reason: 'Invalid', message: 'spec.tier: bad tier; spec.labels: bad key' } },
-    { name: 'compiled: True', problems: [], compiled: true, inForce: undefined, expected: { status: 'True', reason: 'Compiled' } },
-    { name: 'set broken elsewhere, this generation in force: True', problems: [problem('b', 'x')], compiled: false, inForce: 3, expected: { status: 'True', reason: 'Compiled' } },
-    { name: 'set broken elsewhere, newer generation: PolicySetInvalid naming the culprit', problems: [problem('b', 'x')], compiled: false, inForce: 2, expected: { status: 'False', reason: 'PolicySetInvalid', message: 'not in force: the policy set does not compile because of problems in Guardrail b; the last good set stays in force' } },
-  ])('$name', ({ problems, compiled, inForce, expected }) => {
-    const condition = readyCondition({ object: guardrail('a', 3), problems, compiled, ...(inForce !== undefined ? { inForceGeneration: inForce } : {}) });
+    { name: 'in force: True with its generation', outcome: { state: 'latest' }, inForce: undefined, expected: { status: 'True', reason: 'Compiled', message: 'generation 3 is in force' } },
+    { name: 'new and broken: Invalid, listing every problem', outcome: { state: 'out', reason: 'Invalid', problems: [problem('a', 'bad tier'), problem('a', 'bad key', 'spec.labels')] }, inForce: undefined, expected: { status: 'False', reason: 'Invalid', message: 'not in force: spec.tier: bad tier; spec.labels: bad key' } },
+    { name: 'an edit that breaks it: Invalid, naming the generation still in force', outcome: { state: 'lastGood', problems: [problem('a', 'bad key', 'spec.labels')], inForce: [doc(2)] }, inForce: 2, expected: { status: 'False', reason: 'Invalid', message: 'generation 3 is not in force: spec.labels: bad key; generation 2 stays in force' } },
+    { name: 'its tier does not exist: TierNotFound', outcome: { state: 'out', reason: 'TierNotFound', tier: 'compliance', problems: [problem('a', 'x')] }, inForce: undefined, expected: { status: 'False', reason: 'TierNotFound', message: 'not in force: tier "compliance" does not exist; this Guardrail comes into force when it is created' } },
+    { name: 'its tier is not in force: TierNotReady', outcome: { state: 'out', reason: 'TierNotReady', tier: 'security', problems: [problem('a', 'x')] }, inForce: undefined, expected: { status: 'False', reason: 'TierNotReady', message: 'not in force: tier "security" is not in force itself (see its status)' } },
+    { name: 'config files broken, this generation in force: True', outcome: { state: 'blocked' }, inForce: 3, expected: { status: 'True', reason: 'Compiled' } },
+    { name: 'config files broken, newer generation: PolicySetInvalid', outcome: { state: 'blocked' }, inForce: 2, expected: { status: 'False', reason: 'PolicySetInvalid', message: 'not in force: the --config files do not compile, so no policy set can be made; the last good set stays in force' } },
+  ])('$name', ({ outcome, inForce, expected }) => {
+    const condition = readyCondition({ object: guardrail('a', 3), outcome: outcome as UnitOutcome, ...(inForce !== undefined ? { inForceGeneration: inForce } : {}) });
     expect(condition).toMatchObject({ type: 'Ready', observedGeneration: 3, ...expected });
   });
 
-  it('names at most five culprits and bounds the message length', () => {
-    const others = Array.from({ length: 8 }, (_, i) => problem(`g${i}`, 'x'));
-    expect(readyCondition({ object: guardrail('a'), problems: others, compiled: false }).message).toContain('Guardrail g4 and 3 more');
-    const long = readyCondition({ object: guardrail('a'), problems: [problem('a', 'y'.repeat(10_000))], compiled: false });
+  it('bounds the message length', () => {
+    const long = readyCondition({ object: guardrail('a'), outcome: { state: 'out', reason: 'Invalid', problems: [problem('a', 'y'.repeat(10_000))] } });
     expect(long.message.length).toBe(4000);
   });
 });
@@ -51,19 +54,19 @@ describe('status writer', () => {
     };
     return { client, patches };
   }
-  const ok = { problems: [], set: {} } as unknown as CompileResult;
+  const inForce = (...names: string[]): Resolution => ({ result: { problems: [], warnings: [], namespaces: [], documents: [] }, complete: true, outcomes: new Map(names.map((name) => [`cluster:Guardrail/${name}`, { state: 'latest' }])) });
   const now = () => new Date('2026-05-01T10:00:00.123Z');
 
   it('writes a condition once, not again while it holds, and keeps lastTransitionTime when only the message changes', async () => {
     const { client, patches } = recordingClient();
     const writer = createStatusWriter({ client, logger: silentLogger, now });
-    writer.sync(ok, [guardrail('a')]);
-    writer.sync(ok, [guardrail('a')]);
+    writer.sync(inForce('a'), [guardrail('a')]);
+    writer.sync(inForce('a'), [guardrail('a')]);
     await writer.idle();
-    expect(patches).toEqual([{ path: '/apis/tierguard.dev/v1alpha1/guardrails/a/status', body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Compiled', message: 'this Guardrail compiles and is in force', observedGeneration: 1, lastTransitionTime: '2026-05-01T10:00:00Z' }] } } }]);
+    expect(patches).toEqual([{ path: '/apis/tierguard.dev/v1alpha1/guardrails/a/status', body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Compiled', message: 'generation 1 is in force', observedGeneration: 1, lastTransitionTime: '2026-05-01T10:00:00Z' }] } } }]);
     const current = patches[0]?.body.status.conditions[0];
-    writer.sync(ok, [guardrail('a', 1, current)]);
-    writer.sync(ok, [guardrail('a', 2, current)]);
+    writer.sync(inForce('a'), [guardrail('a', 1, current)]);
+    writer.sync(inForce('a'), [guardrail('a', 2, current)]);
     await writer.idle();
     expect(patches).toHaveLength(2);
     expect(patches[1]?.body.status.conditions[0]).toMatchObject({ observedGeneration: 2, lastTransitionTime: '2026-05-01T10:00:00Z' });
@@ -72,7 +75,7 @@ describe('status writer', () => {
   it('does not write what the object already carries (a restart, another replica)', async () => {
     const { client, patches } = recordingClient();
     const writer = createStatusWriter({ client, logger: silentLogger, now });
-    writer.sync(ok, [guardrail('a', 1, { type: 'Ready', status: 'True', reason: 'Compiled', message: 'this Guardrail compiles and is in force', observedGeneration: 1, lastTransitionTime: '2020-01-01T00:00:00Z' })]);
+    writer.sync(inForce('a'), [guardrail('a', 1, { type: 'Ready', status: 'True', reason: 'Compiled', message: 'generation 1 is in force', observedGeneration: 1, lastTransitionTime: '2020-01-01T00:00:00Z' })]);
     await writer.idle();
     expect(patches).toEqual([]);
   });
@@ -81,9 +84,9 @@ describe('status writer', () => {
     let failures = 1;
     const { client, patches } = recordingClient((path) => (path.includes('/gone/') ? new KubeApiError('not found', 404) : failures-- > 0 ? new KubeApiError('unavailable', 503) : undefined));
     const writer = createStatusWriter({ client, logger: silentLogger, now });
-    writer.sync(ok, [guardrail('a'), guardrail('gone')]);
+    writer.sync(inForce('a', 'gone'), [guardrail('a'), guardrail('gone')]);
     await writer.idle();
-    writer.sync(ok, [guardrail('a'), guardrail('gone')]);
+    writer.sync(inForce('a', 'gone'), [guardrail('a'), guardrail('gone')]);
     await writer.idle();
     expect(patches.map((patch) => patch.path.split('/')[5])).toEqual(['a', 'gone', 'a']);
   });
