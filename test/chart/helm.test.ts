@@ -1,0 +1,155 @@
+/**
+ * The chart with the real Helm (v3.17, see test/helpers/helm.ts): lint, rendering in each
+ * certificate mode, and the rendered objects against a real kube-apiserver
+ * (`kubectl apply --dry-run=server --validate=strict`: schema, defaulting, validation, RBAC).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import { generateCertificates } from '../../src/tls/certs.js';
+import { helm } from '../helpers/helm.js';
+import { CLUSTER_START_TIMEOUT_MS, describeCluster, startCluster, webhookConfigurations, type TestCluster } from '../helpers/kube-cluster.js';
+
+const RELEASE = 'tg';
+const NAMESPACE = 'tierguard';
+const FULLNAME = `${RELEASE}-tierguard`;
+/** The API server version of the test cluster (KUBEBUILDER_ASSETS), for `.Capabilities`. */
+const KUBE_VERSION = '1.26.0';
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: any;
+}
+
+/**
+ * Kinds of other projects: the test cluster has no cert-manager or prometheus-operator CRDs, so
+ * the API server cannot check these. They are rendered and counted here; their schemas are not.
+ */
+const FOREIGN_GROUPS = /^(cert-manager\.io|monitoring\.coreos\.com)\//;
+
+let providedCa: string | undefined;
+/** A real CA, base64-encoded as `certificates.caBundle` expects (`base64 -w0 ca.crt`). */
+function caBundle(): string {
+  providedCa ??= Buffer.from(generateCertificates({ dnsNames: ['tg-tierguard.tierguard.svc'], days: 1, keyBits: 1024 }).caCert).toString('base64');
+  return providedCa;
+}
+
+const MODES = [
+  { name: 'self-managed (the default)', values: () => ({}), foreign: [] },
+  {
+    name: 'cert-manager with the chart-made CA',
+    values: () => ({ certificates: { mode: 'cert-manager' } }),
+    foreign: ['Certificate/tg-tierguard-ca', 'Certificate/tg-tierguard-serving', 'Issuer/tg-tierguard-ca', 'Issuer/tg-tierguard-selfsigned'],
+  },
+  {
+    name: 'cert-manager with a ClusterIssuer',
+    values: () => ({ certificates: { mode: 'cert-manager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } }),
+    foreign: ['Certificate/tg-tierguard-serving'],
+  },
+  { name: 'provided', values: () => ({ certificates: { mode: 'provided', secretName: 'my-tls', caBundle: caBundle() } }), foreign: [] },
+  {
+    name: 'self-managed with monitoring',
+    values: () => ({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }),
+    foreign: ['PrometheusRule/tg-tierguard', 'ServiceMonitor/tg-tierguard'],
+  },
+];
+
+async function render(values: object, extra: string[] = []): Promise<K8sObject[]> {
+  const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, '--values', '-', ...extra], { input: stringify(values) });
+  if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject | null).filter((object): object is K8sObject => object !== null);
+}
+
+const ref = (object: K8sObject) => `${object.kind}/${object.metadata.name}`;
+const byKind = (objects: K8sObject[], kind: string) => objects.filter((object) => object.kind === kind);
+
+describe('helm lint and template', () => {
+  it.each(MODES)('helm lint --strict passes: $name', async ({ values }) => {
+    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, '--values', '-'], { input: stringify(values()) });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it.each(MODES)('renders $name, with the expected objects of other projects', async ({ values, foreign }) => {
+    const objects = await render(values());
+    expect(objects.filter((object) => FOREIGN_GROUPS.test(object.apiVersion)).map(ref).sort()).toEqual(foreign);
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ClusterRole', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      expect(byKind(objects, kind).map(ref), kind).toEqual([`${kind}/${FULLNAME}`]);
+    }
+  });
+
+  it.each([
+    { name: 'self-managed', values: {}, caBundle: undefined, injection: undefined },
+    { name: 'cert-manager', values: { certificates: { mode: 'cert-manager' } }, caBundle: undefined, injection: `${NAMESPACE}/tg-tierguard-serving` },
+    { name: 'provided', values: { certificates: { mode: 'provided', caBundle: 'Q0E=' } }, caBundle: 'Q0E=', injection: undefined },
+  ])('$name: the caBundle of every webhook and the CA injection annotation', async ({ values, caBundle: bundle, injection }) => {
+    const objects = await render(values);
+    for (const configuration of [...byKind(objects, 'MutatingWebhookConfiguration'), ...byKind(objects, 'ValidatingWebhookConfiguration')]) {
+      expect(configuration.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe(injection);
+      for (const webhook of configuration.webhooks) expect(webhook.clientConfig.caBundle, webhook.name).toBe(bundle);
+    }
+  });
+
+  it('refuses the provided mode without a caBundle', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--set', 'certificates.mode=provided']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/certificates\.caBundle/);
+  });
+
+  it('matches the webhook configurations the cluster tests register (test/helpers/kube-cluster.ts)', async () => {
+    const objects = await render({});
+    const url = 'https://127.0.0.1:8443';
+    const registered = webhookConfigurations({ name: FULLNAME, url, excludeNamespaces: [NAMESPACE] }) as K8sObject[];
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      const rendered = byKind(objects, kind)[0]!;
+      const ours = registered.find((object) => object.kind === kind)!;
+      const comparable = (webhooks: any[], path: (clientConfig: any) => string) => webhooks.map(({ clientConfig, ...webhook }) => ({ ...webhook, path: path(clientConfig) }));
+      expect(comparable(ours.webhooks, (clientConfig) => new URL(clientConfig.url).pathname), kind)
+        .toEqual(comparable(rendered.webhooks, (clientConfig) => clientConfig.service.path));
+    }
+  });
+});
+
+describeCluster('the rendered chart in a real API server', () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    // No CRDs yet: the chart's own come with --include-crds, as `helm install` sends them.
+    cluster = await startCluster({ crds: false });
+    await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
+  }, CLUSTER_START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+
+  it.each(MODES)('$name: every object is accepted by kubectl apply --dry-run=server', async ({ values }) => {
+    const objects = (await render(values(), ['--include-crds'])).filter((object) => !FOREIGN_GROUPS.test(object.apiVersion));
+    const result = await cluster.kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], { input: objects.map((object) => stringify(object)).join('---\n') });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    const accepted = result.stdout.trim().split('\n');
+    expect(accepted).toHaveLength(objects.length);
+    for (const line of accepted) expect(line).toMatch(/ created \(server dry run\)$/);
+  });
+
+  it('self-managed: rendering against the cluster keeps the caBundle tierguard patched in (lookup)', async () => {
+    const live = (await render({})).filter((object) => /WebhookConfiguration$/.test(object.kind));
+    const bundle = caBundle();
+    for (const configuration of live) {
+      for (const webhook of configuration.webhooks) {
+        webhook.clientConfig.caBundle = bundle;
+        // Nothing serves these webhooks; Ignore keeps the cluster usable while they exist.
+        webhook.failurePolicy = 'Ignore';
+      }
+    }
+    await cluster.apply(live);
+    try {
+      const rendered = (await render({}, ['--dry-run=server', '--kubeconfig', cluster.kubeconfig.admin])).filter((object) => /WebhookConfiguration$/.test(object.kind));
+      expect(rendered.flatMap((configuration) => configuration.webhooks.map((webhook: any) => webhook.clientConfig.caBundle))).toEqual([bundle, bundle, bundle]);
+    } finally {
+      await cluster.unregisterWebhooks(FULLNAME);
+    }
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * TEST INFRASTRUCTURE — the built tierguard CLI (`node dist/cli/main.js serve`) as a child process
+ * watching a real test cluster, with a certificate for 127.0.0.1 that the API server can be told
+ * to trust (`registerWebhooks({ caBundle: tierguard.caCert })`).
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateCertificates } from '../../src/tls/certs.js';
+import { REPO_DIR } from './fixtures.js';
+import { freePort, spawnManaged, waitFor, type ManagedProcess } from './managed-process.js';
+import type { TestCluster } from './kube-cluster.js';
+
+const CLI = path.join(REPO_DIR, 'dist', 'cli', 'main.js');
+
+export interface TierguardOptions {
+  /** More `serve` flags, after the harness's own (so a repeated single-value flag overrides them). */
+  readonly args?: readonly string[];
+  /** Webhook port; default a free one (and one retry with new ports if it is taken meanwhile). */
+  readonly port?: number;
+  readonly metricsPort?: number;
+  /** Whose kubeconfig tierguard uses; default the admin's. */
+  readonly kubeconfig?: string;
+}
+
+export interface TierguardProcess {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** `https://127.0.0.1:PORT`, the base of `/mutate` and `/validate`. */
+  readonly url: string;
+  /** PEM of the CA that signed tierguard's serving certificate. */
+  readonly caCert: string;
+  readonly process: ManagedProcess;
+  /** Everything tierguard wrote so far (JSON log lines on stderr). */
+  logs(): string;
+  /** Resolves with the first log line matching `pattern`; rejects after `timeoutMs` (default 30 s) or if tierguard exits. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Polls `/readyz` on the metrics port until 200 (default 60 s): watches synced, a policy set compiled. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** The `/metrics` text. */
+  metrics(): Promise<string>;
+  /** SIGTERM, then SIGKILL after 10 s; waits for the exit. */
+  stop(): Promise<void>;
+}
+
+const exitedError = (child: ManagedProcess) => (child.alive() ? undefined : new Error(`tierguard exited early; the end of its output:\n${child.tail()}`));
+
+async function metricsGet(port: number, urlPath: string): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}${urlPath}`, { signal: AbortSignal.timeout(5000) });
+}
+
+/**
+ * Starts `node dist/cli/main.js serve --kubeconfig <admin> ...` on 127.0.0.1 with a fresh
+ * certificate and `--shutdown-delay 0`, and resolves once both ports listen (not yet ready:
+ * see `waitReady`). The cluster stops it too, before itself.
+ */
+export async function startTierguard(cluster: TestCluster, options: TierguardOptions = {}): Promise<TierguardProcess> {
+  if (!existsSync(CLI)) throw new Error(`${path.relative(REPO_DIR, CLI)} is missing: run \`npm run build\` first (npm test does)`);
+  const dir = mkdtempSync(path.join(cluster.dir, 'tierguard-'));
+  const certs = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 2 });
+  const certFile = path.join(dir, 'tls.crt');
+  const keyFile = path.join(dir, 'tls.key');
+  writeFileSync(certFile, certs.cert);
+  writeFileSync(keyFile, certs.key, { mode: 0o600 });
+  const fixedPorts = options.port !== undefined || options.metricsPort !== undefined;
+  for (let attempt = 1; ; attempt += 1) {
+    const port = options.port ?? await freePort();
+    const metricsPort = options.metricsPort ?? await freePort();
+    const child = spawnManaged({
+      name: 'tierguard',
+      command: process.execPath,
+      logFile: path.join(dir, `tierguard-${attempt}.log`),
+      cwd: REPO_DIR,
+      args: [
+        CLI, 'serve', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig.admin,
+        '--address', '127.0.0.1', '--port', String(port), '--metrics-address', '127.0.0.1', '--metrics-port', String(metricsPort),
+        '--tls-cert', certFile, '--tls-key', keyFile, '--shutdown-delay', '0', ...(options.args ?? []),
+      ],
+    });
+    const handle = tierguardHandle({ child, port, metricsPort, caCert: certs.caCert });
+    try {
+      await waitFor(async () => (await metricsGet(metricsPort, '/healthz')).ok, { what: 'tierguard /healthz', timeoutMs: 60_000, abort: () => exitedError(child) });
+      cluster.adopt(handle);
+      return handle;
+    } catch (error) {
+      await child.stop(1000);
+      const portTaken = /address already in use/i.test(child.output());
+      if (attempt >= 2 || fixedPorts || !portTaken) throw error;
+    }
+  }
+}
+
+function tierguardHandle(context: { child: ManagedProcess; port: number; metricsPort: number; caCert: string }): TierguardProcess {
+  const { child, port, metricsPort, caCert } = context;
+  return {
+    port, metricsPort, caCert, process: child, url: `https://127.0.0.1:${port}`,
+    logs: () => child.output(),
+    waitForLog: (pattern, timeoutMs = 30_000) => waitFor(
+      () => child.output().split('\n').find((line) => pattern.test(line)),
+      { what: `a tierguard log line matching ${pattern}`, timeoutMs, abort: () => exitedError(child) },
+    ),
+    async waitReady(timeoutMs = 60_000) {
+      await waitFor(async () => (await metricsGet(metricsPort, '/readyz')).status === 200, {
+        what: 'tierguard /readyz to answer 200', timeoutMs, abort: () => exitedError(child),
+      }).catch((error: Error) => {
+        throw child.alive() ? new Error(`${error.message}\n--- the end of tierguard's output:\n${child.tail()}`, { cause: error }) : error;
+      });
+    },
+    async metrics() {
+      const res = await metricsGet(metricsPort, '/metrics');
+      if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
+      return res.text();
+    },
+    stop: () => child.stop(10_000),
+  };
+}
+
+/**
+ * The sum of a metric's series in Prometheus text whose labels include all of `labels`, e.g.
+ * `metricSum(text, 'tierguard_admission_requests_total', { webhook: 'validate' })`; 0 when none.
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const series = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([key, value]) => series[key] === value)) sum += Number(match[3]);
+  }
+  return sum;
+}
