@@ -71,7 +71,7 @@ export async function servingTls(options: ServeOptions, context: ServingTlsConte
     };
   }
 
-  const generated = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], days: 30 });
+  const generated = generateCertificates({ dnsNames: unique(['localhost', ...options.dnsNames]), ipAddresses: unique(['127.0.0.1', '::1', ...options.ipAddresses]), days: 30 });
   const initial = { cert: generated.cert, key: generated.key };
   if (options.tlsSecret) {
     const { kubeConfig } = context;
@@ -86,7 +86,7 @@ export async function servingTls(options: ServeOptions, context: ServingTlsConte
           namespace: options.namespace,
           secretName: options.tlsSecret!,
           webhookConfigurations: options.webhookConfigurations,
-          policy: { caValidityMs: options.caValidityMs, servingValidityMs: options.certValidityMs, renewFraction: 1 / 3, dnsNames: serviceDnsNames(options.service, options.namespace), ipAddresses: [] },
+          policy: { caValidityMs: options.caValidityMs, servingValidityMs: options.certValidityMs, renewFraction: 1 / 3, dnsNames: unique([...serviceDnsNames(options.service, options.namespace), ...options.dnsNames]), ipAddresses: unique(options.ipAddresses) },
           checkIntervalMs: options.certCheckIntervalMs,
           apply: (pair) => { applyTo(server)(pair); applied = true; },
           logger: context.logger,
@@ -102,6 +102,10 @@ export async function servingTls(options: ServeOptions, context: ServingTlsConte
   context.logger.info('no --tls-cert given: generated a self-signed CA and a serving certificate for localhost in memory', { caBundle: caPath });
   context.metrics.certificateExpiry.set(certificateExpiry(generated.cert).getTime() / 1000);
   return { serverOptions: serverOptions(initial), ready: () => true, follow: () => () => {}, generatedCa: generated.caCert, caPath };
+}
+
+function unique(names: readonly string[]): string[] {
+  return [...new Set(names)];
 }
 
 async function readClientCa(file: string): Promise<string> {

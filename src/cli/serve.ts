@@ -113,10 +113,17 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   });
 
   try {
-    await listen(server, options.port, options.address);
     await listen(metricsServer, options.metricsPort, options.metricsAddress);
+    // The webhook port accepts no connection before a policy set is in force: a request answered
+    // without one could only be refused. The probes on the metrics port say why meanwhile.
+    if (!runtime.policy()) {
+      logger.info('waiting for a policy set before accepting webhook connections', { metricsPort: (metricsServer.address() as AddressInfo).port });
+      await runtime.source.firstSet;
+    }
+    await listen(server, options.port, options.address);
   } catch (error) {
     server.close();
+    metricsServer.close();
     stopWatching();
     await runtime.stop();
     throw error;

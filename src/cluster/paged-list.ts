@@ -13,6 +13,8 @@ export interface PagedListOptions<T> {
   /** Items per page (default 500, as kubectl). */
   readonly pageSize?: number;
   readonly signal?: AbortSignal;
+  /** More query parameters for every page, e.g. a field selector. */
+  readonly query?: Readonly<Record<string, string>>;
 }
 
 export interface PagedList<T> {
@@ -41,7 +43,7 @@ export async function listAll<T>(options: PagedListOptions<T>): Promise<PagedLis
   let resourceVersion = '';
   let skipped = 0;
   for (let page = 0; page < MAX_PAGES; page += 1) {
-    const query = { limit: options.pageSize ?? 500, ...(token ? { continue: token } : {}) };
+    const query = { ...options.query, limit: options.pageSize ?? 500, ...(token ? { continue: token } : {}) };
     const body = (await options.client.get(options.path, { query, ...(options.signal ? { signal: options.signal } : {}) })) as ListBody;
     for (const raw of body.items ?? []) {
       const item = options.decode(raw);

@@ -47,6 +47,8 @@ export interface PolicySource {
   latest(): Resolution | undefined;
   /** Settles with the first compile's outcome; rejects if stopped before. */
   readonly firstCompile: Promise<CompileResult>;
+  /** Resolves when a policy set is first in force; rejects if stopped before. */
+  readonly firstSet: Promise<PolicySet>;
   stop(): void;
 }
 
@@ -80,6 +82,9 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
   let settle: { resolve: (result: CompileResult) => void; reject: (error: Error) => void } | undefined;
   const firstCompile = new Promise<CompileResult>((resolve, reject) => { settle = { resolve, reject }; });
   firstCompile.catch(() => {});
+  let settleSet: { resolve: (set: PolicySet) => void; reject: (error: Error) => void } | undefined;
+  const firstSet = new Promise<PolicySet>((resolve, reject) => { settleSet = { resolve, reject }; });
+  firstSet.catch(() => {});
 
   function units(): PolicyUnit[] {
     return options.inputs.flatMap((name): PolicyUnit[] => {
@@ -131,6 +136,8 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     const fingerprint = JSON.stringify(result.documents);
     if (inForce?.fingerprint === fingerprint) return;
     inForce = { set: result.set, documents: result.documents, namespaces: result.namespaces, fingerprint };
+    settleSet?.resolve(result.set);
+    settleSet = undefined;
     recordPolicySet(metrics, result.set);
     logger.info('policy set loaded', { generation: result.set.generation, tiers: result.set.tiers.length, guardrails: result.set.guardrails.length });
     for (const warning of result.warnings) if (!knownWarnings.has(warning)) logger.warn(warning);
@@ -150,11 +157,13 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     namespaces: () => inForce?.namespaces ?? NO_NAMESPACES,
     latest: () => latest,
     firstCompile,
+    firstSet,
     stop() {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
       settle?.reject(new Error('the policy source stopped before its first compile'));
+      settleSet?.reject(new Error('the policy source stopped before a policy set was in force'));
     },
   };
 }

@@ -35,6 +35,8 @@ export interface ResilientWatchOptions<T> {
   readonly backoff?: BackoffOptions;
   /** Items per list page (default 500). */
   readonly pageSize?: number;
+  /** Added to every list and watch, e.g. `{ fieldSelector: 'metadata.name=tierguard' }` (which RBAC `resourceNames` can allow). */
+  readonly query?: Readonly<Record<string, string>>;
   /** Server-side watch timeout (default 5–10 min, random, as client-go); the connection is abandoned 60 s after it. */
   readonly timeoutSeconds?: number;
 }
@@ -98,7 +100,7 @@ export function startResilientWatch<T>(options: ResilientWatchOptions<T>): Resil
 
   async function list(): Promise<void> {
     listAbort = new AbortController();
-    const listed = await listAll({ client, path, decode: options.decode, signal: listAbort.signal, ...(options.pageSize ? { pageSize: options.pageSize } : {}) });
+    const listed = await listAll({ client, path, decode: options.decode, signal: listAbort.signal, ...(options.pageSize ? { pageSize: options.pageSize } : {}), ...(options.query ? { query: options.query } : {}) });
     if (stopped) return;
     if (listed.skipped > 0) logger.warn('skipped malformed objects in a list', { path, skipped: listed.skipped });
     stats.lists += 1;
@@ -172,7 +174,7 @@ export function startResilientWatch<T>(options: ResilientWatchOptions<T>): Resil
       }
     };
     try {
-      const opened = await client.watch({ path, query: { resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, onEvent, onDone });
+      const opened = await client.watch({ path, query: { ...options.query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, onEvent, onDone });
       if (stopped || mine !== epoch) {
         opened.abort();
         return;

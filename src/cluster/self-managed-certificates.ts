@@ -13,12 +13,18 @@
  *
  * In one pass the order is: Secret written, then caBundle patched, then the serving certificate
  * applied, so this replica never presents a certificate the API server was not given the CA of.
+ *
+ * Ready means the Secret's certificate is served and every named configuration exists and trusts
+ * it. The configurations are watched (by name, so RBAC `resourceNames` can allow it): when
+ * something overwrites a `caBundle` — a `helm upgrade`, an Argo CD sync of a rendered chart whose
+ * `lookup` came back empty — this replica is unready at once and publishes the bundle again.
  */
 import type { KeyPair } from '../tls/certs.js';
 import { planCertificates, splitPem, type RotationPolicy, type StoredCertificates } from '../tls/rotation.js';
 import type { Logger } from '../telemetry/logger.js';
-import { createBackoff } from './backoff.js';
+import { createBackoff, type BackoffOptions } from './backoff.js';
 import { KubeApiError, type KubeClient } from './kube-client.js';
+import { startResilientWatch, type ResilientWatch, type WatchChange } from './resilient-watch.js';
 
 export interface SelfManagedCertificatesOptions {
   readonly client: KubeClient;
@@ -34,10 +40,12 @@ export interface SelfManagedCertificatesOptions {
   readonly logger: Logger;
   /** Clock; injected for tests. */
   readonly now?: () => Date;
+  /** Reconnect backoff of the configuration watches. */
+  readonly backoff?: BackoffOptions;
 }
 
 export interface SelfManagedCertificates {
-  /** True once a serving certificate from the Secret has been applied. */
+  /** True once a serving certificate from the Secret is applied and every named configuration trusts it. */
   ready(): boolean;
   /** One pass now (the timer keeps running); resolves when it is done, rejects when it failed. */
   reconcile(): Promise<void>;
@@ -47,6 +55,7 @@ export interface SelfManagedCertificates {
 /** The parts of a webhook configuration tierguard reads. */
 interface WebhookConfiguration {
   readonly kind?: string;
+  readonly apiVersion?: string;
   readonly metadata?: { readonly name?: string; readonly resourceVersion?: string };
   readonly webhooks?: readonly { readonly clientConfig?: { readonly caBundle?: string } }[];
 }
@@ -85,6 +94,10 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   const secretPath = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/secrets`;
   const backoff = createBackoff({ initialMs: 200, maxMs: 30_000 });
   let applied: KeyPair | undefined;
+  /** Every named configuration exists and carries the bundle last published (`published`). */
+  let trusted = false;
+  let published: string | undefined;
+  let missingLogged = '';
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let queue: Promise<void> = Promise.resolve();
@@ -120,16 +133,19 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
     return true;
   }
 
-  async function webhookConfigurations(): Promise<FoundConfiguration[]> {
+  /** The named configurations that exist (of either kind), and the names of which neither kind does. */
+  async function webhookConfigurations(): Promise<{ found: FoundConfiguration[]; missing: string[] }> {
     const found: FoundConfiguration[] = [];
+    const missing: string[] = [];
     for (const name of options.webhookConfigurations) {
-      for (const { kind, path } of WEBHOOK_KINDS) {
+      const before = found.length;
+      for (const { path } of WEBHOOK_KINDS) {
         const object = await readOptional<WebhookConfiguration>(options.client, `${path}/${encodeURIComponent(name)}`);
         if (object) found.push({ path: `${path}/${encodeURIComponent(name)}`, object });
-        else logger.warn('webhook configuration not found; its caBundle cannot be kept', { kind, name });
       }
+      if (found.length === before) missing.push(name);
     }
-    return found;
+    return { found, missing };
   }
 
   /** Patches the caBundle of every webhook that does not carry `caBundle` yet. */
@@ -150,9 +166,16 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
   async function pass(): Promise<void> {
     // Read once per pass: the JSON patch tests their resourceVersion, so a change in between
     // fails the patch and the next pass reads them again.
-    const configs = await webhookConfigurations();
+    const { found: configs, missing } = await webhookConfigurations();
     const stored = await settleSecret(configs);
     await publish(stored.caBundle, configs);
+    published = Buffer.from(stored.caBundle).toString('base64');
+    trusted = missing.length === 0;
+    if (missing.join(',') !== missingLogged) {
+      if (missing.length > 0) logger.warn('webhook configuration not found: not ready until it exists and trusts the CA', { names: missing, kinds: WEBHOOK_KINDS.map(({ kind }) => kind) });
+      else if (missingLogged) logger.info('every webhook configuration found and trusts the CA', { names: options.webhookConfigurations });
+      missingLogged = missing.join(',');
+    }
     if (applied?.cert !== stored.cert || applied.key !== stored.key) {
       options.apply({ cert: stored.cert, key: stored.key });
       if (applied) logger.info('serving certificate from the Secret applied', { secret: `${options.namespace}/${options.secretName}` });
@@ -186,13 +209,33 @@ export function startSelfManagedCertificates(options: SelfManagedCertificatesOpt
     return next;
   }
 
+  /** A configuration changed: if it no longer carries the bundle, unready at once and publish it again. */
+  const onConfigurationChange = (change: WatchChange<WebhookConfiguration>): void => {
+    if (change.type === 'SYNC' || published === undefined || !options.webhookConfigurations.includes(change.object.metadata?.name ?? '')) return;
+    const bundles = change.type === 'DELETED' ? [] : (change.object.webhooks ?? []).map((webhook) => webhook.clientConfig?.caBundle);
+    if (change.type !== 'DELETED' && bundles.every((bundle) => bundle === published)) return;
+    if (change.type !== 'ADDED') trusted = false;
+    logger.info('webhook configuration changed; publishing the CA bundle again', { kind: change.object.kind, name: change.object.metadata?.name, event: change.type });
+    reconcile().catch((error: Error) => logger.warn('certificate check failed; retrying', { error: error.message }));
+  };
+  const watches: ResilientWatch[] = options.webhookConfigurations.flatMap((name) => WEBHOOK_KINDS.map(({ path }) => startResilientWatch<WebhookConfiguration>({
+    client: options.client,
+    path,
+    query: { fieldSelector: `metadata.name=${name}` },
+    decode: (raw) => raw as WebhookConfiguration,
+    onChange: onConfigurationChange,
+    logger,
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+  })));
+
   void run();
   return {
-    ready: () => applied !== undefined,
+    ready: () => applied !== undefined && trusted,
     reconcile,
     stop: () => {
       stopped = true;
       clearTimeout(timer);
+      for (const watch of watches) watch.stop();
     },
   };
 }

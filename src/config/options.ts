@@ -2,11 +2,15 @@
  * Start-up options of `tierguard serve`: one strict schema with every default in one place.
  * The CLI gathers flags into a plain object and this decides what they mean.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { failureModes } from '../api/policy.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** A DNS subdomain as Kubernetes validates one (RFC 1123): what a certificate's DNS name may be. */
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
  * 7 MiB, as controller-runtime: the API server accepts objects up to 3 MiB, and an UPDATE review
@@ -56,6 +60,10 @@ export const serveOptionsSchema = z.strictObject({
   webhookConfigurations: z.array(z.string().min(1)).default([]),
   /** The webhook's Service, whose DNS names the self-managed serving certificate carries. */
   service: z.string().min(1).default('tierguard'),
+  /** More subject alternative names of the self-managed certificate (`--ip`): for webhooks registered by URL, runs outside the cluster. */
+  ipAddresses: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'not an IPv4 or IPv6 address' })).default([]),
+  /** More DNS names of the self-managed certificate (`--dns`). */
+  dnsNames: z.array(z.string().regex(DNS_NAME, 'not a DNS name (lowercase letters, digits, - and ., e.g. tierguard.example.com)')).default([]),
   /** Lifetime of a self-managed serving certificate; renewed with a third of it left. */
   certValidityMs: z.coerce.number().int().min(1000).default(DEFAULT_CERT_VALIDITY_MS),
   /** Lifetime of the self-managed CA; a new one is added to the bundle with a third of it left. */
