@@ -86,7 +86,7 @@ describe('Tier and Guardrail admission', () => {
   it('refuses a tier whose priority is taken', async () => {
     const response = await validate(policyReview({ operation: 'CREATE', object: tier('network', 100) }));
     expect(response.status.code).toBe(422);
-    expect(response.status.message).toBe('Tier network is invalid: 1 problem:\n- spec.priority: priority 100 is already used by tier security (examples/policies/payments-segmentation.yaml#1); tier priorities must be unique');
+    expect(response.status.message).toBe('Tier network is invalid: 1 problem:\n- spec.priority: priority 100 is already used by tier security (examples/policies/tiers.yaml#1); tier priorities must be unique');
   });
 
   it('refuses deleting a tier that guardrails still use, naming them', async () => {

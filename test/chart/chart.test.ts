@@ -285,7 +285,7 @@ describe('RBAC', () => {
   const rbac = template('rbac.yaml');
 
   it('patches only its own two webhook configurations, by name', () => {
-    expect(rbac).toMatch(/resources: \["mutatingwebhookconfigurations", "validatingwebhookconfigurations"\]\n\s+resourceNames: \[\{\{ \$fullname \| quote \}\}\]\n\s+verbs: \["get", "patch"\]/);
+    expect(rbac).toMatch(/resources: \["mutatingwebhookconfigurations", "validatingwebhookconfigurations"\]\n\s+resourceNames: \[\{\{ \$fullname \| quote \}\}\]\n\s+verbs: \["get", "list", "watch", "patch"\]/);
     expect(rbac).toContain('{{- $fullname := include "tierguard.fullname" . -}}');
     for (const name of ['mutatingwebhookconfiguration.yaml', 'validatingwebhookconfiguration.yaml']) {
       expect(template(name)).toMatch(/^metadata:\n(?: {2}#.*\n)*\s+name: \{\{ include "tierguard.fullname" \. \}\}$/m);

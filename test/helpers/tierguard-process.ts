@@ -20,6 +20,11 @@ export interface TierguardOptions {
   readonly metricsPort?: number;
   /** Whose kubeconfig tierguard uses; default the admin's. */
   readonly kubeconfig?: string;
+  /**
+   * `files` (default): a certificate for 127.0.0.1 made here, given with --tls-cert/--tls-key.
+   * `self-managed`: none; `args` give --tls-secret and --webhook-configuration, and `caCert` is empty.
+   */
+  readonly certificates?: 'files' | 'self-managed';
 }
 
 export interface TierguardProcess {
@@ -73,10 +78,10 @@ export async function startTierguard(cluster: TestCluster, options: TierguardOpt
       args: [
         CLI, 'serve', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig.admin,
         '--address', '127.0.0.1', '--port', String(port), '--metrics-address', '127.0.0.1', '--metrics-port', String(metricsPort),
-        '--tls-cert', certFile, '--tls-key', keyFile, '--shutdown-delay', '0', ...(options.args ?? []),
+        ...(options.certificates === 'self-managed' ? [] : ['--tls-cert', certFile, '--tls-key', keyFile]), '--shutdown-delay', '0', ...(options.args ?? []),
       ],
     });
-    const handle = tierguardHandle({ child, port, metricsPort, caCert: certs.caCert });
+    const handle = tierguardHandle({ child, port, metricsPort, caCert: options.certificates === 'self-managed' ? '' : certs.caCert });
     try {
       await waitFor(async () => (await metricsGet(metricsPort, '/healthz')).ok, { what: 'tierguard /healthz', timeoutMs: 60_000, abort: () => exitedError(child) });
       cluster.adopt(handle);
