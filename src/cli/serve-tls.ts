@@ -76,22 +76,23 @@ export async function servingTls(options: ServeOptions, context: ServingTlsConte
   if (options.tlsSecret) {
     const { kubeConfig } = context;
     if (!kubeConfig) throw new Error('--tls-secret needs a cluster connection (in-cluster, or --kubeconfig)');
-    let applied = false;
+    let certificates: ReturnType<typeof startSelfManagedCertificates> | undefined;
     return {
       serverOptions: serverOptions(initial),
-      ready: () => applied,
+      // The Secret's certificate is served and every named webhook configuration trusts its CA.
+      ready: () => certificates?.ready() ?? false,
       follow: (server) => {
-        const certificates = startSelfManagedCertificates({
+        certificates = startSelfManagedCertificates({
           client: createKubeClient({ kubeConfig }),
           namespace: options.namespace,
           secretName: options.tlsSecret!,
           webhookConfigurations: options.webhookConfigurations,
           policy: { caValidityMs: options.caValidityMs, servingValidityMs: options.certValidityMs, renewFraction: 1 / 3, dnsNames: unique([...serviceDnsNames(options.service, options.namespace), ...options.dnsNames]), ipAddresses: unique(options.ipAddresses) },
           checkIntervalMs: options.certCheckIntervalMs,
-          apply: (pair) => { applyTo(server)(pair); applied = true; },
+          apply: applyTo(server),
           logger: context.logger,
         });
-        return () => certificates.stop();
+        return () => certificates?.stop();
       },
     };
   }
