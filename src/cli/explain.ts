@@ -5,12 +5,12 @@
  * namespace's NetworkPolicies, or nothing (the pod is not isolated in that direction).
  */
 import { once } from 'node:events';
-import { isIP } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Labels, NamespaceInfo } from '../api/kube.js';
 import { evaluateConnection, networkContext, type Connection, type ConnectionVerdict, type Endpoint, type NamedPort, type NetworkContext, type SideVerdict } from '../engine/network/connectivity.js';
 import { parseIp } from '../engine/network/ip-set.js';
+import { parseKubeAddress } from '../engine/network/kube-cidr.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy } from '../engine/network/network-policy.js';
 import { protocols, type Protocol } from '../engine/network/port-set.js';
 import { InvalidObjectError, isPlainObject } from '../engine/object.js';
@@ -21,7 +21,8 @@ import { namespaceLabels } from '../policy/namespaces.js';
 import type { PolicyProblem } from '../policy/problems.js';
 
 /**
- * A query endpoint as written in a queries line: a pod (`ports` only on `to`) or an address.
+ * A query endpoint as written in a queries line: a pod (`ports` only on `to`) or an address, read
+ * as Kubernetes reads NetworkPolicy CIDRs (see `endpointFlag`).
  * A named port numbered 0 is accepted and never matches: it is how a container port declared
  * without a `containerPort` number reads in exported pod data.
  */
@@ -140,7 +141,7 @@ export function parseQuery(value: unknown): Query {
 function queryEndpoint(value: unknown, path: 'from' | 'to'): QueryEndpoint {
   if (isPlainObject(value) && 'address' in value) {
     const { address } = object(value, path, ['address']);
-    if (typeof address !== 'string' || isIP(address) === 0) throw new QueryError(`${path}.address`, 'expected an IPv4 or IPv6 address');
+    if (typeof address !== 'string' || !parseKubeAddress(address).ok) throw new QueryError(`${path}.address`, 'expected an IPv4 or IPv6 address');
     return { address };
   }
   const pod = object(value, path, path === 'to' ? ['namespace', 'labels', 'ports'] : ['namespace', 'labels']);
@@ -180,12 +181,14 @@ function port(value: unknown, path: string): number {
 
 /**
  * Parses `--from`/`--to`: an IP address, or `NAMESPACE/KEY=VALUE,...` (a pod; `NAMESPACE/` alone has
- * no labels). The namespace ends at the first `/`, so label keys may carry a prefix.
+ * no labels). The namespace ends at the first `/`, so label keys may carry a prefix. Addresses are
+ * read as Kubernetes reads NetworkPolicy CIDRs (`parseKubeAddress`): `010.0.0.1` is 10.0.0.1 and
+ * `::ffff:10.0.0.1` is the IPv4 address 10.0.0.1.
  *
  * @example endpointFlag('shop/app=web,app.kubernetes.io/part-of=store')
  */
 export function endpointFlag(text: string): QueryEndpoint {
-  if (isIP(text) !== 0) return { address: text };
+  if (parseKubeAddress(text).ok) return { address: text };
   const slash = text.indexOf('/');
   if (slash <= 0) throw new QueryError('', `${JSON.stringify(text)} is neither an IP address nor NAMESPACE/KEY=VALUE,...`);
   const labels: Record<string, string> = {};

@@ -4,7 +4,7 @@
  * Unknown fields are errors, so a typo never silently weakens a guardrail.
  */
 import { z } from 'zod';
-import ipaddr from 'ipaddr.js';
+import { formatAddress, formatPrefix, isIPv4Mapped, parseKubeCidr, readPrefix } from '../engine/network/kube-cidr.js';
 import { actions, modes, ruleResources } from '../api/policy.js';
 
 export const POLICY_API_VERSION = 'tierguard.dev/v1alpha1';
@@ -36,15 +36,30 @@ export function labelValueProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** Why `cidr` is not a canonical IPv4 or IPv6 CIDR, or undefined. */
+/**
+ * Why `cidr` is not a canonical IPv4 or IPv6 CIDR for a guardrail, or undefined. Guardrail
+ * `networks` are read as ClusterNetworkPolicy's are (CEL `isCIDR()` = `netip.ParsePrefix`, see
+ * engine/network/kube-cidr.ts), strictly: a spelling Kubernetes NetworkPolicy reads one way and
+ * other tools another (leading zeros: decimal or octal) is refused with the reason, never guessed.
+ * An IPv4-mapped IPv6 prefix (`::ffff:10.0.0.0/104`) is refused too, naming the IPv4 prefix to
+ * write: the CEL library refuses it, and either reading guesses the author's intent (as IPv4 it
+ * widens an `Accept` or `Pass` carve-out, as IPv6 a `Deny` matches no traffic). Host bits are
+ * refused with the network meant.
+ */
 export function cidrProblem(cidr: string): string | undefined {
-  if (!ipaddr.isValidCIDR(cidr)) return `${JSON.stringify(cidr)} is not a valid IPv4 or IPv6 CIDR`;
-  const [addr, bits] = ipaddr.parseCIDR(cidr);
-  const network = addr.kind() === 'ipv4'
-    ? ipaddr.IPv4.networkAddressFromCIDR(cidr)
-    : ipaddr.IPv6.networkAddressFromCIDR(cidr);
-  if (network.toString() !== addr.toString()) {
-    return `${JSON.stringify(cidr)} has host bits set; did you mean ${network.toString()}/${bits}?`;
+  const read = readPrefix(cidr, 'strict');
+  if (!read.ok) {
+    // Said why when a NetworkPolicy would take the spelling (leading zeros, long IPv6 groups).
+    const detail = parseKubeCidr(cidr).ok ? `: ${read.reason}` : '';
+    return `${JSON.stringify(cidr)} is not a valid IPv4 or IPv6 CIDR${detail}`;
+  }
+  const { family, network, bits, written } = read.value;
+  if (isIPv4Mapped(written)) {
+    const ipv4 = family === 4 ? `the IPv4 prefix ${formatPrefix(read.value)}` : 'an IPv4 prefix';
+    return `${JSON.stringify(cidr)} is an IPv4-mapped IPv6 address, which guardrails do not accept; write ${ipv4}`;
+  }
+  if (network !== written.value) {
+    return `${JSON.stringify(cidr)} has host bits set; did you mean ${formatAddress(family, network)}/${bits}?`;
   }
   return undefined;
 }

@@ -4,6 +4,7 @@
  * `netip`: four-part decimal IPv4 without leading zeros, no IPv6 zones, no IPv4-mapped IPv6.
  */
 import ipaddr from 'ipaddr.js';
+import { isIPv4Mapped, readAddress, toIpaddr } from '../network/kube-cidr.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -98,12 +99,16 @@ export class CelCIDR {
   }
 }
 
-/** Parses an IP address as Kubernetes' `ip()` does; undefined when it is not one. */
+/**
+ * Parses an IP address as Kubernetes' `ip()` does (`netip.ParseAddr`, then no zone and no
+ * IPv4-mapped IPv6); undefined when it is not one. Read by `readAddress(..., 'strict')`, not
+ * ipaddr.js, whose reading of an embedded IPv4 part differs from Go's: `::1.2.3.4` is ::102:304,
+ * not IPv4-mapped, and `1:2:3:4:5:6:010.0.0.1` is refused (leading zero).
+ */
 export function parseIP(text: string): CelIP | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return new CelIP(ipaddr.IPv4.parse(text));
-  if (!text.includes(':') || text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
-  const address = ipaddr.IPv6.parse(text);
-  return address.isIPv4MappedAddress() ? undefined : new CelIP(address);
+  const read = readAddress(text, 'strict');
+  if (!read.ok || isIPv4Mapped(read.value)) return undefined;
+  return new CelIP(toIpaddr(read.value));
 }
 
 /** Parses `address/prefix` as Kubernetes' `cidr()` does; undefined when it is not one. */

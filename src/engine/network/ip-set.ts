@@ -1,9 +1,10 @@
 /**
  * Sets of IPv4 and IPv6 addresses as interval sets, for CIDR arithmetic: `ipBlock` with `except`,
  * guardrail `networks`, and their intersections and differences. The two families never mix.
+ * Addresses and CIDRs are read as Kubernetes reads them (./kube-cidr.ts).
  */
-import ipaddr from 'ipaddr.js';
 import { containsValue, intersectIntervals, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
+import { formatAddress, parseKubeAddress, parseKubeCidr, readIpBlock, WIDTH, type Address, type IpBlockReading, type Prefix } from './kube-cidr.js';
 
 export interface IpSet {
   readonly v4: Intervals;
@@ -16,24 +17,27 @@ const V6_MAX = (1n << 128n) - 1n;
 export const NO_IPS: IpSet = { v4: [], v6: [] };
 export const ALL_IPS: IpSet = { v4: [[0n, V4_MAX]], v6: [[0n, V6_MAX]] };
 
-/** An address as family and number; throws on an invalid address. */
-export function parseIp(text: string): { family: 4 | 6; value: bigint } {
-  const addr = ipaddr.parse(text);
-  const bytes = addr.toByteArray();
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  return { family: addr.kind() === 'ipv4' ? 4 : 6, value };
+/**
+ * An address as Kubernetes reads it (`parseKubeAddress`: leading zeros decimal, `::ffff:a.b.c.d`
+ * is IPv4); throws on an invalid address.
+ */
+export function parseIp(text: string): Address {
+  const read = parseKubeAddress(text);
+  if (!read.ok) throw new Error(read.reason);
+  return read.value;
 }
 
-/** The addresses of one CIDR; throws on an invalid CIDR. Host bits are ignored, as Kubernetes does. */
+/** The addresses of one CIDR as Kubernetes reads it (`parseKubeCidr`); throws on an invalid CIDR. */
 export function cidrSet(cidr: string): IpSet {
-  const [addr, bits] = ipaddr.parseCIDR(cidr);
-  const { family, value } = parseIp(addr.toString());
-  const width = family === 4 ? 32n : 128n;
-  const hostBits = width - BigInt(bits);
-  const lo = (value >> hostBits) << hostBits;
-  const hi = lo + (1n << hostBits) - 1n;
-  return family === 4 ? { v4: [[lo, hi]], v6: [] } : { v4: [], v6: [[lo, hi]] };
+  const read = parseKubeCidr(cidr);
+  if (!read.ok) throw new Error(`${JSON.stringify(cidr)} is not a valid CIDR: ${read.reason}`);
+  return prefixSet(read.value);
+}
+
+function prefixSet(prefix: Prefix): IpSet {
+  const size = 1n << BigInt(WIDTH[prefix.family] - prefix.bits);
+  const interval: Intervals = [[prefix.network, prefix.network + size - 1n]];
+  return prefix.family === 4 ? { v4: interval, v6: [] } : { v4: [], v6: interval };
 }
 
 export function ipUnion(a: IpSet, b: IpSet): IpSet {
@@ -56,9 +60,26 @@ export function ipContains(a: IpSet, address: { family: 4 | 6; value: bigint }):
   return containsValue(address.family === 4 ? a.v4 : a.v6, address.value);
 }
 
-/** `cidr` minus every `except`, normalized. */
+/**
+ * `cidr` minus every `except`, normalized; throws when Kubernetes would refuse the block
+ * (`readIpBlock`).
+ */
 export function ipBlockSet(cidr: string, except: readonly string[] = []): IpSet {
-  return except.reduce((set, hole) => ipSubtract(set, cidrSet(hole)), cidrSet(cidr));
+  const read = readIpBlock({ cidr, except });
+  if (!read.ok) throw new Error(`${read.field}: ${read.reason}`);
+  return ipBlockSetOf(read);
+}
+
+/**
+ * The addresses an `ipBlock` Kubernetes accepted may allow. An `except` written in the other family
+ * than `cidr` is not subtracted: Kubernetes accepts only one such case, an IPv4 `cidr` with an
+ * IPv4-mapped `except` (its subset check compares /8 with /104), which Go's `net.IPNet` dataplanes
+ * subtract as IPv4 but `netip`-based ones would not; keeping it means a connection may be reported
+ * that some dataplane denies, never one allowed that tierguard did not check.
+ */
+export function ipBlockSetOf(block: Extract<IpBlockReading, { ok: true }>): IpSet {
+  const holes = block.except.filter((hole) => hole.written.family === block.cidr.written.family);
+  return holes.reduce((set, hole) => ipSubtract(set, prefixSet(hole)), prefixSet(block.cidr));
 }
 
 export function ipSetOf(cidrs: readonly string[]): IpSet {
@@ -78,13 +99,5 @@ function formatCidr(family: 4 | 6, lo: bigint, hi: bigint): string {
   let bits = 0n;
   // Grow the block while it stays aligned at `lo` and inside [lo, hi].
   while (bits < width && (lo & ((1n << (bits + 1n)) - 1n)) === 0n && lo + (1n << (bits + 1n)) - 1n <= hi) bits++;
-  return `${formatIp(family, lo)}/${width - bits}`;
+  return `${formatAddress(family, lo)}/${width - bits}`;
 }
-
-export function formatIp(family: 4 | 6, value: bigint): string {
-  const count = family === 4 ? 4 : 16;
-  const bytes: number[] = [];
-  for (let i = count - 1; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn));
-  return ipaddr.fromByteArray(bytes).toString();
-}
-

@@ -2,11 +2,13 @@
  * A `networking.k8s.io/v1` NetworkPolicy read defensively into the form both evaluators use,
  * with Kubernetes' semantics: `policyTypes` defaults to Ingress, plus Egress when egress rules
  * exist; absent `from`/`to` means every peer, absent `ports` every port; a port without protocol
- * is TCP; `endPort` makes a range; a named port is resolved later on the destination pod.
+ * is TCP; `endPort` makes a range; a named port is resolved later on the destination pod. `ipBlock`
+ * CIDRs are read and checked as Kubernetes does (./kube-cidr.ts `readIpBlock`).
  */
 import type { LabelSelector } from '../../api/kube.js';
 import { InvalidObjectError, isPlainObject, type PlainObject } from '../object.js';
-import { ipBlockSet, type IpSet } from './ip-set.js';
+import { ipBlockSetOf, type IpSet } from './ip-set.js';
+import { readIpBlock } from './kube-cidr.js';
 import type { Protocol } from './port-set.js';
 import { compileBoth, type CompiledSelector, type Direction } from './rules.js';
 
@@ -92,11 +94,9 @@ function compilePeer(peer: unknown, path: string): PolicyPeer {
       if (typeof cidr !== 'string') throw new InvalidObjectError(`${path}.ipBlock.except[${i}]`, 'expected a CIDR');
       return cidr;
     });
-    try {
-      return { kind: 'ipBlock', ips: ipBlockSet(block.cidr, except), cidr: block.cidr, except };
-    } catch (error) {
-      throw new InvalidObjectError(`${path}.ipBlock`, `invalid CIDR: ${(error as Error).message}`);
-    }
+    const read = readIpBlock({ cidr: block.cidr, except });
+    if (!read.ok) throw new InvalidObjectError(`${path}.ipBlock.${read.field}`, read.reason);
+    return { kind: 'ipBlock', ips: ipBlockSetOf(read), cidr: block.cidr, except };
   }
   const hasPods = peer.podSelector !== undefined && peer.podSelector !== null;
   const hasNamespaces = peer.namespaceSelector !== undefined && peer.namespaceSelector !== null;
