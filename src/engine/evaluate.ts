@@ -87,7 +87,21 @@ export function skipReason(request: EngineRequest, options: EngineOptions): stri
   if (request.subResource && !isNamespaceUpdate(request)) return `subresource ${request.subResource}`;
   if (labelTargetsOf(request.kind).length === 0) return `kind ${request.kind.kind} is not checked`;
   if (options.excludedNamespaces.has(request.namespace.name)) return `namespace ${request.namespace.name} is excluded`;
+  if (ownedByDeployment(request)) return 'a ReplicaSet of a Deployment: its template is the Deployment\'s (checked there), and its Pods are checked';
   return undefined;
+}
+
+/**
+ * A ReplicaSet a Deployment controls. Its pod template must stay exactly the Deployment's: the
+ * Deployment controller finds its ReplicaSets by comparing templates, so a label injected here
+ * reads as a hash collision and it creates another ReplicaSet, without end (seen in a real
+ * cluster). The Deployment's template was checked at its own admission, and the Pods are checked
+ * when the ReplicaSet creates them, so nothing goes unchecked.
+ */
+function ownedByDeployment(request: EngineRequest): boolean {
+  if (request.kind.kind !== 'ReplicaSet') return false;
+  const owners = (request.object as { metadata?: { ownerReferences?: unknown } } | null)?.metadata?.ownerReferences;
+  return Array.isArray(owners) && owners.some((owner: { kind?: unknown; apiVersion?: unknown; controller?: unknown } | null) => owner?.controller === true && owner.kind === 'Deployment' && typeof owner.apiVersion === 'string' && owner.apiVersion.startsWith('apps/'));
 }
 
 /**

@@ -21,12 +21,13 @@ describe('POST /mutate injects default labels with a JSONPatch', () => {
     { name: 'Pod CREATE by a ReplicaSet (generateName only)', fixture: 'mutate-create-pod-generatename', at: '/metadata/labels' },
     { name: 'Pod CREATE dry run, no labels: map created', fixture: 'mutate-create-pod-dryrun-generatename', at: '/metadata/labels' },
     { name: 'Deployment template', fixture: 'mutate-create-deployment', at: '/spec/template/metadata/labels' },
-    { name: 'ReplicaSet template', fixture: 'mutate-create-replicaset', at: '/spec/template/metadata/labels' },
+    { name: 'ReplicaSet template (a ReplicaSet of its own)', fixture: 'mutate-create-replicaset', at: '/spec/template/metadata/labels', standalone: true },
     { name: 'CronJob job template', fixture: 'mutate-create-cronjob', at: '/spec/jobTemplate/spec/template/metadata/labels' },
     { name: 'NetworkPolicy with labels', fixture: 'mutate-create-networkpolicy', at: '/metadata/labels' },
     { name: 'NetworkPolicy without labels: map created', fixture: 'mutate-create-networkpolicy-dryrun', at: '/metadata/labels' },
-  ])('$name', async ({ fixture, at }) => {
+  ])('$name', async ({ fixture, at, standalone }) => {
     const body = review(fixture);
+    if (standalone) delete body.request.object.metadata.ownerReferences;
     const response = await post('/mutate', body);
     expect(response.uid).toBe(body.request.uid);
     expect(response.allowed).toBe(true);
@@ -48,6 +49,18 @@ describe('POST /mutate injects default labels with a JSONPatch', () => {
         { op: 'add', path: `${at}${managed}`, value: 'true' },
       ]);
     }
+  });
+
+  it.each(['mutate', 'validate'] as const)('leaves a ReplicaSet its Deployment controls alone on /%s: its template is the Deployment\'s, its Pods are checked', async (webhook) => {
+    // Injected here, a label makes the Deployment controller see a hash collision and create ReplicaSets without end.
+    const body = review('mutate-create-replicaset');
+    expect(body.request.object.metadata.ownerReferences[0]).toMatchObject({ kind: 'Deployment', controller: true });
+    delete body.request.object.spec.template.metadata.labels;
+    expect(await post(`/${webhook}`, body)).toEqual({ uid: body.request.uid, allowed: true });
+    // The same template in a ReplicaSet of its own is patched, or refused.
+    delete body.request.object.metadata.ownerReferences;
+    const own = await post(`/${webhook}`, body);
+    expect(webhook === 'mutate' ? own.patch !== undefined : own.allowed === false).toBe(true);
   });
 
   it('never overwrites an existing label and sends no patch when nothing changes', async () => {

@@ -1,0 +1,280 @@
+/**
+ * What users of tierguard rely on, shown against a real kube-apiserver with the real kubectl
+ * (issue 10): the Tiers and Guardrails of examples/policies applied as cluster objects, and then
+ * what kubectl prints (exit code, `Warning:` lines, the webhook's message) and what is stored
+ * afterwards — for NetworkPolicies that override a tier, workloads, namespace relabelling,
+ * broken Guardrails, a Guardrail added while tierguard runs, and the metrics of all of it.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { REPO_DIR } from '../helpers/fixtures.js';
+import {
+  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startTierguard, waitFor,
+  type TestCluster, type TierguardProcess,
+} from '../helpers/kube-cluster.js';
+import type { CommandResult } from '../helpers/managed-process.js';
+
+const POLICIES = path.join(REPO_DIR, 'examples', 'policies');
+const MANIFESTS = path.join(REPO_DIR, 'examples', 'manifests');
+const manifest = (name: string) => path.join(MANIFESTS, name);
+const REQUESTS = 'tierguard_admission_requests_total';
+const VIOLATIONS = 'tierguard_admission_violations_total';
+/** kubectl as jane of group developers, impersonated through the admin's kubeconfig. */
+const AS_JANE = ['--as=jane', '--as-group=developers'];
+const DRY_RUN = '--dry-run=server';
+const dryRunFlag = (dryRun: boolean) => (dryRun ? [DRY_RUN] : []);
+
+/** Both documented in README.md (The override check): the webhook's message, after kubectl's prefix. */
+const TOO_OPEN_MESSAGE = [
+  'admission webhook "validate.tierguard.dev" denied the request: NetworkPolicy payments/allow-everything is denied by tierguard (2 violations):',
+  '- spec.ingress[0]: NetworkPolicy payments/allow-everything ingress[0] allows TCP 1 from namespace scratch; denied by tier security, guardrail prod-isolation, rule deny-from-dev (PCI-DSS 1.3.1, NIST SP 800-53 SC-7)',
+  '- spec.egress[0]: NetworkPolicy payments/allow-everything egress[0] allows TCP 443 to 0.0.0.0/5; denied by tier security, guardrail prod-egress, rule no-internet (PCI-DSS 1.3.4)',
+].join('\n');
+
+const relabelMessage = (namespace: string) => [
+  `admission webhook "validate.tierguard.dev" denied the request: Namespace ${namespace} is denied by tierguard (3 violations):`,
+  `- metadata.labels[env]: namespace ${namespace} would change a label this guardrail selects namespaces on (no rule gains or loses it): env "prod" → "dev" (tier security, guardrail domain-labels; PCI-DSS 1.3.1)`,
+  `- metadata.labels[env]: namespace ${namespace} would leave the subject, and enter the peers of ingress rule deny-from-dev: env "prod" → "dev" (tier security, guardrail prod-isolation; PCI-DSS 1.3.1, NIST SP 800-53 SC-7)`,
+  `- metadata.labels[env]: namespace ${namespace} would leave the subject: env "prod" → "dev" (tier security, guardrail prod-egress; PCI-DSS 1.3.4)`,
+  'Namespace labels that guardrails select on can be changed only by a tierguard admin (a member of system:masters): ask one to make this change.',
+].join('\n');
+
+/** A Pod of payments (env=prod) without a `team` label: admitted with owner-label's warning, until a guardrail requires it. */
+const teamlessPod = (name: string) => ({
+  apiVersion: 'v1', kind: 'Pod',
+  metadata: { name, namespace: 'payments', labels: { app: name } },
+  spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+});
+
+/** Guardrails the CRD schema accepts (a non-empty string) but tierguard cannot compile. */
+const BROKEN_GUARDRAILS = [
+  {
+    name: 'bad-cel',
+    spec: { tier: 'platform', priority: 500, validations: [{ resources: ['Pod'], expression: 'object.metadata.name == ' }] },
+    problem: '- spec.validations[0].expression: CEL error at line 1, column 25: Unexpected token: EOF',
+  },
+  {
+    name: 'bad-pattern',
+    spec: { tier: 'platform', priority: 510, labels: { match: { resources: ['Pod'] }, required: [{ key: 'team', pattern: 'a**' }] } },
+    problem: '- spec.labels.required[0].pattern: invalid RE2 pattern: error parsing regexp: invalid nested repetition operator: `**`',
+  },
+];
+
+describeCluster('what users see at kubectl apply', () => {
+  let cluster: TestCluster;
+  let tierguard: TierguardProcess;
+  let policiesApplied: CommandResult;
+  let baseline: string;
+  /** Denials by tierguard's validating webhook in this file, for the metrics test: requests and Enforce findings, by dry run. */
+  const denials = { true: { requests: 0, violations: 0 }, false: { requests: 0, violations: 0 } };
+
+  const kubectl = (args: readonly string[], input?: string) => cluster.kubectl(args, input === undefined ? {} : { input });
+  const applyObject = (object: object, extra: readonly string[] = []) => kubectl(['apply', ...extra, '-f', '-'], JSON.stringify(object));
+  const expectNotFound = async (args: readonly string[]) => {
+    const result = await kubectl(['get', ...args]);
+    expect(result.code, result.stdout).toBe(1);
+    expect(result.stderr).toMatch(/Error from server \(NotFound\)/);
+  };
+  /** Asserts kubectl was refused by tierguard with `message`, and counts the denial. */
+  const expectRefused = (result: CommandResult, options: { message: string; dryRun: boolean; violations: number }) => {
+    expect(result.code, result.stdout).toBe(1);
+    expect(result.stderr).toContain(options.message);
+    const tally = denials[String(options.dryRun) as 'true' | 'false'];
+    tally.requests += 1;
+    tally.violations += options.violations;
+  };
+  const readyOf = async (kind: string, name: string) => (await kubectl(['get', kind, name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).stdout;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    tierguard = await startTierguard(cluster);
+    await tierguard.waitReady();
+    await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
+    // The API server picks webhook configurations up asynchronously: dry-run a Namespace until tierguard answered one.
+    const probe = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'webhook-probe' } };
+    await waitFor(async () => {
+      await cluster.apply(probe, { dryRun: true });
+      return metricSum(await tierguard.metrics(), REQUESTS, { kind: 'Namespace', dry_run: 'true' }) > 0;
+    }, { what: 'the API server to call tierguard', timeoutMs: 30_000, intervalMs: 250 });
+
+    policiesApplied = await kubectl(['apply', '-f', POLICIES]);
+    for (const kind of ['tiers', 'guardrails']) {
+      const ready = await kubectl(['wait', '--for=condition=Ready', '--timeout=60s', kind, '--all']);
+      if (ready.code !== 0) throw new Error(`${kind} not Ready: ${ready.stderr}\n${policiesApplied.stderr}\n${tierguard.logs()}`);
+    }
+    const namespaces = await kubectl(['apply', '-f', manifest('namespaces.yaml')]);
+    if (namespaces.code !== 0) throw new Error(`namespaces not created: ${namespaces.stderr}`);
+    baseline = await tierguard.metrics();
+  }, CLUSTER_START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+
+  it('is ready once synced, and every Tier and Guardrail applied from examples/policies/ is Ready=True', async () => {
+    expect((await fetch(`http://127.0.0.1:${tierguard.metricsPort}/readyz`)).status).toBe(200);
+    // kubectl applies network-tiers.yaml before the Tiers: those Guardrails wait for their Tier, with a warning.
+    expect(policiesApplied.code, policiesApplied.stderr).toBe(0);
+    expect(policiesApplied.stderr).toContain('Warning: tier "security" does not exist yet: this Guardrail is not in force until it is');
+    expect(policiesApplied.stdout.trim().split('\n')).toHaveLength(7);
+
+    const table = await kubectl(['get', 'guardrails']);
+    const [header, ...rows] = table.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    const readyColumn = header!.indexOf('READY');
+    expect(Object.fromEntries(rows.map((row) => [row[0], row[readyColumn]]))).toEqual({
+      'data-classification': 'True', 'domain-labels': 'True', 'owner-label': 'True', 'prod-egress': 'True', 'prod-isolation': 'True',
+    });
+    const conditions = await kubectl(['get', 'guardrails,tiers', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].reason}/{.status.conditions[?(@.type=="Ready")].observedGeneration}{"\\n"}{end}']);
+    expect(conditions.stdout.trim().split('\n')).toEqual(Array(7).fill('Compiled/1'));
+  });
+
+  it('refuses a NetworkPolicy that overrides a tier Deny, at apply and at --dry-run=server, and stores a compliant one', async () => {
+    for (const dryRun of [true, false]) {
+      const result = await kubectl(['apply', ...dryRunFlag(dryRun), '-f', manifest('networkpolicy-too-open.yaml')]);
+      expectRefused(result, { message: `Error from server (Forbidden): error when creating "${manifest('networkpolicy-too-open.yaml')}": ${TOO_OPEN_MESSAGE}`, dryRun, violations: 2 });
+      await expectNotFound(['networkpolicy', 'allow-everything', '--namespace=payments']);
+    }
+
+    const compliant = await kubectl(['apply', '-f', manifest('networkpolicy.yaml')]);
+    expect(compliant).toMatchObject({ code: 0, stdout: 'networkpolicy.networking.k8s.io/allow-api-from-frontend created\n', stderr: '' });
+    const labels = await kubectl(['get', 'networkpolicy', 'allow-api-from-frontend', '--namespace=payments', '-o', 'jsonpath={.metadata.labels}']);
+    expect(JSON.parse(labels.stdout)).toEqual({ 'segment.tierguard.dev/domain': 'payments', 'segment.tierguard.dev/managed': 'true' });
+  });
+
+  it('prints a Warn guardrail\'s finding as a kubectl warning and stores the object (Audit stays silent)', async () => {
+    const result = await applyObject(teamlessPod('web'));
+    expect(result).toMatchObject({ code: 0, stdout: 'pod/web created\n', stderr: 'Warning: owner-label: metadata.labels[team]: missing required label team\n' });
+    const labels = await kubectl(['get', 'pod', 'web', '--namespace=payments', '-o', 'jsonpath={.metadata.labels}']);
+    expect(JSON.parse(labels.stdout)).toEqual({ app: 'web', 'segment.tierguard.dev/domain': 'payments', 'segment.tierguard.dev/managed': 'true' });
+  });
+
+  it('injects defaults into a Deployment\'s pod template and refuses Pods and CronJobs that miss or misuse the required label', async () => {
+    const file = manifest('workloads.yaml');
+    const result = await kubectl(['apply', '-f', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('deployment.apps/api created\n');
+    expect(result.stderr).toContain('Warning: owner-label: spec.template.metadata.labels[team]: missing required label team\n');
+    expectRefused(result, { dryRun: false, violations: 1, message: [
+      `Error from server (Forbidden): error when creating "${file}": admission webhook "validate.tierguard.dev" denied the request: Pod payments/debug is denied by tierguard (1 violation):`,
+      '- metadata.labels[segment.tierguard.dev/domain]: label segment.tierguard.dev/domain="everything" is not one of payments, core, edge (tier security, guardrail domain-labels; PCI-DSS 1.3.1)',
+    ].join('\n') });
+    expectRefused(result, { dryRun: false, violations: 1, message: [
+      `Error from server (Forbidden): error when creating "${file}": admission webhook "validate.tierguard.dev" denied the request: CronJob scratch/cleanup is denied by tierguard (1 violation):`,
+      '- spec.jobTemplate.spec.template.metadata.labels[segment.tierguard.dev/domain]: missing required label segment.tierguard.dev/domain (its default comes from namespace label segment.tierguard.dev/domain, and namespace scratch has no such label) (tier security, guardrail domain-labels; PCI-DSS 1.3.1)',
+    ].join('\n') });
+    expect(result.stderr).not.toContain('data-classification');
+
+    const template = await kubectl(['get', 'deploy', 'api', '--namespace=payments', '-o', 'jsonpath={.spec.template.metadata.labels}']);
+    expect(JSON.parse(template.stdout)).toEqual({
+      app: 'api', 'app.kubernetes.io/name': 'api', 'segment.tierguard.dev/domain': 'payments', 'segment.tierguard.dev/managed': 'true',
+    });
+    await expectNotFound(['pod', 'debug', '--namespace=payments']);
+    await expectNotFound(['cronjob', 'cleanup', '--namespace=scratch']);
+  });
+
+  it('refuses a non-admin relabelling a namespace on a label guardrails select, and lets an admin do it', async () => {
+    await cluster.apply([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ledger', labels: { env: 'prod', 'segment.tierguard.dev/domain': 'payments' } } },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'namespace-labeller' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'patch'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'developers-label-namespaces' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'namespace-labeller' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'developers' }],
+      },
+    ]);
+    const envOf = async () => (await kubectl(['get', 'namespace', 'ledger', '-o', 'jsonpath={.metadata.labels.env}'])).stdout;
+    const ownerWarning = 'Warning: owner-label: namespace ledger would leave the reach of its label rules: env "prod" → "dev"\n';
+
+    for (const dryRun of [true, false]) {
+      const result = await kubectl(['label', 'namespace', 'ledger', 'env=dev', '--overwrite', ...dryRunFlag(dryRun), ...AS_JANE]);
+      expectRefused(result, { message: `${ownerWarning}Error from server (Forbidden): ${relabelMessage('ledger')}`, dryRun, violations: 3 });
+      expect(await envOf()).toBe('prod');
+    }
+    // A label no guardrail reads is hers to change.
+    expect(await kubectl(['label', 'namespace', 'ledger', 'cost-centre=42', ...AS_JANE])).toMatchObject({ code: 0, stderr: '' });
+
+    const admin = await kubectl(['label', 'namespace', 'ledger', 'env=dev', '--overwrite']);
+    // Admins change anything: not even owner-label's warning.
+    expect(admin).toMatchObject({ code: 0, stdout: 'namespace/ledger labeled\n', stderr: '' });
+    expect(await envOf()).toBe('dev');
+  });
+
+  it.each(BROKEN_GUARDRAILS)('refuses Guardrail $name through tierguard\'s webhook, at apply and at --dry-run=server, and stores nothing', async ({ name, spec, problem }) => {
+    // Validating webhooks run after the CRD's schema validation: tierguard's answer proves the schema accepted the object.
+    const guardrail = { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name }, spec };
+    for (const dryRun of [true, false]) {
+      const result = await applyObject(guardrail, dryRunFlag(dryRun));
+      expectRefused(result, {
+        message: `The request is invalid: error when creating "STDIN": admission webhook "policies.tierguard.dev" denied the request: Guardrail ${name} is invalid: 1 problem:\n${problem}\n`,
+        dryRun, violations: 1,
+      });
+      await expectNotFound(['guardrail', name]);
+    }
+  });
+
+  it('puts a Guardrail applied while it runs into force once it is Ready=True', async () => {
+    const probe = () => applyObject(teamlessPod('probe'), [DRY_RUN]);
+    expect((await probe()).code).toBe(0);
+
+    const start = Date.now();
+    const applied = await applyObject({
+      apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'prod-team-required' },
+      spec: { tier: 'security', priority: 20, labels: { match: { resources: ['Pod'], namespaces: { matchLabels: { env: 'prod' } } }, required: [{ key: 'team' }] } },
+    });
+    expect(applied).toMatchObject({ code: 0, stderr: '' });
+    await waitFor(async () => (await readyOf('guardrail', 'prod-team-required')) === 'True', { what: 'prod-team-required Ready=True', timeoutMs: 30_000, intervalMs: 50 });
+    const readyAfter = Date.now() - start;
+    // Ready=True is written after the new set is in force: the very next request sees it.
+    expectRefused(await probe(), { dryRun: true, violations: 1, message: [
+      'admission webhook "validate.tierguard.dev" denied the request: Pod payments/probe is denied by tierguard (1 violation):',
+      '- metadata.labels[team]: missing required label team (tier security, guardrail prod-team-required)',
+    ].join('\n') });
+    console.log(`hot reload: Guardrail applied → Ready=True in ${readyAfter} ms, → a Pod refused in ${Date.now() - start} ms`);
+
+    expect((await kubectl(['delete', 'guardrail', 'prod-team-required'])).code).toBe(0);
+    await waitFor(async () => {
+      const result = await probe();
+      if (result.code !== 0) expectRefused(result, { message: 'guardrail prod-team-required', dryRun: true, violations: 1 });
+      return result.code === 0;
+    }, { what: 'the Pod admitted again once the Guardrail is deleted', timeoutMs: 30_000, intervalMs: 100 });
+  });
+
+  it('admits a Guardrail whose Tier does not exist yet with a warning, keeps it out of force until the Tier comes, and keeps the Tier while it is named', async () => {
+    const probe = () => applyObject(teamlessPod('probe'), [DRY_RUN]);
+    const applied = await applyObject({
+      apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'late-team' },
+      spec: { tier: 'later', priority: 10, labels: { match: { resources: ['Pod'], namespaces: { matchLabels: { env: 'prod' } } }, required: [{ key: 'team' }] } },
+    });
+    expect(applied).toMatchObject({ code: 0, stderr: 'Warning: tier "later" does not exist yet: this Guardrail is not in force until it is\n' });
+    const waiting = await waitFor(async () => {
+      const reason = (await kubectl(['get', 'guardrail', 'late-team', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}'])).stdout;
+      return reason !== '/' && reason;
+    }, { what: 'a Ready condition on late-team', timeoutMs: 30_000, intervalMs: 100 });
+    expect(waiting).toBe('False/TierNotFound');
+    expect((await probe()).code).toBe(0);
+
+    expect((await applyObject({ apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name: 'later' }, spec: { priority: 300 } })).code).toBe(0);
+    await waitFor(async () => (await readyOf('guardrail', 'late-team')) === 'True', { what: 'late-team Ready=True', timeoutMs: 30_000, intervalMs: 100 });
+    expectRefused(await probe(), { dryRun: true, violations: 1, message: '- metadata.labels[team]: missing required label team (tier later, guardrail late-team)' });
+
+    expectRefused(await kubectl(['delete', 'tier', 'later']), { dryRun: false, violations: 1, message: [
+      'admission webhook "policies.tierguard.dev" denied the request: Tier later cannot be deleted: 1 Guardrail still names it:',
+      '- Guardrail late-team: spec.tier: still names tier "later"; delete or move it first',
+    ].join('\n') });
+    expect(await readyOf('tier', 'later')).toBe('True');
+    expect((await kubectl(['delete', 'guardrail', 'late-team'])).code).toBe(0);
+    expect((await kubectl(['delete', 'tier', 'later'])).code).toBe(0);
+  });
+
+  it('counts every denial above in its metrics, by dry run', async () => {
+    const now = await tierguard.metrics();
+    const delta = (name: string, labels: Record<string, string>) => metricSum(now, name, labels) - metricSum(baseline, name, labels);
+    for (const dryRun of ['true', 'false'] as const) {
+      expect.soft(delta(REQUESTS, { webhook: 'validate', allowed: 'false', dry_run: dryRun }), `denied requests, dry_run=${dryRun}`).toBe(denials[dryRun].requests);
+      expect.soft(delta(VIOLATIONS, { mode: 'Enforce', dry_run: dryRun }), `Enforce violations, dry_run=${dryRun}`).toBe(denials[dryRun].violations);
+      expect.soft(delta(REQUESTS, { webhook: 'mutate', allowed: 'false', dry_run: dryRun })).toBe(0);
+    }
+    expect(delta(VIOLATIONS, { kind: 'NetworkPolicy', guardrail: 'prod-egress', rule: 'no-internet', mode: 'Enforce', dry_run: 'true' })).toBe(1);
+    expect(delta(VIOLATIONS, { kind: 'Pod', guardrail: 'owner-label', rule: 'label:team', mode: 'Warn', dry_run: 'false' })).toBe(1);
+  });
+});
