@@ -85,7 +85,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   const write = async (object: ClusterPolicyObject, condition: ReadyCondition, key: string): Promise<void> => {
     const path = `${POLICY_PATHS[object.kind]}/${encodeURIComponent(object.name)}/status`;
     try {
-      await client.mergePatch(path, { status: { conditions: [condition] } });
+      await client.mergePatch(path, { status: { observedGeneration: object.generation, conditions: [condition] } });
       logger.info('status written', { object: `${object.kind} ${object.name}`, ready: condition.status, reason: condition.reason });
     } catch (error) {
       // 404: deleted meanwhile (its DELETED event follows), or a CRD without the status subresource.

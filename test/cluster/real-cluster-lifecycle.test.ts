@@ -149,6 +149,7 @@ describeCluster('the policy lifecycle as kubectl drives it', () => {
     // Fixing the broken edit puts generation 3 in force.
     await cluster.apply(teamLabel('steady', 'base', 'owner'));
     await waitReady('guardrail', 'steady', { status: 'True', observedGeneration: 3 });
+    expect((await cluster.kubectl(['get', 'guardrail', 'steady', '-o', 'jsonpath={.status.observedGeneration}'])).stdout).toBe('3');
     expect((await ready('guardrail', 'cel-broken')).status).toBe('False');
   });
 });

@@ -63,7 +63,7 @@ describe('status writer', () => {
     writer.sync(inForce('a'), [guardrail('a')]);
     writer.sync(inForce('a'), [guardrail('a')]);
     await writer.idle();
-    expect(patches).toEqual([{ path: '/apis/tierguard.dev/v1alpha1/guardrails/a/status', body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Compiled', message: 'generation 1 is in force', observedGeneration: 1, lastTransitionTime: '2026-05-01T10:00:00Z' }] } } }]);
+    expect(patches).toEqual([{ path: '/apis/tierguard.dev/v1alpha1/guardrails/a/status', body: { status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Compiled', message: 'generation 1 is in force', observedGeneration: 1, lastTransitionTime: '2026-05-01T10:00:00Z' }] } } }]);
     const current = patches[0]?.body.status.conditions[0];
     writer.sync(inForce('a'), [guardrail('a', 1, current)]);
     writer.sync(inForce('a'), [guardrail('a', 2, current)]);
