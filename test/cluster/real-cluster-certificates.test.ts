@@ -140,7 +140,8 @@ describeCluster('self-managed certificates and readiness in a real cluster', () 
     await tierguard.stop();
   }, 150_000);
 
-  it('accepts no webhook connection before a policy set is in force', async () => {
+  it('accepts no webhook connection before a policy set is in force; then --config files and cluster objects make one set', async () => {
+    await cluster.unregisterWebhooks('tierguard');
     const dir = mkdtempSync(path.join(cluster.dir, 'config-'));
     const file = path.join(dir, 'policies.yaml');
     writeFileSync(file, 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata: {name: files}\nspec: {priority: [unclosed\n');
@@ -152,6 +153,13 @@ describeCluster('self-managed certificates and readiness in a real cluster', () 
     writeFileSync(file, 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata: {name: files}\nspec: {priority: 999}\n');
     await tierguard.waitReady();
     expect(await isListening(tierguard.port)).toBe(true);
+
+    // A cluster Guardrail in the tier that only the --config file declares comes into force.
+    await cluster.apply({ apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'in-file-tier' }, spec: { tier: 'files', priority: 1, labels: { match: { resources: ['Pod'] }, required: [{ key: 'team' }] } } });
+    await waitFor(async () => {
+      const condition = await cluster.kubectl(['get', 'guardrail', 'in-file-tier', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+      return condition.stdout === 'True' ? true : undefined;
+    }, { what: 'the Guardrail in the files tier Ready', timeoutMs: 30_000 });
     await tierguard.stop();
   });
 });

@@ -151,5 +151,15 @@ describeCluster('the policy lifecycle as kubectl drives it', () => {
     await waitReady('guardrail', 'steady', { status: 'True', observedGeneration: 3 });
     expect((await cluster.kubectl(['get', 'guardrail', 'steady', '-o', 'jsonpath={.status.observedGeneration}'])).stdout).toBe('3');
     expect((await ready('guardrail', 'cel-broken')).status).toBe('False');
+
+    // No write storm: a recompile that changes nothing for an object writes nothing to it.
+    const version = async (name: string) => (await cluster.kubectl(['get', 'guardrail', name, '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout;
+    const before = await version('steady');
+    const reloads = async () => metricSum(await tierguard.metrics(), 'tierguard_policy_reloads_total');
+    const compiles = await reloads();
+    await cluster.kubectl(['label', 'guardrail', 'other', 'owner=platform']);
+    await waitFor(async () => ((await reloads()) > compiles ? true : undefined), { what: 'the recompile after a label change', timeoutMs: 30_000 });
+    await waitReady('guardrail', 'other', { status: 'True' });
+    expect(await version('steady')).toBe(before);
   });
 });
