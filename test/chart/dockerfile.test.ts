@@ -53,7 +53,7 @@ describe('.dockerignore', () => {
   it('sends only the build inputs: everything else, local node_modules, dist and keys included, stays out', () => {
     expect(lines[0]).toBe('*');
     const included = lines.filter((line) => line.startsWith('!')).map((line) => line.slice(1).replace(/\/$/, ''));
-    expect(included.sort()).toEqual(['package-lock.json', 'package.json', 'policies', 'src', 'tsconfig.build.json', 'tsconfig.json']);
+    expect(included.sort()).toEqual(['.npmrc', 'package-lock.json', 'package.json', 'policies', 'src', 'tsconfig.build.json', 'tsconfig.json']);
     expect(lines).toContain('**/*.key');
   });
 
