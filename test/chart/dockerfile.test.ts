@@ -24,7 +24,7 @@ describe('Dockerfile', () => {
     expect(build).toMatch(/RUN npm ci\b/);
     expect(dockerfile).not.toMatch(/npm (install|i)\b/);
     expect(build).toMatch(/npm run build && npm prune --omit=dev/);
-    expect(build).toContain('COPY package.json package-lock.json ./');
+    expect(build).toContain('COPY package.json package-lock.json .npmrc ./');
   });
 
   it('copies what the npm package ships (package.json files) plus production node_modules into the runtime stage', () => {
