@@ -10,7 +10,7 @@ import { mutate, skipReason, validate, type EngineOptions, type EngineRequest, t
 import { namespaceObjectContext, namespaceObjectName } from '../engine/namespace-object.js';
 import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
-import type { RuleError } from '../engine/findings.js';
+import { isUnproven, type RuleError } from '../engine/findings.js';
 import { isNamespaceKind } from '../engine/targets.js';
 import { checkPolicyChange, REQUEST_SOURCE } from '../policy/admit.js';
 import type { ManifestDocument } from '../policy/manifests.js';
@@ -190,6 +190,12 @@ function answerValidate(set: PolicySet, request: AdmissionRequest, engineRequest
   const subject = describeObject(request);
   const decision = decide(result, { failureMode: options.failureMode, subject });
   for (const finding of result.findings) {
+    if (isUnproven(finding)) {
+      // Not a violation, not a rule error: the check stopped at a bound. Its mode decided above.
+      metrics.errors.inc({ webhook: 'validate', reason: 'check_bound' });
+      logger.warn('check unproven', { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true });
+      continue;
+    }
     metrics.violations.inc({ webhook: 'validate', kind: request.kind.kind, tier: finding.tier, guardrail: finding.guardrail, rule: finding.rule, mode: finding.mode, dry_run: dryRun });
     if (finding.mode !== 'Warn') logger.info(finding.mode === 'Audit' ? 'audit finding' : 'violation', { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true });
   }

@@ -105,7 +105,7 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
       ...base,
       allowed: decision.allowed,
       lines: decision.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`),
-      violations: decision.findings.map(({ tier, guardrail, rule, mode, path, message, compliance }) => ({ tier, guardrail, rule, mode, path, message, ...(compliance.length ? { compliance } : {}) })),
+      violations: decision.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, kind }) => ({ tier, guardrail, rule, mode, path, message, ...(compliance.length ? { compliance } : {}), ...(kind ? { kind } : {}) })),
       warnings: decision.warnings,
       notes: decision.notes,
       patch,

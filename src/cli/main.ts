@@ -12,15 +12,13 @@ import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
-import { formatProblem } from '../policy/problems.js';
+import { formatProblem, type PolicyProblem } from '../policy/problems.js';
 import { createLogger, type LogLevel } from '../telemetry/logger.js';
 import { checkJson, checkManifests, formatCheckText, manifestProblems } from './check.js';
 import {
   endpointFlag, explainContext, explainQueries, explainQuery, formatExplainText, namedPortFlag, queryFromFlags, QueryLineError, verdictJson,
   type ExplainContext, type Query, type QueryEndpoint,
 } from './explain.js';
-import { writeCertificates } from './certs.js';
-import { PolicySetError, startServer } from './serve.js';
 
 const EXIT_USAGE = 2;
 
@@ -73,6 +71,18 @@ function fail(message: string): never {
   process.exit(EXIT_USAGE);
 }
 
+/**
+ * The serve stack (Kubernetes client, HTTPS server, metrics, certificates) is loaded by the
+ * commands that use it, not at startup: it is most of the start-up time, and `check`, `explain`
+ * and `lint` run in pipelines (and usage errors should come back at once).
+ */
+const serveModule = () => import('./serve.js');
+
+async function failOnPolicySet(problems: readonly PolicyProblem[]): Promise<never> {
+  const { PolicySetError } = await serveModule();
+  fail(new PolicySetError(problems).message);
+}
+
 interface ExplainFlags {
   config: string[];
   filename: string[];
@@ -95,7 +105,7 @@ function explainUsage(flags: ExplainFlags, command: Command): void {
 
 async function loadExplainContext(flags: ExplainFlags): Promise<ExplainContext> {
   const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
-  if (!loaded.set) fail(new PolicySetError(loaded.problems).message);
+  if (!loaded.set) return failOnPolicySet(loaded.problems);
   for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
   const manifests = await readManifests(flags.filename);
   const built = explainContext({ set: loaded.set, documents: manifests.documents, namespaces: loaded.namespaces });
@@ -124,11 +134,13 @@ const MILLISECOND_FLAGS: ReadonlySet<string> = new Set([
 
 /** The options of `serve` from its parsed flags (names as the options schema has them). */
 function serveOptionsFrom(flags: Record<string, unknown>): ServeOptions {
-  const { excludeNamespace, webhookConfiguration, inCluster, ...rest } = flags;
+  const { excludeNamespace, webhookConfiguration, inCluster, ip, dns, ...rest } = flags;
   const raw = Object.fromEntries(Object.entries(rest).map(([key, value]) => [MILLISECOND_FLAGS.has(key) ? `${key}Ms` : key, value]));
   return parseServeOptions({
     ...raw,
     webhookConfigurations: webhookConfiguration,
+    ipAddresses: ip,
+    dnsNames: dns,
     // The pod's service account only when actually in a pod.
     inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined,
     ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}),
@@ -157,10 +169,12 @@ function buildProgram(): Command {
     .option('--tls-secret <name>', 'self-managed certificates: keep the CA and serving certificate in this Secret of --namespace (created if absent, rotated; needs a cluster)')
     .option('--webhook-configuration <name>', 'Mutating- and ValidatingWebhookConfiguration whose caBundle tierguard keeps in step with --tls-secret (repeatable)', collect, [])
     .option('--service <name>', 'the webhook Service: the self-managed certificate is issued for its DNS names in --namespace', 'tierguard')
+    .option('--ip <addr>', 'also issue the self-managed certificate for this IP address, e.g. for a webhook registered by URL (repeatable)', ipAddress, [])
+    .option('--dns <name>', 'also issue the self-managed certificate for this DNS name (repeatable)', collect, [])
     .option('--cert-validity <duration>', 'lifetime of a self-managed serving certificate, e.g. 90d or 2160h (renewed with a third left)', duration('--cert-validity'), DEFAULT_CERT_VALIDITY_MS)
     .option('--ca-validity <duration>', 'lifetime of the self-managed CA, e.g. 730d (a successor is trusted with a third left)', duration('--ca-validity'), DEFAULT_CA_VALIDITY_MS)
     .option('--cert-check-interval <ms>', 'how often the certificate Secret is checked for due rotations and other replicas\' changes', integer('--cert-check-interval', 100, 86_400_000), 300_000)
-    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
+    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated (CEL error, internal error); a NetworkPolicy whose override check stops at a bound is denied whatever the mode').choices(['deny', 'allow']).default('deny'))
     .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
     .option('--admin-groups <names>', 'groups whose members may change namespace labels that guardrails select on (repeatable, comma-separated; replaces the default system:masters; "" for none)', collectList)
@@ -184,6 +198,7 @@ function buildProgram(): Command {
         fail((error as Error).message);
       }
       const logger = createLogger({ level: options.logLevel as LogLevel, write: (line) => process.stderr.write(line) });
+      const { PolicySetError, startServer } = await serveModule();
       try {
         const running = await startServer(options, logger);
         // The first SIGTERM or SIGINT drains (exit 0 when every request in flight was answered,
@@ -216,12 +231,12 @@ function buildProgram(): Command {
     .requiredOption('-f, --filename <path>', 'manifest file or directory (repeatable)', collect)
     .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated').choices(['deny', 'allow']).default('deny'))
+    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated (CEL error, internal error); a NetworkPolicy whose override check stops at a bound is denied whatever the mode').choices(['deny', 'allow']).default('deny'))
     .option('--namespace <name>', "tierguard's own namespace (excluded)", 'tierguard')
     .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
     .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; failureMode: 'deny' | 'allow'; namespace: string; excludeNamespace?: string[] }) => {
       const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
-      if (!loaded.set) fail(new PolicySetError(loaded.problems).message);
+      if (!loaded.set) return failOnPolicySet(loaded.problems);
       for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
       const manifests = await readManifests(flags.filename);
       const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
@@ -297,6 +312,7 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
     .option('--force', 'overwrite existing files', false)
     .action(async (flags: { service: string; namespace: string; ip: string[]; dns: string[]; out: string; days: number; force: boolean }) => {
       try {
+        const { writeCertificates } = await import('./certs.js');
         const files = await writeCertificates(flags);
         process.stdout.write(`${files.map((file) => `wrote ${file}`).join('\n')}\n`);
       } catch (error) {

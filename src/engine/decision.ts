@@ -1,10 +1,11 @@
 /**
  * Turns findings and rule errors into one admission decision, so the webhook and `tierguard check`
  * agree to the letter: Enforce findings deny, Warn findings warn, Audit findings are only recorded,
- * and rule errors follow the failure mode.
+ * and rule errors follow the failure mode. An `unproven` finding (a check stopped at a bound) is a
+ * finding: its mode decides, the failure mode never does.
  */
 import type { FailureMode } from '../api/policy.js';
-import type { Finding, RuleError } from './findings.js';
+import { isUnproven, type Finding, type RuleError } from './findings.js';
 import type { ValidationResult } from './evaluate.js';
 
 /** Kubernetes shows warnings on one line each; tierguard keeps them under this many characters. */
@@ -12,7 +13,10 @@ export const MAX_WARNING_LENGTH = 119;
 
 export interface Decision {
   readonly allowed: boolean;
-  /** 200 allowed, 403 denied by a guardrail, 500 denied because a rule could not be evaluated. */
+  /**
+   * 200 allowed, 403 denied by a guardrail (a violation, or a check it could not complete), 500
+   * denied because a rule could not be evaluated (failure mode deny).
+   */
   readonly code: 200 | 403 | 500;
   /** The denial message, one line per violation; undefined when allowed. */
   readonly message?: string;
@@ -40,7 +44,7 @@ export function decide(result: ValidationResult, options: DecideOptions): Decisi
   const warnings = [...findingWarnings, ...notes];
   if (enforced.length > 0) {
     const lines = [...enforced.map(violationLine), ...errors.map(errorLine), ...(result.hints ?? [])];
-    const message = `${options.subject} is denied by tierguard (${count(enforced.length, 'violation')}):\n${lines.join('\n')}`;
+    const message = `${options.subject} is denied by tierguard (${denialCounts(enforced)}):\n${lines.join('\n')}`;
     return { allowed: false, code: 403, message, warnings, notes, findings, errors };
   }
   if (errors.length > 0 && options.failureMode === 'deny') {
@@ -69,6 +73,13 @@ function warningFor(finding: Finding): string {
 /** Cuts a warning to MAX_WARNING_LENGTH characters, marking the cut with an ellipsis. */
 export function shortWarning(text: string): string {
   return text.length <= MAX_WARNING_LENGTH ? text : `${text.slice(0, MAX_WARNING_LENGTH - 1)}…`;
+}
+
+/** `2 violations`, `override check unproven`, or both. */
+function denialCounts(enforced: readonly Finding[]): string {
+  const unproven = enforced.filter(isUnproven).length;
+  const violations = enforced.length - unproven;
+  return [violations > 0 ? count(violations, 'violation') : '', unproven > 0 ? 'override check unproven' : ''].filter(Boolean).join(', ');
 }
 
 function count(n: number, noun: string): string {

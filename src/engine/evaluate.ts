@@ -5,13 +5,13 @@
  */
 import type { GroupVersionKind, Operation } from '../api/admission.js';
 import type { Labels, NamespaceInfo } from '../api/kube.js';
+import type { Mode } from '../api/policy.js';
 import type { AppliedDefault, Finding, RuleError } from './findings.js';
 import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { namespaceObjectContext } from './namespace-object.js';
 import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from './namespace-relabel.js';
-import { findOverrides, OverrideTimeoutError } from './network/override.js';
-import { RegionTooLargeError } from './network/region.js';
+import { checkOverrides, type UnprovenOverride } from './network/override.js';
 import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS, evaluateValidations, type BoundedRunner } from './validations.js';
 
@@ -52,7 +52,8 @@ export interface EngineOptions {
   readonly runBounded?: BoundedRunner;
   /**
    * Bounds the network override check of one NetworkPolicy in time, with the caller's clock (in
-   * milliseconds); unbounded without it.
+   * milliseconds; `timeoutMs: 0` stops it before its first step); unbounded without it. A check
+   * stopped by this bound or by its size bound is an `unproven` finding, not a rule error.
    */
   readonly networkCheckBudget?: { readonly timeoutMs: number; readonly now: () => number };
   /** Objects with more JSON values are not given to CEL (default DEFAULT_MAX_OBJECT_VALUES). */
@@ -232,7 +233,7 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
     });
   }
   if (request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy') {
-    findings.push(...networkFindings(set, request, errors, options.networkCheckBudget));
+    findings.push(...networkFindings(set, request, options.networkCheckBudget));
   }
   celFindings(set, request, options, { findings, errors });
   return { findings, errors, notes, hints };
@@ -276,35 +277,59 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
   }, out.findings, out.errors);
 }
 
-/** The tiers' verdict on a NetworkPolicy: every rule of it that allows traffic a guardrail denies. */
-function networkFindings(set: PolicySet, request: EngineRequest, errors: RuleError[], budget?: EngineOptions['networkCheckBudget']): Finding[] {
+/**
+ * The tiers' verdict on a NetworkPolicy: every rule of it that allows traffic a guardrail denies.
+ * When the check stops at one of its bounds, the rest is unproven: one `unproven` finding in the
+ * strictest mode of the guardrails that could apply, so an Enforce guardrail denies the policy
+ * whatever `--failure-mode` says (a policy padded past a bound must not get in unchecked).
+ */
+function networkFindings(set: PolicySet, request: EngineRequest, budget?: EngineOptions['networkCheckBudget']): Finding[] {
   const deadline = budget ? budget.now() + budget.timeoutMs : Infinity;
-  try {
-    return findOverrides(set, {
-      policy: request.object,
-      namespace: request.namespace,
-      knownNamespaces: request.knownNamespaces ?? [],
-      ...(budget ? { expired: () => budget.now() > deadline } : {}),
-    }).map((override) => ({
-      tier: override.tier,
-      guardrail: override.guardrail,
-      rule: override.rule,
-      mode: override.mode,
-      path: override.path,
-      message: override.message,
-      compliance: override.compliance,
-      summary: override.message,
-      warning: override.short,
-    }));
-  } catch (error) {
-    if (error instanceof OverrideTimeoutError) {
-      errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: `the override check exceeded the time limit of ${budget?.timeoutMs} ms for one request (--network-check-timeout)` });
-      return [];
-    }
-    if (!(error instanceof RegionTooLargeError)) throw error;
-    errors.push({ tier: '-', guardrail: '-', rule: 'network-override', message: error.message });
-    return [];
-  }
+  const check = checkOverrides(set, {
+    policy: request.object,
+    namespace: request.namespace,
+    knownNamespaces: request.knownNamespaces ?? [],
+    ...(budget ? { expired: () => budget.now() >= deadline } : {}),
+  });
+  const findings: Finding[] = check.findings.map((override) => ({
+    tier: override.tier,
+    guardrail: override.guardrail,
+    rule: override.rule,
+    mode: override.mode,
+    path: override.path,
+    message: override.message,
+    compliance: override.compliance,
+    summary: override.message,
+    warning: override.short,
+  }));
+  const unproven = check.unproven && unprovenFinding(check.unproven, budget?.timeoutMs);
+  return unproven ? [...findings, unproven] : findings;
+}
+
+const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, Audit: 0 };
+
+/** The finding of a check stopped at a bound, or undefined when no guardrail could apply anyway. */
+function unprovenFinding(unproven: UnprovenOverride, timeoutMs: number | undefined): Finding | undefined {
+  const mode = unproven.guardrails.map((guardrail) => guardrail.mode).sort((a, b) => MODE_STRICTNESS[b] - MODE_STRICTNESS[a])[0];
+  if (mode === undefined) return undefined;
+  const strictest = unproven.guardrails.filter((guardrail) => guardrail.mode === mode);
+  const first = strictest[0] as CompiledGuardrail;
+  const bound = unproven.bound.kind === 'time'
+    ? { long: `its time limit of ${timeoutMs} ms for one request (--network-check-timeout)`, short: `time limit ${timeoutMs} ms (--network-check-timeout)` }
+    : { long: `its limit of ${unproven.bound.limit} connection sets (a fixed bound, no flag)`, short: `limit of ${unproven.bound.limit} connection sets` };
+  const more = strictest.length - 1;
+  const others = more > 0 ? ` (nor ${more} more ${mode} guardrail${more === 1 ? '' : 's'})` : '';
+  return {
+    kind: 'unproven',
+    tier: first.tier.name,
+    guardrail: first.name,
+    rule: 'network-override',
+    mode,
+    path: unproven.path,
+    message: `the override check stopped at ${bound.long} before it could prove that this NetworkPolicy allows no traffic this guardrail denies${others}; split the policy into smaller NetworkPolicies`,
+    compliance: first.compliance,
+    warning: `${unproven.path}: override check unproven at its ${bound.short}; split the policy`,
+  };
 }
 
 interface RequiredCheck {

@@ -15,9 +15,26 @@ export interface Finding {
   readonly summary?: string;
   /** A shorter text for `response.warnings`, when the message is too long for one. */
   readonly warning?: string;
+  /**
+   * `unproven`: the network override check stopped at one of its bounds (time or size) before it
+   * could prove the object breaks no rule of this guardrail. Decided by `mode` like a violation
+   * (an Enforce guardrail denies), never by `--failure-mode`, and counted as
+   * `tierguard_admission_errors_total{reason="check_bound"}` rather than as a violation.
+   * Absent for violations.
+   */
+  readonly kind?: 'violation' | 'unproven';
 }
 
-/** A rule that could not be evaluated. Not a violation: `--failure-mode` decides. */
+/** True for a finding that says a check could not be completed, rather than that a rule is broken. */
+export function isUnproven(finding: Pick<Finding, 'kind'>): boolean {
+  return finding.kind === 'unproven';
+}
+
+/**
+ * A rule that could not be evaluated (a CEL runtime error, a guardrail that threw, a CEL limit).
+ * Not a violation: `--failure-mode` decides. The network override check's bounds are not rule
+ * errors but `unproven` findings (see `Finding.kind`).
+ */
 export interface RuleError {
   readonly tier: string;
   readonly guardrail: string;

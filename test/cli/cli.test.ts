@@ -8,10 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 
 const CLI = path.join(REPO_DIR, 'dist', 'cli', 'main.js');
+/** Only turns a hung command into a failure: starting node takes seconds on a busy machine. */
+const CLI_KILL_MS = 60_000;
 
 function tierguard(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: REPO_DIR, timeout: 20_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: REPO_DIR, timeout: CLI_KILL_MS }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -22,7 +24,7 @@ function tmp(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'tierguard-cli-'));
 }
 
-describe('tierguard check', () => {
+describe('tierguard check', { timeout: CLI_KILL_MS * 2 }, () => {
   it('evaluates the example manifests as CREATEs: JSON results, exit 1 when anything is denied', async () => {
     const { code, stdout } = await tierguard('check', '--config', 'examples/policies', '-f', 'examples/manifests', '-o', 'json');
     expect(code).toBe(1);
@@ -127,7 +129,7 @@ spec: {containers: [{name: web, image: nginx}]}
   });
 });
 
-describe('tierguard certs', () => {
+describe('tierguard certs', { timeout: CLI_KILL_MS * 2 }, () => {
   it('writes ca.crt, tls.crt and a private tls.key with the service names as SANs', async () => {
     const out = tmp();
     const result = await tierguard('certs', '--service', 'tierguard', '--namespace', 'security', '--ip', '127.0.0.1', '--dns', 'webhook.example.com', '--out', out, '--days', '30');
@@ -155,7 +157,7 @@ describe('tierguard certs', () => {
   });
 });
 
-describe('--help', () => {
+describe('--help', { timeout: CLI_KILL_MS * 2 }, () => {
   it.each(['serve', 'check', 'certs'])('%s --help exits 0 and lists its options', async (command) => {
     const result = await tierguard(command, '--help');
     expect(result.code).toBe(0);
@@ -163,7 +165,7 @@ describe('--help', () => {
   });
 });
 
-describe('tierguard serve', () => {
+describe('tierguard serve', { timeout: CLI_KILL_MS * 2 }, () => {
   it('exits 2 with every problem when the policy set does not compile', async () => {
     const result = await tierguard('serve', '--config', 'test/fixtures/policies/broken.yaml', '--port', '0', '--metrics-port', '0', '--address', '127.0.0.1', '--metrics-address', '127.0.0.1');
     expect(result.code).toBe(2);
@@ -171,7 +173,7 @@ describe('tierguard serve', () => {
   });
 });
 
-describe('tierguard lint', () => {
+describe('tierguard lint', { timeout: CLI_KILL_MS * 2 }, () => {
   it('exits 1 with every problem of an invalid policy set, in the webhook\'s words', async () => {
     const result = await tierguard('lint', '--config', 'test/fixtures/policies/broken.yaml');
     expect(result.code).toBe(1);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPolicyRuntime, type PolicyRuntime } from '../../src/cluster/policy-runtime.js';
 import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
-import { recordingLogger, waitUntil } from './support.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { recordingLogger } from './support.js';
 
 const TIER = 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata: {name: security}\nspec: {priority: 100}\n';
 const guardrail = (name: string, key = 'team') => `---
@@ -52,21 +53,21 @@ describe('--config hot reload', () => {
     const namespaces = runtime.namespaces.list();
 
     writeFileSync(file, TIER + guardrail('team-label') + guardrail('owner-label', 'owner') + namespace('dev'));
-    await waitUntil(() => runtime?.policy()?.generation === 2, 'the reload');
+    await waitFor(() => runtime?.policy()?.generation === 2, { what: 'the reload' });
     expect(runtime.policy()?.guardrails.map((g) => g.name)).toEqual(['owner-label', 'team-label']); // equal priorities: by name
     expect((await runtime.namespaces.get('payments'))?.labels.env).toBe('dev');
     expect(runtime.namespaces.list()).not.toBe(namespaces);
 
     const good = runtime.policy();
     writeFileSync(file, `${TIER + guardrail('team-label')}  bad: [unclosed\n`);
-    await waitUntil(() => runtime?.source.latest()?.complete === false, 'the failed reload');
+    await waitFor(() => runtime?.source.latest()?.complete === false, { what: 'the failed reload' });
     expect(runtime.policy()).toBe(good);
     expect(runtime.ready()).toBe(true);
     expect(await reloads(metrics, 'failure')).toBe(1);
     expect(logger.lines.some((line) => line.level === 'warn' && line.message.includes('keeps its last good version in force'))).toBe(true);
 
     writeFileSync(path.join(dir, 'policies.yaml'), TIER + guardrail('fixed'));
-    await waitUntil(() => runtime?.policy()?.guardrails[0]?.name === 'fixed', 'the recovery');
+    await waitFor(() => runtime?.policy()?.guardrails[0]?.name === 'fixed', { what: 'the recovery' });
     expect(await reloads(metrics, 'success')).toBe(3);
   });
 
@@ -76,9 +77,9 @@ describe('--config hot reload', () => {
     runtime = startPolicyRuntime({ configPaths: [dir], metrics: createMetrics(), logger: recordingLogger(), pollIntervalMs: 20, debounceMs: 5 });
     await runtime.firstCompile;
     writeFileSync(path.join(dir, 'more.yml'), guardrail('added'));
-    await waitUntil(() => runtime?.policy()?.guardrails.length === 1, 'the added file');
+    await waitFor(() => runtime?.policy()?.guardrails.length === 1, { what: 'the added file' });
     rmSync(path.join(dir, 'more.yml'));
-    await waitUntil(() => runtime?.policy()?.guardrails.length === 0, 'the removed file');
+    await waitFor(() => runtime?.policy()?.guardrails.length === 0, { what: 'the removed file' });
   });
 
   it('refuses to start with neither files nor a cluster', () => {

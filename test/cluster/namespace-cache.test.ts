@@ -11,7 +11,8 @@ import { compactNamespace, createNamespaceCache, type NamespaceCache } from '../
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { testCertificates, type TestCertificates } from '../helpers/tls.js';
-import { FAST_BACKOFF, waitUntil } from './support.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { FAST_BACKOFF } from './support.js';
 
 let certs: TestCertificates;
 let fake: FakeApiServer;
@@ -32,7 +33,7 @@ async function startCache(setup: (server: FakeApiServer) => void = () => {}): Pr
   return cache;
 }
 
-const caughtUp = () => waitUntil(() => cache?.watch.resourceVersion === String(fake.resourceVersion), 'the cache to catch up');
+const caughtUp = () => waitFor(() => cache?.watch.resourceVersion === String(fake.resourceVersion), { what: 'the cache to catch up' });
 
 describe('compactNamespace', () => {
   it('keeps the name, the labels (name label forced) and only tierguard.dev/ annotations, frozen', () => {
@@ -65,11 +66,11 @@ describe('namespace cache', () => {
     await caughtUp();
     expect(namespaces.list()).toBe(first);
     fake.update('namespaces', { metadata: { name: 'payments', labels: { env: 'dev' } } });
-    await waitUntil(() => namespaces.list() !== first, 'the relabel');
+    await waitFor(() => namespaces.list() !== first, { what: 'the relabel' });
     expect((await namespaces.get('payments'))?.labels.env).toBe('dev');
     expect(namespaces.list().map((info) => info.labels.env)).toEqual(['dev']);
     fake.delete('namespaces', 'payments');
-    await waitUntil(() => namespaces.list().length === 0, 'the deletion');
+    await waitFor(() => namespaces.list().length === 0, { what: 'the deletion' });
   });
 
   it('reads a namespace the watch has not delivered once, for all concurrent callers, then answers from the cache', async () => {
@@ -94,7 +95,7 @@ describe('namespace cache', () => {
     expect(namespaces.get('Not_A_Name')).toBeUndefined();
     expect(fake.requests.some((request) => request.path.includes('Not_A_Name'))).toBe(false);
     fake.create('namespaces', { metadata: { name: 'ghost', labels: { env: 'dev' } } });
-    await waitUntil(() => namespaces.list().length === 1, 'the ADDED event');
+    await waitFor(() => namespaces.list().length === 1, { what: 'the ADDED event' });
     expect((await namespaces.get('ghost'))?.labels.env).toBe('dev');
     expect(fake.count({ method: 'GET', path: '/api/v1/namespaces/ghost' })).toBe(1);
   });

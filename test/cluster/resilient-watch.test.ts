@@ -10,7 +10,8 @@ import { startResilientWatch, type ResilientWatch, type WatchChange } from '../.
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { testCertificates, type TestCertificates } from '../helpers/tls.js';
-import { FAST_BACKOFF, recordingLogger, sleep, waitUntil } from './support.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { FAST_BACKOFF, recordingLogger, sleep } from './support.js';
 
 interface Seen {
   readonly name: string;
@@ -64,7 +65,7 @@ describe('resilient watch', () => {
     expect(watch.stats).toMatchObject({ lists: 1, errors: 2 });
     expect([...state.keys()]).toEqual(['a']);
     fake.create('namespaces', namespace('b'));
-    await waitUntil(() => state.has('b'), 'the ADDED event');
+    await waitFor(() => state.has('b'), { what: 'the ADDED event' });
   });
 
   it('pages through a long list with limit and continue', async () => {
@@ -81,14 +82,14 @@ describe('resilient watch', () => {
     const { state, changes, watch } = await watchNamespaces({ before: (server) => { server.create('namespaces', namespace('a')); } });
     await watch.whenSynced;
     fake.create('namespaces', namespace('b'));
-    await waitUntil(() => state.has('b'), 'b');
+    await waitFor(() => state.has('b'), { what: 'b' });
     const lastSeen = watch.resourceVersion;
     expect(fake.dropWatches({ abrupt })).toBe(1);
     // While no watch is open: these must arrive through the resumed watch.
     fake.update('namespaces', namespace('a', 'payments'));
     fake.create('namespaces', namespace('c'));
     fake.delete('namespaces', 'b');
-    await waitUntil(() => state.get('a') === 'payments' && state.has('c') && !state.has('b'), 'the events made while disconnected');
+    await waitFor(() => state.get('a') === 'payments' && state.has('c') && !state.has('b'), { what: 'the events made while disconnected' });
     expect(changes).toEqual(['SYNC 1', 'ADDED b', 'MODIFIED a', 'ADDED c', 'DELETED b']);
     expect(lists()).toBe(1);
     expect(watchStarts().map((r) => r.query.resourceVersion)).toContain(lastSeen);
@@ -101,27 +102,27 @@ describe('resilient watch', () => {
   ])('lists again after $name, ending with the server state', async ({ goneAs }) => {
     const { state, changes, watch } = await watchNamespaces({ goneAs, before: (server) => { server.create('namespaces', namespace('a')); } });
     await watch.whenSynced;
-    await waitUntil(() => fake.openWatches === 1, 'the watch to open');
+    await waitFor(() => fake.openWatches === 1, { what: 'the watch to open' });
     fake.dropWatches();
     fake.create('namespaces', namespace('b'));
     fake.delete('namespaces', 'a');
     fake.compact();
-    await waitUntil(() => lists() === 2 && state.has('b') && !state.has('a'), 'the re-list');
+    await waitFor(() => lists() === 2 && state.has('b') && !state.has('a'), { what: 'the re-list' });
     expect(changes).toEqual(['SYNC 1', 'SYNC 1']);
     fake.create('namespaces', namespace('c'));
-    await waitUntil(() => state.has('c'), 'events after the re-list');
+    await waitFor(() => state.has('c'), { what: 'events after the re-list' });
   });
 
   it('moves its resume point on bookmarks, so a compaction after one needs no re-list', async () => {
     const { watch } = await watchNamespaces({ before: (server) => { server.create('namespaces', namespace('a')); } });
     await watch.whenSynced;
-    await waitUntil(() => fake.openWatches === 1, 'the watch to open');
+    await waitFor(() => fake.openWatches === 1, { what: 'the watch to open' });
     fake.create('tiers', { metadata: { name: 'unrelated' } });
     fake.bookmark();
-    await waitUntil(() => watch.resourceVersion === String(fake.resourceVersion), 'the bookmark');
+    await waitFor(() => watch.resourceVersion === String(fake.resourceVersion), { what: 'the bookmark' });
     fake.compact();
     fake.dropWatches();
-    await waitUntil(() => watchStarts().length === 2 && fake.openWatches === 1, 'the resumed watch');
+    await waitFor(() => watchStarts().length === 2 && fake.openWatches === 1, { what: 'the resumed watch' });
     expect(lists()).toBe(1);
   });
 
@@ -143,7 +144,7 @@ describe('resilient watch', () => {
     await watch.whenSynced;
     fake.create('namespaces', namespace('bad'));
     fake.create('namespaces', namespace('good'));
-    await waitUntil(() => seen.includes('good'), 'the event after the failing one');
+    await waitFor(() => seen.includes('good'), { what: 'the event after the failing one' });
     expect(logger.lines.some((line) => line.level === 'error' && line.fields.error === 'consumer bug')).toBe(true);
   });
 
@@ -153,7 +154,7 @@ describe('resilient watch', () => {
     const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const before = timers();
     watch = startResilientWatch({ client: createKubeClient({ kubeConfig: fake.kubeConfig() }), path: '/api/v1/namespaces', decode: (raw) => raw, onChange: () => {}, logger: silentLogger, backoff: FAST_BACKOFF });
-    await waitUntil(() => fake.requests.length >= 3, 'a few failed lists');
+    await waitFor(() => fake.requests.length >= 3, { what: 'a few failed lists' });
     watch.stop();
     await expect(watch.whenSynced).rejects.toThrow(/stopped before its first list/);
     const requests = fake.requests.length;
@@ -164,9 +165,9 @@ describe('resilient watch', () => {
 
     const healthy = await watchNamespaces();
     await healthy.watch.whenSynced;
-    await waitUntil(() => fake.openWatches === 1, 'the watch to open');
+    await waitFor(() => fake.openWatches === 1, { what: 'the watch to open' });
     healthy.watch.stop();
-    await waitUntil(() => fake.openWatches === 0, 'the watch connection to close');
+    await waitFor(() => fake.openWatches === 0, { what: 'the watch connection to close' });
   });
 });
 

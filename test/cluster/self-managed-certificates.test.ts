@@ -11,7 +11,8 @@ import type { KeyPair } from '../../src/tls/certs.js';
 import { splitPem, type RotationPolicy } from '../../src/tls/rotation.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { testCertificates } from '../helpers/tls.js';
-import { recordingLogger, waitUntil } from './support.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { recordingLogger } from './support.js';
 
 const DAY = 86_400_000;
 const policy: RotationPolicy = { caValidityMs: 310 * DAY, servingValidityMs: 30 * DAY, renewFraction: 1 / 3, dnsNames: ['tierguard', 'tierguard.security.svc'], ipAddresses: [] };
@@ -76,7 +77,7 @@ function signedBy(cert: string, ca: string): boolean {
 describe('self-managed certificates', () => {
   it('creates the Secret on first start, fills the caBundle of every webhook, and serves the stored pair', async () => {
     const { certificates, applied } = replica();
-    await waitUntil(() => certificates.ready(), 'the first certificate');
+    await waitFor(() => certificates.ready(), { what: 'the first certificate' });
     const stored = secretData();
     expect(Object.keys(stored).sort()).toEqual(['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
     expect((fake.get(SECRET.resource, SECRET.name, SECRET.namespace) as any).type).toBe('kubernetes.io/tls');
@@ -93,7 +94,7 @@ describe('self-managed certificates', () => {
   it('lets two replicas race to create the Secret: one creates it, the other gets 409 and uses the same pair', async () => {
     const first = replica();
     const second = replica();
-    await waitUntil(() => first.certificates.ready() && second.certificates.ready(), 'both replicas');
+    await waitFor(() => first.certificates.ready() && second.certificates.ready(), { what: 'both replicas' });
     const posts = fake.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/security/secrets');
     expect(posts).toHaveLength(2);
     expect(fake.count({ method: 'GET', path: '/api/v1/namespaces/security/secrets/tierguard-tls' })).toBeGreaterThanOrEqual(3);
@@ -106,12 +107,12 @@ describe('self-managed certificates', () => {
 
   it('reuses a stored Secret on restart without writing anything', async () => {
     const first = replica();
-    await waitUntil(() => first.certificates.ready(), 'the first replica');
+    await waitFor(() => first.certificates.ready(), { what: 'the first replica' });
     first.certificates.stop();
     const writes = () => fake.requests.filter((r) => r.method !== 'GET').length;
     const before = writes();
     const again = replica();
-    await waitUntil(() => again.certificates.ready(), 'the restarted replica');
+    await waitFor(() => again.certificates.ready(), { what: 'the restarted replica' });
     expect(writes()).toBe(before);
     expect(again.applied).toEqual(first.applied);
   });
@@ -120,7 +121,7 @@ describe('self-managed certificates', () => {
     let now = new Date();
     const first = replica({ now: () => now });
     const second = replica({ now: () => now });
-    await waitUntil(() => first.certificates.ready() && second.certificates.ready(), 'both replicas');
+    await waitFor(() => first.certificates.ready() && second.certificates.ready(), { what: 'both replicas' });
     const ca = secretData()['ca.crt'];
     now = new Date(now.getTime() + 21 * DAY);
     // Both notice at once: one writes, the other's stale write gets 409 and it takes the stored pair.
@@ -136,7 +137,7 @@ describe('self-managed certificates', () => {
   it('rotates the CA: the new CA is published beside the old before any certificate it signed is served', async () => {
     let now = new Date();
     const { certificates, applied } = replica({ now: () => now });
-    await waitUntil(() => certificates.ready(), 'the first certificate');
+    await waitFor(() => certificates.ready(), { what: 'the first certificate' });
     const oldCa = secretData()['ca.crt']!;
     for (let day = 20; day <= 200; day += 20) {
       now = new Date(Date.now() + day * DAY);
@@ -159,7 +160,7 @@ describe('self-managed certificates', () => {
   it('replaces a damaged Secret with new certificates', async () => {
     fake.create('secrets', { metadata: { name: SECRET.name, namespace: SECRET.namespace }, type: 'Opaque', data: { 'tls.crt': Buffer.from('garbage').toString('base64') } });
     const { certificates, applied } = replica();
-    await waitUntil(() => certificates.ready(), 'the first certificate');
+    await waitFor(() => certificates.ready(), { what: 'the first certificate' });
     const stored = secretData();
     expect(signedBy(stored['tls.crt']!, stored['ca.crt']!)).toBe(true);
     expect(applied[0]!.cert).toBe(stored['tls.crt']);
@@ -171,15 +172,21 @@ describe('self-managed certificates', () => {
     fake.failNext({ method: 'GET', pathPrefix: '/api/v1/namespaces/security/secrets', status: 503, count: 3 });
     const { certificates, logger } = replica();
     expect(certificates.ready()).toBe(false);
-    await waitUntil(() => certificates.ready(), 'the first certificate after the outage', 15_000);
+    await waitFor(() => certificates.ready(), { what: 'the first certificate after the outage' });
     expect(logger.lines.filter((line) => line.message === 'certificate check failed; retrying')).toHaveLength(3);
   });
 
-  it('still serves when a webhook configuration is missing, and says so', async () => {
-    const { certificates, logger } = replica({ webhookConfigurations: ['tierguard', 'absent'] });
-    await waitUntil(() => certificates.ready(), 'the first certificate');
-    expect(logger.lines.filter((line) => line.message === 'webhook configuration not found; its caBundle cannot be kept').map((line) => line.fields))
-      .toContainEqual({ kind: 'ValidatingWebhookConfiguration', name: 'absent' });
+  it('serves but is not ready while a named webhook configuration is missing, says which, and is ready once it exists and trusts the CA', async () => {
+    const { certificates, applied, logger } = replica({ webhookConfigurations: ['tierguard', 'absent'] });
+    await waitFor(() => applied.length > 0, { what: 'the first certificate' });
+    await waitFor(() => logger.lines.some((line) => line.message.startsWith('webhook configuration not found')), { what: 'the log line' });
+    expect(certificates.ready()).toBe(false);
+    expect(logger.lines.find((line) => line.message.startsWith('webhook configuration not found'))).toMatchObject({ level: 'warn', message: 'webhook configuration not found: not ready until it exists and trusts the CA', fields: { names: ['absent'] } });
     expect(publishedBundles()).toEqual(Array(4).fill(secretData()['ca.crt']));
+
+    fake.create('validatingwebhookconfigurations', { metadata: { name: 'absent' }, webhooks: [{ name: 'c.tierguard.dev', clientConfig: { service: { name: 'tierguard', namespace: 'security', path: '/validate' } } }] });
+    await waitFor(() => certificates.ready(), { what: 'readiness once the configuration exists' });
+    const absent = fake.get('validatingwebhookconfigurations', 'absent') as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] };
+    expect(Buffer.from(absent.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString('utf8')).toBe(secretData()['ca.crt']);
   });
 });

@@ -16,8 +16,9 @@ import { parseServeOptions } from '../../src/config/options.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { generateCertificates, type CertificateBundle } from '../../src/tls/certs.js';
 import { request } from '../helpers/https.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { failures, startLoad, wrongVerdicts, type Attempt } from './load.js';
-import { podShot, requireLabel, sleep, waitFor } from './support.js';
+import { podShot, requireLabel, sleep } from './support.js';
 
 let running: RunningServer | undefined;
 afterEach(async () => { await running?.close(); running = undefined; });
@@ -89,18 +90,25 @@ describe('certificate files rotated under load', () => {
       gapMs: 5,
     });
     const presented = (bundle: CertificateBundle) => traffic.attempts.some((attempt) => !attempt.reused && attempt.fingerprint === fingerprintOf(bundle));
-    await sleep(400);
+    /** Lets the traffic run for `n` more requests of each kind (new connection, kept alive) from now. */
+    const moreTraffic = async (n: number, what: string) => {
+      const counts = () => ({ fresh: traffic.attempts.filter((attempt) => !attempt.reused).length, reused: traffic.attempts.filter((attempt) => attempt.reused).length });
+      const before = counts();
+      await waitFor(() => { const now = counts(); return now.fresh >= before.fresh + n && now.reused >= before.reused + n; }, { what: `${n} more requests of each kind ${what}` });
+    };
+    await moreTraffic(20, 'with the first certificate');
     volume.publish(second);
-    await waitFor(() => presented(second), 'a new connection with the second certificate');
-    await sleep(400);
-    // In place, one file after the other: for 300 ms the files hold the new certificate and the
-    // old key, which must not be applied (handshakes would fail).
+    await waitFor(() => presented(second), { what: 'a new connection with the second certificate' });
+    await moreTraffic(20, 'with the second certificate');
+    // In place, one file after the other: for a while the files hold the new certificate and the
+    // old key, which must not be applied (handshakes would fail). The reload check runs every
+    // 100 ms; a machine too busy to run it in these 300 ms makes this check weaker, never wrong.
     writeFileSync(path.join(dir, 'tls.crt'), third.cert);
     await sleep(300);
     expect(presented(third)).toBe(false);
     writeFileSync(path.join(dir, 'tls.key'), third.key);
-    await waitFor(() => presented(third), 'a new connection with the third certificate');
-    await sleep(400);
+    await waitFor(() => presented(third), { what: 'a new connection with the third certificate' });
+    await moreTraffic(20, 'with the third certificate');
     const attempts = await traffic.stop();
 
     expect(failures(attempts)).toEqual([]);

@@ -15,8 +15,9 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import type { Metrics } from '../../src/telemetry/metrics.js';
 import { request } from '../helpers/https.js';
 import { testCertificates, type TestCertificates } from '../helpers/tls.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { failures, startLoad, wrongVerdicts, type LoadClient } from './load.js';
-import { BROKEN, BROKEN_SPLIT, podShot, requireLabel, sleep, waitFor } from './support.js';
+import { BROKEN, BROKEN_SPLIT, podShot, requireLabel } from './support.js';
 
 let running: RunningServer | undefined;
 afterEach(async () => { await running?.close(); running = undefined; });
@@ -106,13 +107,13 @@ describe('a --config file replaced with a broken one under load', () => {
     const served = await serveGoodSet(100);
     const { metrics } = served.server;
     const traffic = load(served);
-    await sleep(500);
+    await waitFor(() => traffic.attempts.length > 10, { what: 'some requests before the swap' });
     const swappedAt = Date.now();
     writeFileSync(`${served.file}.tmp`, BROKEN);
     renameSync(`${served.file}.tmp`, served.file);
-    await waitFor(async () => (await reloads(metrics, 'failure')) >= 1, 'the failed reload');
+    await waitFor(async () => (await reloads(metrics, 'failure')) >= 1, { what: 'the failed reload' });
     const failedAt = Date.now();
-    await sleep(500);
+    await waitFor(() => traffic.attempts.filter((attempt) => attempt.startedAt > failedAt).length > 10, { what: 'some requests after the failed reload' });
     const attempts = await traffic.stop();
 
     expect(failures(attempts)).toEqual([]);
@@ -124,7 +125,7 @@ describe('a --config file replaced with a broken one under load', () => {
 
     writeFileSync(`${served.file}.tmp`, requireLabel('owner'));
     renameSync(`${served.file}.tmp`, served.file);
-    await waitFor(async () => (await reloads(metrics, 'success')) === 2, 'the fixed file');
+    await waitFor(async () => (await reloads(metrics, 'success')) === 2, { what: 'the fixed file' });
     const fixed = await post(served.server.port, served.certs.caCert, 'with-team', WITH_TEAM);
     expect(fixed.response).toMatchObject({ allowed: false, status: { code: 403 } });
     expect(fixed.response.status.message).toContain('missing required label owner');
@@ -133,15 +134,16 @@ describe('a --config file replaced with a broken one under load', () => {
 
   it('truncating in-place writes: no half-written state is ever loaded, the failure is counted, a fixed file is picked up', async () => {
     // Each rewrite leaves the file empty, then holding only the Tier (both valid sets with no
-    // guardrail, which would admit everything) for 40 ms each: well inside one 250 ms poll.
-    const served = await serveGoodSet(250);
+    // guardrail, which would admit everything) for 40 ms each: well inside one 1 s poll, even
+    // when a busy machine holds the writer back many times that long.
+    const served = await serveGoodSet(1000);
     const { metrics } = served.server;
     const traffic = load(served);
-    await sleep(300);
+    await waitFor(() => traffic.attempts.length > 10, { what: 'some requests before the writes' });
     await slowInPlaceWrites({ file: served.file, text: BROKEN, split: BROKEN_SPLIT, rounds: 8, pauseMs: 40 });
-    await waitFor(async () => (await reloads(metrics, 'failure')) >= 1, 'the failed reload');
+    await waitFor(async () => (await reloads(metrics, 'failure')) >= 1, { what: 'the failed reload' });
     const failedAt = Date.now();
-    await sleep(300);
+    await waitFor(() => traffic.attempts.filter((attempt) => attempt.startedAt > failedAt).length > 10, { what: 'some requests after the failed reload' });
     const attempts = await traffic.stop();
 
     expect(failures(attempts)).toEqual([]);
@@ -150,7 +152,7 @@ describe('a --config file replaced with a broken one under load', () => {
     expect(await reloads(metrics, 'success')).toBe(1);
 
     await slowInPlaceWrites({ file: served.file, text: requireLabel('owner'), split: BROKEN_SPLIT, rounds: 1, pauseMs: 40 });
-    await waitFor(async () => (await reloads(metrics, 'success')) === 2, 'the fixed file');
+    await waitFor(async () => (await reloads(metrics, 'success')) === 2, { what: 'the fixed file' });
     const fixed = await post(served.server.port, served.certs.caCert, 'with-team', WITH_TEAM);
     expect(fixed.response.status.message).toContain('missing required label owner');
     expect(await reloads(metrics, 'success')).toBe(2);

@@ -28,6 +28,7 @@ import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
 import { review } from '../helpers/fixtures.js';
 import { request } from '../helpers/https.js';
 import { testCertificates, type TestCertificates } from '../helpers/tls.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { failures, startLoad, withUid, wrongVerdicts, type Attempt, type Shot } from './load.js';
 import { requireLabel } from './support.js';
 
@@ -59,16 +60,18 @@ async function underLoad(target: Target, shapes: Readonly<Record<string, () => S
     expected[tag] = response;
   }
   const tags = Object.keys(shapes);
+  const maxRequests = 400;
   const traffic = startLoad({
     port: target.port,
     ca: target.certs.caCert,
     clients: ['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, keepAlive: name !== 'e' })),
     next: (client, n) => shapes[tags[(n + client.name.charCodeAt(0)) % tags.length]!]!(),
-    maxRequests: 400,
+    maxRequests,
     gapMs: 2,
   });
-  const attempts = await new Promise<readonly Attempt[]>((resolve) => { setTimeout(() => resolve(traffic.stop()), 1500); });
-  return { expected, attempts };
+  // All of them, however long a busy machine takes: a count, not a time window.
+  await waitFor(() => traffic.attempts.length >= maxRequests, { what: `${maxRequests} requests under load` });
+  return { expected, attempts: await traffic.stop() };
 }
 
 async function errorCount(metrics: Metrics, reason: string): Promise<number> {

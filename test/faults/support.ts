@@ -1,4 +1,4 @@
-/** Policies, requests and waiting shared by the fault tests. */
+/** Policies and requests shared by the fault tests (waiting: test/helpers/wait-for.ts). */
 import { review } from '../helpers/fixtures.js';
 import { withUid, type Shot } from './load.js';
 
@@ -45,16 +45,7 @@ export function podShot(tag: string, labels: Record<string, string>): Shot {
   return { path: '/validate', tag, body: withUid(body).body };
 }
 
-/** Polls `check` every 20 ms until it holds; fails after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
+/** Waits `ms` milliseconds: to pace traffic, or before asserting that something did *not* happen. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

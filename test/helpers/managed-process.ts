@@ -127,38 +127,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface WaitOptions {
-  /** What is awaited, for the error message. */
-  readonly what: string;
-  /** Overall deadline in ms. */
-  readonly timeoutMs: number;
-  /** Pause between attempts in ms (default 100). */
-  readonly intervalMs?: number;
-  /** Stops waiting early with this error, e.g. when the process being waited for has exited. */
-  readonly abort?: () => Error | undefined;
-}
-
-/**
- * Calls `check` until it returns a value other than `undefined`/`false`, and returns that value.
- * Exceptions from `check` count as "not yet"; the last one becomes the `cause` of the timeout error.
- */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const aborted = options.abort?.();
-    if (aborted) throw aborted;
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
-  }
-  throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`, last ? { cause: last } : undefined);
-}
+export { waitFor, type WaitOptions } from './wait-for.js';
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 export function isListening(port: number): Promise<boolean> {

@@ -10,6 +10,7 @@ import { generateCertificates, serviceDnsNames } from '../../src/tls/certs.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { request } from '../helpers/https.js';
 import { testCertificates } from '../helpers/tls.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let running: RunningServer | undefined;
 afterEach(async () => { await running?.close(); running = undefined; });
@@ -65,11 +66,11 @@ describe('serve', () => {
     expect((await peerCertificate(running.port, certs.caCert)).fingerprint256).toBe(first.fingerprint256);
 
     writeFileSync(certs.keyFile, next.key);
-    let rotated = first;
-    for (let i = 0; i < 50 && rotated.fingerprint256 === first.fingerprint256; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      rotated = await peerCertificate(running.port, next.caCert).catch(() => first);
-    }
+    const server = running;
+    const rotated = await waitFor(async () => {
+      const presented = await peerCertificate(server.port, next.caCert).catch(() => first);
+      return presented.fingerprint256 === first.fingerprint256 ? undefined : presented;
+    }, { what: 'the rotated certificate', intervalMs: 100 });
     expect(rotated.fingerprint256).toBe(new X509Certificate(next.cert).fingerprint256);
     expect((await running.metrics.certificateExpiry.get()).values[0]?.value).toBe(Math.floor(next.notAfter.getTime() / 1000));
   });

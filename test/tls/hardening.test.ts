@@ -86,7 +86,7 @@ describe('the webhook port', () => {
     running = await startServer(parseServeOptions(base), silentLogger);
     const port = running.port;
     const outcome = await new Promise<string>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: '/healthz', timeout: 5000 }, (res) => resolve(`HTTP ${res.statusCode}`));
+      const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: '/healthz', timeout: 20_000 }, (res) => resolve(`HTTP ${res.statusCode}`));
       req.on('error', (error) => resolve(`error: ${error.message}`));
       req.on('timeout', () => { req.destroy(); resolve('timeout'); });
       req.end();

@@ -15,7 +15,7 @@ import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } fro
 import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
 import { candidateEntries } from './chain-index.js';
-import { regionIntersect, regionSubtract, type Box, type Region } from './region.js';
+import { RegionTooLargeError, regionIntersect, regionSubtract, type Box, type Region } from './region.js';
 import type { CompiledNetworkRule, Direction } from './rules.js';
 
 export interface OverrideInput {
@@ -29,7 +29,7 @@ export interface OverrideInput {
   readonly expired?: () => boolean;
 }
 
-/** The check ran past its time bound (`expired` said so); nothing is decided. */
+/** The check ran past its time bound (`expired` said so); what it has not walked is unproven. */
 export class OverrideTimeoutError extends Error {
   constructor() {
     super('the override check ran out of time');
@@ -52,20 +52,84 @@ export interface OverrideFinding {
   readonly short: string;
 }
 
-/** Every (policy rule, guardrail rule) pair where the policy allows traffic the guardrail denies. */
-export function findOverrides(set: PolicySet, input: OverrideInput): OverrideFinding[] {
-  if (set.network.ingress.length === 0 && set.network.egress.length === 0) return [];
+/** A bound of the override check: its time (`expired`) or the size of its regions (`MAX_REGION_BOXES`). */
+export type OverrideBound = { readonly kind: 'time' } | { readonly kind: 'size'; readonly limit: number };
+
+/** The check stopped at a bound before it could prove anything about the rest of the policy. */
+export interface UnprovenOverride {
+  readonly bound: OverrideBound;
+  /** Field path of the policy rule the check was on, e.g. `spec.egress[12]`. */
+  readonly path: string;
+  /**
+   * Every guardrail that could apply to the policy, in precedence order: after a bound none of
+   * their verdicts is known. Empty when no guardrail can select the policy's pods (nothing to prove).
+   */
+  readonly guardrails: readonly CompiledGuardrail[];
+}
+
+export interface OverrideCheck {
+  /** The overrides found before the check stopped (all of them when it did not). */
+  readonly findings: readonly OverrideFinding[];
+  readonly unproven?: UnprovenOverride;
+}
+
+/**
+ * Every (policy rule, guardrail rule) pair where the policy allows traffic the guardrail denies.
+ * A bound that stops the check is returned as `unproven`, never thrown: the caller decides (an
+ * unproven check is not a rule error, and must not follow `--failure-mode`).
+ */
+export function checkOverrides(set: PolicySet, input: OverrideInput): OverrideCheck {
+  const findings: OverrideFinding[] = [];
+  if (set.network.ingress.length === 0 && set.network.egress.length === 0) return { findings };
   const policy = compileNetworkPolicy(input.policy, input.namespace.name);
   const universe = namespaceUniverse(withOwnNamespace(input));
-  const findings: OverrideFinding[] = [];
+  const expired = input.expired ?? never;
+  let path = 'spec';
+  try {
+    for (const direction of ['ingress', 'egress'] as const) {
+      for (const rule of policy[direction] ?? []) {
+        path = `spec.${direction}[${rule.index}]`;
+        if (expired()) throw new OverrideTimeoutError();
+        const allowed = policyRuleRegion(policy, rule, direction, universe);
+        if (allowed.region.length === 0) continue;
+        walkChain(set, { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired, found: findings });
+      }
+    }
+  } catch (error) {
+    const bound = boundOf(error);
+    if (!bound) throw error;
+    return { findings, unproven: { bound, path, guardrails: applicableGuardrails(set, policy, universe) } };
+  }
+  return { findings };
+}
+
+/**
+ * As `checkOverrides`, for callers that treat a bound as an exception: throws
+ * `OverrideTimeoutError` or `RegionTooLargeError` when the check stops at one.
+ */
+export function findOverrides(set: PolicySet, input: OverrideInput): OverrideFinding[] {
+  const { findings, unproven } = checkOverrides(set, input);
+  if (unproven) throw unproven.bound.kind === 'time' ? new OverrideTimeoutError() : new RegionTooLargeError(unproven.bound.limit);
+  return [...findings];
+}
+
+function boundOf(error: unknown): OverrideBound | undefined {
+  if (error instanceof OverrideTimeoutError) return { kind: 'time' };
+  if (error instanceof RegionTooLargeError) return { kind: 'size', limit: error.limit };
+  return undefined;
+}
+
+/** The guardrails whose subject can select the policy's pods, in a direction the policy has rules for. */
+function applicableGuardrails(set: PolicySet, policy: CompiledNetworkPolicy, universe: NamespaceUniverse): CompiledGuardrail[] {
+  const own = universe.known.get(policy.namespace);
+  const found = new Set<CompiledGuardrail>();
   for (const direction of ['ingress', 'egress'] as const) {
-    for (const rule of policy[direction] ?? []) {
-      const allowed = policyRuleRegion(policy, rule, direction, universe);
-      if (allowed.region.length === 0) continue;
-      findings.push(...walkChain(set, { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired: input.expired ?? never }));
+    if ((policy[direction] ?? []).length === 0) continue;
+    for (const { guardrail } of candidateEntries(set.networkIndex[direction], own?.labels)) {
+      if (guardrail.network[direction].length > 0 && subjectCanMeet(guardrail, { policy, universe })) found.add(guardrail);
     }
   }
-  return findings;
+  return [...found];
 }
 
 /** The known namespaces, with the policy's own namespace in them when the caller knows it. */
@@ -82,12 +146,15 @@ interface RuleWalk {
   readonly region: Region;
   readonly notes: readonly string[];
   readonly expired: () => boolean;
+  /** Where findings are collected, so that those found before a bound stops the walk stand. */
+  readonly found: OverrideFinding[];
 }
 
 const never = (): boolean => false;
 
-function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
-  const findings: OverrideFinding[] = [];
+/** Walks one policy rule through the chain, adding to `walk.found` as it goes. */
+function walkChain(set: PolicySet, walk: RuleWalk): void {
+  const findings = walk.found;
   const own = walk.universe.known.get(walk.policy.namespace);
   let undecided: Region = walk.region;
   let passed: Box[] = [];
@@ -100,7 +167,7 @@ function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
     }
     if (undecided.length === 0 || !subjectCanMeet(guardrail, walk)) continue;
     if (guardrail.mode !== 'Enforce') {
-      findings.push(...virtualFindings(guardrail, undecided, walk));
+      virtualFindings(guardrail, undecided, walk);
       continue;
     }
     for (const rule of guardrail.network[walk.direction]) {
@@ -114,14 +181,14 @@ function walkChain(set: PolicySet, walk: RuleWalk): OverrideFinding[] {
       if (undecided.length === 0) break;
     }
   }
-  return findings;
 }
 
 /** A Warn or Audit guardrail, evaluated as if it were enforced in its place (it changes nothing). */
-function virtualFindings(guardrail: CompiledGuardrail, undecided: Region, walk: RuleWalk): OverrideFinding[] {
-  const findings: OverrideFinding[] = [];
+function virtualFindings(guardrail: CompiledGuardrail, undecided: Region, walk: RuleWalk): void {
+  const findings = walk.found;
   let rest: Region = undecided;
   for (const rule of guardrail.network?.[walk.direction] ?? []) {
+    if (walk.expired()) throw new OverrideTimeoutError();
     const match = ruleRegion(guardrail, rule, walk.universe);
     const hit = regionIntersect(rest, match);
     if (hit.length === 0) continue;
@@ -129,11 +196,10 @@ function virtualFindings(guardrail: CompiledGuardrail, undecided: Region, walk: 
     rest = regionSubtract(rest, match);
     if (rest.length === 0) break;
   }
-  return findings;
 }
 
 /** Cheap pre-filter: can the guardrail's subject contain a pod the policy selects at all? */
-function subjectCanMeet(guardrail: CompiledGuardrail, walk: RuleWalk): boolean {
+function subjectCanMeet(guardrail: CompiledGuardrail, walk: Pick<RuleWalk, 'policy' | 'universe'>): boolean {
   const subject = guardrail.network?.subject;
   if (!subject) return false;
   const own = walk.universe.known.get(walk.policy.namespace);

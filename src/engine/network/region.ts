@@ -61,7 +61,7 @@ const dimensions: Record<Box['kind'], readonly Dimension[]> = {
 
 /** Thrown when a region grows past the bound: the check is refused rather than run unbounded. */
 export class RegionTooLargeError extends Error {
-  constructor(limit: number) {
+  constructor(readonly limit: number) {
     super(`the override check needed more than ${limit} connection sets; simplify the selectors or split the policy`);
     this.name = 'RegionTooLargeError';
   }
