@@ -134,13 +134,11 @@ const MILLISECOND_FLAGS: ReadonlySet<string> = new Set([
 
 /** The options of `serve` from its parsed flags (names as the options schema has them). */
 function serveOptionsFrom(flags: Record<string, unknown>): ServeOptions {
-  const { excludeNamespace, webhookConfiguration, inCluster, ip, dns, ...rest } = flags;
+  const { excludeNamespace, webhookConfiguration, inCluster, ...rest } = flags;
   const raw = Object.fromEntries(Object.entries(rest).map(([key, value]) => [MILLISECOND_FLAGS.has(key) ? `${key}Ms` : key, value]));
   return parseServeOptions({
     ...raw,
     webhookConfigurations: webhookConfiguration,
-    ipAddresses: ip,
-    dnsNames: dns,
     // The pod's service account only when actually in a pod.
     inCluster: inCluster === true && process.env.KUBERNETES_SERVICE_HOST !== undefined,
     ...(excludeNamespace ? { excludeNamespaces: excludeNamespace } : {}),

@@ -71,7 +71,7 @@ export async function servingTls(options: ServeOptions, context: ServingTlsConte
     };
   }
 
-  const generated = generateCertificates({ dnsNames: unique(['localhost', ...options.dnsNames]), ipAddresses: unique(['127.0.0.1', '::1', ...options.ipAddresses]), days: 30 });
+  const generated = generateCertificates({ dnsNames: unique(['localhost', ...options.dns]), ipAddresses: unique(['127.0.0.1', '::1', ...options.ip]), days: 30 });
   const initial = { cert: generated.cert, key: generated.key };
   if (options.tlsSecret) {
     const { kubeConfig } = context;
@@ -87,7 +87,7 @@ export async function servingTls(options: ServeOptions, context: ServingTlsConte
           namespace: options.namespace,
           secretName: options.tlsSecret!,
           webhookConfigurations: options.webhookConfigurations,
-          policy: { caValidityMs: options.caValidityMs, servingValidityMs: options.certValidityMs, renewFraction: 1 / 3, dnsNames: unique([...serviceDnsNames(options.service, options.namespace), ...options.dnsNames]), ipAddresses: unique(options.ipAddresses) },
+          policy: { caValidityMs: options.caValidityMs, servingValidityMs: options.certValidityMs, renewFraction: 1 / 3, dnsNames: unique([...serviceDnsNames(options.service, options.namespace), ...options.dns]), ipAddresses: unique(options.ip) },
           checkIntervalMs: options.certCheckIntervalMs,
           apply: applyTo(server),
           logger: context.logger,

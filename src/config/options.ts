@@ -60,10 +60,10 @@ export const serveOptionsSchema = z.strictObject({
   webhookConfigurations: z.array(z.string().min(1)).default([]),
   /** The webhook's Service, whose DNS names the self-managed serving certificate carries. */
   service: z.string().min(1).default('tierguard'),
-  /** More subject alternative names of the self-managed certificate (`--ip`): for webhooks registered by URL, runs outside the cluster. */
-  ipAddresses: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'not an IPv4 or IPv6 address' })).default([]),
-  /** More DNS names of the self-managed certificate (`--dns`). */
-  dnsNames: z.array(z.string().regex(DNS_NAME, 'not a DNS name (lowercase letters, digits, - and ., e.g. tierguard.example.com)')).default([]),
+  /** More IP addresses the self-managed certificate is issued for (`--ip`): webhooks registered by URL, runs outside the cluster. */
+  ip: z.array(z.string().refine((value) => isIP(value) !== 0, { message: 'not an IPv4 or IPv6 address' })).default([]),
+  /** More DNS names the self-managed certificate is issued for (`--dns`). */
+  dns: z.array(z.string().regex(DNS_NAME, 'not a DNS name (lowercase letters, digits, - and ., e.g. tierguard.example.com)')).default([]),
   /** Lifetime of a self-managed serving certificate; renewed with a third of it left. */
   certValidityMs: z.coerce.number().int().min(1000).default(DEFAULT_CERT_VALIDITY_MS),
   /** Lifetime of the self-managed CA; a new one is added to the bundle with a third of it left. */

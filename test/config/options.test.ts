@@ -12,6 +12,8 @@ describe('serve options', () => {
       certReloadIntervalMs: 10_000,
       webhookConfigurations: [],
       service: 'tierguard',
+      ip: [],
+      dns: [],
       certValidityMs: 90 * 86_400_000,
       caValidityMs: 730 * 86_400_000,
       certCheckIntervalMs: 300_000,
@@ -45,6 +47,8 @@ describe('serve options', () => {
     { name: 'a CA that does not outlive its certificates', raw: { caValidityMs: 86_400_000, certValidityMs: 2 * 86_400_000 }, message: '--ca-validity: must be longer than --cert-validity (172800000 ms)' },
     { name: 'an empty admin group name', raw: { adminGroups: [''] }, message: '--admin-groups: Too small' },
     { name: 'a negative shutdown delay', raw: { shutdownDelayMs: -1 }, message: '--shutdown-delay: Too small' },
+    { name: 'a certificate address that is no IP address', raw: { ip: ['127.0.0.300'] }, message: '--ip: not an IPv4 or IPv6 address' },
+    { name: 'a certificate DNS name with an underscore', raw: { dns: ['my_host'] }, message: '--dns: not a DNS name' },
   ])('rejects $name', ({ raw, message }) => {
     expect(() => parseServeOptions(raw)).toThrow(message);
   });
