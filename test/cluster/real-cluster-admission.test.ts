@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import {
-  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startTierguard, waitFor,
+  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook, waitFor,
   type TestCluster, type TierguardProcess,
 } from '../helpers/kube-cluster.js';
 import type { CommandResult } from '../helpers/managed-process.js';
@@ -87,15 +87,7 @@ describeCluster('what users see at kubectl apply', () => {
 
   beforeAll(async () => {
     cluster = await startCluster();
-    tierguard = await startTierguard(cluster);
-    await tierguard.waitReady();
-    await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
-    // The API server picks webhook configurations up asynchronously: dry-run a Namespace until tierguard answered one.
-    const probe = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'webhook-probe' } };
-    await waitFor(async () => {
-      await cluster.apply(probe, { dryRun: true });
-      return metricSum(await tierguard.metrics(), REQUESTS, { kind: 'Namespace', dry_run: 'true' }) > 0;
-    }, { what: 'the API server to call tierguard', timeoutMs: 30_000, intervalMs: 250 });
+    tierguard = await startWebhook(cluster);
 
     policiesApplied = await kubectl(['apply', '-f', POLICIES]);
     for (const kind of ['tiers', 'guardrails']) {

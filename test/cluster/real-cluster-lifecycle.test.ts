@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_DIR } from '../helpers/fixtures.js';
-import { CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 
 const tier = (name: string, priority: number) => ({ apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name }, spec: { priority } });
 const teamLabel = (name: string, tierName: string, key = 'team') => ({
@@ -40,14 +40,7 @@ describeCluster('the policy lifecycle as kubectl drives it', () => {
 
   beforeAll(async () => {
     cluster = await startCluster();
-    tierguard = await startTierguard(cluster);
-    await tierguard.waitReady();
-    await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
-    // The API server picks webhook configurations up asynchronously: wait until a Tier dry run reaches tierguard.
-    await waitFor(async () => {
-      await cluster.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(tier('probe', 0)) });
-      return metricSum(await tierguard.metrics(), 'tierguard_admission_requests_total') > 0;
-    }, { what: 'the webhooks in effect', timeoutMs: 30_000 });
+    tierguard = await startWebhook(cluster);
   }, CLUSTER_START_TIMEOUT_MS);
 
   afterAll(async () => { await cluster?.stop(); }, 60_000);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import {
-  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startTierguard, waitFor,
+  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook,
   type TestCluster, type TierguardProcess,
 } from '../helpers/kube-cluster.js';
 
@@ -70,17 +70,7 @@ describeCluster('a real API server calls tierguard', () => {
   });
 
   it('sends Namespace, NetworkPolicy and Pod admission to tierguard', async () => {
-    tierguard = await startTierguard(cluster);
-    await tierguard.waitReady();
-    await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
-
-    // The API server picks new webhook configurations up asynchronously: dry-run a Namespace
-    // until tierguard has answered one (the dry run leaves nothing behind).
-    const probe = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'webhook-probe' } };
-    await waitFor(async () => {
-      await cluster.apply(probe, { dryRun: true });
-      return (await requests({ kind: 'Namespace', dry_run: 'true' })) > 0;
-    }, { what: 'the API server to call tierguard', timeoutMs: 30_000, intervalMs: 250 });
+    tierguard = await startWebhook(cluster);
 
     // The embedded default policies are not used in cluster mode: install them as objects (they
     // pass tierguard's own policies.tierguard.dev webhook) and wait for tierguard's Ready status.

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import {
-  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startTierguard, waitFor,
+  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook, waitFor,
   type TestCluster, type TierguardProcess,
 } from '../helpers/kube-cluster.js';
 
@@ -43,13 +43,7 @@ describeCluster('workloads whose Pods the controllers create', () => {
 
   beforeAll(async () => {
     cluster = await startCluster({ controllerManager: true });
-    tierguard = await startTierguard(cluster);
-    await tierguard.waitReady();
-    await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
-    await waitFor(async () => {
-      await cluster.apply(namespace('webhook-probe'), { dryRun: true });
-      return metricSum(await tierguard.metrics(), REQUESTS, { kind: 'Namespace', dry_run: 'true' }) > 0;
-    }, { what: 'the API server to call tierguard', timeoutMs: 30_000, intervalMs: 250 });
+    tierguard = await startWebhook(cluster);
     const policies = await kubectl(['apply', '-f', path.join(REPO_DIR, 'policies', 'default')]);
     if (policies.code !== 0) throw new Error(`policies/default not applied: ${policies.stderr}`);
     const ready = await kubectl(['wait', '--for=condition=Ready', '--timeout=60s', 'guardrails', '--all']);

@@ -25,7 +25,7 @@ import { REPO_DIR } from './fixtures.js';
 import { layerBinary } from './helm.js';
 import { freePort, isListening, removeOnDeath, runCommand, spawnManaged, waitFor, type CommandResult, type ManagedProcess } from './managed-process.js';
 
-export { metricSum, startTierguard, type TierguardOptions, type TierguardProcess } from './tierguard-process.js';
+export { metricSum, startTierguard, startWebhook, type TierguardOptions, type TierguardProcess } from './tierguard-process.js';
 export { waitFor } from './managed-process.js';
 
 /** The envtest binaries directory, or undefined: then every `describeCluster` is skipped. */

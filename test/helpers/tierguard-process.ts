@@ -120,6 +120,23 @@ function tierguardHandle(context: { child: ManagedProcess; port: number; metrics
 }
 
 /**
+ * tierguard as a cluster's admission webhook: started (`startTierguard`), ready, registered by URL
+ * with its CA, and in effect. The API server picks new webhook configurations up asynchronously,
+ * so this dry-runs a Namespace until tierguard has answered one (a dry run leaves nothing behind).
+ */
+export async function startWebhook(cluster: TestCluster, options: TierguardOptions = {}): Promise<TierguardProcess> {
+  const tierguard = await startTierguard(cluster, options);
+  await tierguard.waitReady();
+  await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
+  const probe = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'webhook-probe' } };
+  await waitFor(async () => {
+    await cluster.apply(probe, { dryRun: true }).catch(() => undefined);
+    return metricSum(await tierguard.metrics(), 'tierguard_admission_requests_total', { kind: 'Namespace', dry_run: 'true' }) > 0;
+  }, { what: 'the API server to call tierguard', timeoutMs: 30_000, intervalMs: 250 });
+  return tierguard;
+}
+
+/**
  * The sum of a metric's series in Prometheus text whose labels include all of `labels`, e.g.
  * `metricSum(text, 'tierguard_admission_requests_total', { webhook: 'validate' })`; 0 when none.
  */
