@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { helm } from '../helpers/helm.js';
-import { CLUSTER_START_TIMEOUT_MS, describeCluster, startCluster, webhookConfigurations, type TestCluster } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, startCluster, webhookConfigurations, type TestCluster } from '../helpers/kube-cluster.js';
+import { describeCluster } from '../helpers/describe-cluster.js';
 
 const RELEASE = 'tg';
 const NAMESPACE = 'tierguard';

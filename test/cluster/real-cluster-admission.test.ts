@@ -9,9 +9,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import {
-  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook, waitFor,
+  CLUSTER_START_TIMEOUT_MS, metricSum, startCluster, startWebhook, waitFor,
   type TestCluster, type TierguardProcess,
 } from '../helpers/kube-cluster.js';
+import { describeCluster } from '../helpers/describe-cluster.js';
 import type { CommandResult } from '../helpers/managed-process.js';
 
 const POLICIES = path.join(REPO_DIR, 'examples', 'policies');

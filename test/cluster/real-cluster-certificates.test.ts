@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { helm } from '../helpers/helm.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
-import { CLUSTER_START_TIMEOUT_MS, describeCluster, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { describeCluster } from '../helpers/describe-cluster.js';
 import { isListening } from '../helpers/managed-process.js';
 
 const NAMESPACE = 'tierguard';

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REPO_DIR } from '../helpers/fixtures.js';
-import { CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, metricSum, startCluster, startWebhook, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { describeCluster } from '../helpers/describe-cluster.js';
 
 const tier = (name: string, priority: number) => ({ apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name }, spec: { priority } });
 const teamLabel = (name: string, tierName: string, key = 'team') => ({

@@ -7,9 +7,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import {
-  CLUSTER_START_TIMEOUT_MS, describeCluster, metricSum, startCluster, startWebhook,
+  CLUSTER_START_TIMEOUT_MS, metricSum, startCluster, startWebhook,
   type TestCluster, type TierguardProcess,
 } from '../helpers/kube-cluster.js';
+import { describeCluster } from '../helpers/describe-cluster.js';
 
 const REQUESTS = 'tierguard_admission_requests_total';
 

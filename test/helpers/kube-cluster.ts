@@ -2,7 +2,8 @@
  * TEST INFRASTRUCTURE — a real Kubernetes control plane for tests, the way controller-runtime's
  * envtest starts one: etcd and kube-apiserver (and optionally kube-controller-manager) from the
  * directory named by `KUBEBUILDER_ASSETS`, on 127.0.0.1 only, in a temporary directory. No kubelet
- * runs, so no pod ever starts; webhooks are reached by URL. See ../shared/kube/README.md.
+ * runs, so no pod ever starts; webhooks are reached by URL. See ../shared/kube/README.md. It does
+ * not import vitest, so the bench can start a cluster too (test/bench/); suites use describe-cluster.ts.
  *
  * @example
  * describeCluster('tierguard in a real cluster', () => {
@@ -18,7 +19,6 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { describe } from 'vitest';
 import { stringify } from 'yaml';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { REPO_DIR } from './fixtures.js';
@@ -28,7 +28,7 @@ import { freePort, isListening, removeOnDeath, runCommand, spawnManaged, waitFor
 export { metricSum, startTierguard, startWebhook, type TierguardOptions, type TierguardProcess } from './tierguard-process.js';
 export { waitFor } from './managed-process.js';
 
-/** The envtest binaries directory, or undefined: then every `describeCluster` is skipped. */
+/** The envtest binaries directory, or undefined: then every `describeCluster` (describe-cluster.ts) is skipped. */
 export const KUBE_ASSETS = process.env.KUBEBUILDER_ASSETS || undefined;
 
 /** In the title of every skipped cluster suite (test/global-setup.ts says it once per run, plainly). */
@@ -39,12 +39,6 @@ export const CLUSTER_SKIP_REASON = 'KUBEBUILDER_ASSETS is not set';
  * that prefix in vitest's JSON results and fails when none passed or any was skipped.
  */
 export const CLUSTER_SUITE_PREFIX = '[cluster]';
-
-/** `describe` when `KUBEBUILDER_ASSETS` is set, otherwise `describe.skip` with the reason in its title. */
-export function describeCluster(name: string, fn: () => void): void {
-  if (KUBE_ASSETS) describe(`${CLUSTER_SUITE_PREFIX} ${name}`, fn);
-  else describe.skip(`${CLUSTER_SUITE_PREFIX} ${name} (skipped: ${CLUSTER_SKIP_REASON})`, fn);
-}
 
 /** A generous `beforeAll` timeout for `startCluster` on a loaded 2-core machine (ms). */
 export const CLUSTER_START_TIMEOUT_MS = 180_000;

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipBlockSet, ipContains, parseIp } from '../../src/engine/network/ip-set.js';
 import { formatAddress, formatPrefix, parseKubeAddress, parseKubeCidr, readIpBlock, readPrefix, type Reading } from '../../src/engine/network/kube-cidr.js';
 import { cidrProblem } from '../../src/policy/schema.js';
-import { CLUSTER_START_TIMEOUT_MS, describeCluster, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
+import { describeCluster } from '../helpers/describe-cluster.js';
 
 /** The network read, as text, or `error: <reason>`. */
 function shown<T>(read: Reading<T>, format: (value: T) => string): string {

@@ -1,0 +1,57 @@
+// Latency tierguard adds through a real kube-apiserver (issue 11 item 4): dry-run CREATEs of a
+// Pod and a NetworkPolicy, sequential on one keep-alive connection, with tierguard's webhooks
+// registered and not, in interleaved rounds; and tierguard's own duration histogram over the same
+// calls. The control plane comes from KUBEBUILDER_ASSETS (test/helpers/kube-cluster.ts); without
+// it this section is skipped. The driver is test/bench/apiserver-latency.ts, run with vite-node
+// (it shares the test harness).
+//
+// Settings: BENCH_APISERVER_REQUESTS (per target and phase and round, default 200),
+// BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (policy folder applied as cluster
+// objects, default examples/policies).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const title = 'added latency through a real kube-apiserver';
+
+export function estimatedSeconds() {
+  if (!process.env.KUBEBUILDER_ASSETS) return 0;
+  const requests = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200) * Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
+  return 30 + Math.ceil(requests * 4 * 0.012);
+}
+
+export async function run(ctx) {
+  if (!process.env.KUBEBUILDER_ASSETS) {
+    return { title, rows: [], summary: ['apiserver latency: skipped (KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh))'] };
+  }
+  const driver = path.join(ctx.repoRoot, 'test', 'bench', 'apiserver-latency.ts');
+  const viteNode = path.join(ctx.repoRoot, 'node_modules', '.bin', 'vite-node');
+  const output = await new Promise((resolve, reject) => {
+    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGTERM'), (estimatedSeconds() + 240) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${path.relative(ctx.repoRoot, driver)} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+  const result = JSON.parse(output.trim().split('\n').pop());
+  const rows = result.rows.map((row) => ({
+    target: row.target,
+    requests: row.requests,
+    withoutP50ms: row.without.p50,
+    withP50ms: row.with.p50,
+    addedP50ms: row.addedP50,
+    withoutP99ms: row.without.p99,
+    withP99ms: row.with.p99,
+    addedP99ms: row.addedP99,
+  }));
+  const summary = [
+    `apiserver latency (${result.config}): added p99 ${rows.map((row) => `${row.target} ${row.addedP99ms} ms`).join(', ')}; tierguard's own mean per webhook call ${result.webhookCallMeanMs} ms over ${result.webhookCalls} calls`,
+  ];
+  return { title, rows, summary };
+}
