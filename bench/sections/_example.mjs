@@ -11,8 +11,10 @@
 //
 // ctx provides: settings {rounds, seconds, warmupSeconds, connections, target},
 //   repoRoot, benchDir, tmpDir, certs {ca, cert, key, caPem}, fixtures
-//   {'<file>.json': {body, uid, bytes}}, scenarios, results (HTTP results so far),
-//   startServer(kind, {label, capSeconds}) -> server {port, pid, stop()} (ALWAYS stop() in finally),
+//   {'<file>.json': {body, uid, bytes}}, scenarios, results (HTTP results so far, each with its
+//   scenario and policy set), policySets {default, realistic?: {config, stats, ...}},
+//   startServer(kind, {label, capSeconds, set}) -> server {port, pid, readyMs, stop()} (ALWAYS stop() in
+//   finally; set: 'default' (the default) or 'realistic' if BENCH_SET prepared it, see policySets),
 //   runLoad({server, path, body, seconds, verifyUid?}) -> {rps, p50ms, p99ms, cpuUsPerReq, ...}
 //   (or {server, requests, seconds, maxRequests?} for a mix: autocannon's requests list),
 //   httpsRequest({port, method, path, body}), checkAdmissionBody(text, uid) -> problem | null,
