@@ -49,8 +49,6 @@ export interface PolicyRuntimeOptions {
 export interface PolicyRuntime {
   /** For `createAdmissionHandler`: the set in force, read once per request. */
   readonly policy: () => PolicySet | undefined;
-  /** The documents of the set in force. */
-  readonly policyDocuments: () => readonly ManifestDocument[];
   /**
    * For `createAdmissionHandler`: the Tier and Guardrail documents as they are now, to judge a
    * change to one — the `--config` files in force plus, in a cluster, the objects read from the
@@ -78,7 +76,7 @@ const NO_POLICIES: readonly KubeObject[] = Object.freeze([]);
 /**
  * @example
  * const runtime = startPolicyRuntime({ configPaths: options.config, kubeConfig, metrics, logger });
- * createAdmissionHandler({ policy: runtime.policy, policyDocuments: runtime.policyDocuments, namespaces: runtime.namespaces, ... });
+ * createAdmissionHandler({ policy: runtime.policy, policyDocuments: runtime.currentPolicyDocuments, namespaces: runtime.namespaces, ... });
  */
 export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime {
   const { kubeConfig, metrics, logger } = options;
@@ -104,7 +102,6 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
   const watches = [...(cluster?.watches ?? []), ...(namespaceCache ? [namespaceCache.watch] : []), ...(networkPolicies ? [networkPolicies.watch] : [])];
   return {
     policy: source.policy,
-    policyDocuments: source.documents,
     currentPolicyDocuments: async () => {
       if (!client) return source.documents();
       const files = source.documents().filter((doc) => !isClusterSource(doc.source));

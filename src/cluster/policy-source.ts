@@ -14,12 +14,12 @@ import type { PolicySet } from '../engine/policy-set.js';
 import type { CompileResult } from '../policy/compile.js';
 import type { ManifestDocument, ManifestSet } from '../policy/manifests.js';
 import { formatProblem } from '../policy/problems.js';
-import { resolvePolicySet, type PolicyUnit, type Resolution } from '../policy/resolve.js';
+import { FILES_UNIT, resolvePolicySet, type PolicyUnit, type Resolution } from '../policy/resolve.js';
 import type { Logger } from '../telemetry/logger.js';
 import { recordPolicySet, type Metrics } from '../telemetry/metrics.js';
 
 /** The input that is one unit, owned by the operator: `--config` files. */
-export const FILES_INPUT = 'files';
+export const FILES_INPUT = FILES_UNIT;
 
 export interface PolicySourceOptions {
   /** Names of the inputs, in document order; nothing compiles until each has been given once. */

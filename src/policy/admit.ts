@@ -11,8 +11,8 @@
  */
 import type { Operation } from '../api/admission.js';
 import type { ManifestDocument } from './manifests.js';
-import { isClusterSource, type PolicyProblem } from './problems.js';
-import { resolvePolicySet, type PolicyUnit, type Resolution } from './resolve.js';
+import type { PolicyProblem } from './problems.js';
+import { documentUnits, resolvePolicySet, type Resolution } from './resolve.js';
 
 export interface PolicyChange {
   readonly operation: Operation;
@@ -30,9 +30,6 @@ export interface PolicyChangeResult {
 /** Where the object under review is said to come from in problems. */
 export const REQUEST_SOURCE = { file: 'request', document: 1 } as const;
 
-/** The one unit of `--config` files; cluster objects are units of their own. */
-const FILES = 'files';
-
 export function checkPolicyChange(current: readonly ManifestDocument[], change: PolicyChange): PolicyChangeResult {
   const target = (change.operation === 'DELETE' ? change.oldObject : change.object) as { kind?: unknown; metadata?: { name?: unknown } } | null;
   const kind = target?.kind;
@@ -43,7 +40,7 @@ export function checkPolicyChange(current: readonly ManifestDocument[], change: 
   });
   if (change.operation === 'DELETE') return { problems: kind === 'Tier' && typeof name === 'string' ? tierStillNamed(name, rest) : [], warnings: [] };
 
-  const after = resolvePolicySet([...units(rest), { key: REQUEST_SOURCE.file, latest: { documents: [{ source: REQUEST_SOURCE, value: change.object }] } }], { generation: 0 });
+  const after = resolvePolicySet([...documentUnits(rest), { key: REQUEST_SOURCE.file, latest: { documents: [{ source: REQUEST_SOURCE, value: change.object }] } }], { generation: 0 });
   const outcome = after.outcomes.get(REQUEST_SOURCE.file);
   if (outcome?.state === 'out' && outcome.reason !== 'Invalid') {
     const why = outcome.reason === 'TierNotFound' ? 'does not exist yet' : 'is not in force (it does not compile; see its status)';
@@ -65,15 +62,6 @@ function tierStillNamed(tier: string, documents: readonly ManifestDocument[]): P
   });
 }
 
-function units(documents: readonly ManifestDocument[]): PolicyUnit[] {
-  const files = documents.filter((doc) => !isClusterSource(doc.source));
-  const objects = documents.filter((doc) => isClusterSource(doc.source));
-  return [
-    ...(files.length > 0 ? [{ key: FILES, latest: { documents: files }, required: true }] : []),
-    ...objects.map((doc) => ({ key: doc.source.file, latest: { documents: [doc] } })),
-  ];
-}
-
 /** The last set of documents seen and its warnings: `kubectl apply -f dir/` checks many changes against the same set. */
 let warningsBefore: { fingerprint: string; warnings: ReadonlySet<string> } | undefined;
 
@@ -82,7 +70,7 @@ function introducedWarnings(after: Resolution, current: readonly ManifestDocumen
   if (after.result.warnings.length === 0) return [];
   const fingerprint = JSON.stringify(current);
   if (warningsBefore?.fingerprint !== fingerprint) {
-    warningsBefore = { fingerprint, warnings: new Set(resolvePolicySet(units(current), { generation: 0 }).result.warnings) };
+    warningsBefore = { fingerprint, warnings: new Set(resolvePolicySet(documentUnits(current), { generation: 0 }).result.warnings) };
   }
   const before = warningsBefore.warnings;
   return after.result.warnings.filter((warning) => !before.has(warning));

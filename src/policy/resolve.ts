@@ -15,7 +15,7 @@
  */
 import { compilePolicySet, type CompileResult } from './compile.js';
 import type { ManifestDocument } from './manifests.js';
-import type { PolicyProblem } from './problems.js';
+import { isClusterSource, type PolicyProblem } from './problems.js';
 
 export interface PolicyUnit {
   /** Identity, stable across versions: `files`, or the object's source (`cluster:Guardrail/NAME`). */
@@ -50,6 +50,21 @@ export interface Resolution {
 }
 
 type Choice = 'latest' | 'lastGood' | 'out';
+
+/** The key of the one unit all `--config` files make together. */
+export const FILES_UNIT = 'files';
+
+/**
+ * Documents as units without a last good version: the files together (required), every cluster
+ * object on its own. What admission judges a change against.
+ */
+export function documentUnits(documents: readonly ManifestDocument[]): PolicyUnit[] {
+  const files = documents.filter((doc) => !isClusterSource(doc.source));
+  return [
+    ...(files.length > 0 ? [{ key: FILES_UNIT, latest: { documents: files }, required: true }] : []),
+    ...documents.filter((doc) => isClusterSource(doc.source)).map((doc) => ({ key: doc.source.file, latest: { documents: [doc] } })),
+  ];
+}
 
 /**
  * @example
