@@ -10,7 +10,7 @@ import { ruleResources } from '../api/policy.js';
 import { byPrecedence, type CompiledDefaultLabel, type CompiledGuardrail, type CompiledLabelRules, type CompiledPattern, type CompiledTier, type NetworkTier, type PolicySet } from '../engine/policy-set.js';
 import { compileSelector } from '../engine/selector.js';
 import { buildChainIndex } from '../engine/network/chain-index.js';
-import { shadowedGuardrails } from '../engine/network/shadow.js';
+import { shadowBoundWarning, shadowedGuardrails, shadowWarning } from '../engine/network/shadow.js';
 import { compileCel, type CelProgram } from '../engine/cel/index.js';
 import type { CompiledValidation } from '../engine/validations.js';
 import { compileNetworkRules, equalPriorityOverlaps } from './compile-network.js';
@@ -82,9 +82,10 @@ export function compilePolicySet(manifests: { documents: readonly ManifestDocume
     network,
     networkIndex: { ingress: buildChainIndex(network.ingress), egress: buildChainIndex(network.egress) },
   });
-  for (const { guardrail, by } of shadowedGuardrails(set)) {
-    warnings.push(`Guardrail ${guardrail} can never apply: earlier rules${by.length ? ` (${by.join(', ')})` : ''} decide everything it matches`);
-  }
+  const analysis = shadowedGuardrails(set);
+  warnings.push(...analysis.shadowed.map(shadowWarning));
+  const bound = shadowBoundWarning(analysis);
+  if (bound) warnings.push(bound);
   return { set, namespaces, problems, warnings, documents };
 }
 

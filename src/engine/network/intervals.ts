@@ -34,6 +34,31 @@ export function intersectIntervals(a: Intervals, b: Intervals): Intervals {
   return out;
 }
 
+/** True when the two sets share a value: `intersectIntervals(a, b).length > 0` without building it. */
+export function intervalsMeet(a: Intervals, b: Intervals): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [alo, ahi] = a[i] as Interval;
+    const [blo, bhi] = b[j] as Interval;
+    if ((alo > blo ? alo : blo) <= (ahi < bhi ? ahi : bhi)) return true;
+    if (ahi < bhi) i++;
+    else j++;
+  }
+  return false;
+}
+
+/** True when every value of `inner` is in `outer`. */
+export function intervalsInclude(outer: Intervals, inner: Intervals): boolean {
+  let j = 0;
+  for (const [lo, hi] of inner) {
+    while (j < outer.length && (outer[j] as Interval)[1] < lo) j++;
+    const holder = outer[j];
+    if (!holder || holder[0] > lo || holder[1] < hi) return false;
+  }
+  return true;
+}
+
 export function subtractIntervals(a: Intervals, b: Intervals): Intervals {
   const out: Interval[] = [];
   let j = 0;

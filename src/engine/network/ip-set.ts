@@ -3,7 +3,7 @@
  * guardrail `networks`, and their intersections and differences. The two families never mix.
  * Addresses and CIDRs are read as Kubernetes reads them (./kube-cidr.ts).
  */
-import { containsValue, intersectIntervals, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
+import { containsValue, intersectIntervals, intervalsInclude, intervalsMeet, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
 import { formatAddress, parseKubeAddress, parseKubeCidr, readIpBlock, WIDTH, type Address, type IpBlockReading, type Prefix } from './kube-cidr.js';
 
 export interface IpSet {
@@ -50,6 +50,15 @@ export function ipIntersect(a: IpSet, b: IpSet): IpSet {
 
 export function ipSubtract(a: IpSet, b: IpSet): IpSet {
   return { v4: subtractIntervals(a.v4, b.v4), v6: subtractIntervals(a.v6, b.v6) };
+}
+
+export function ipsInclude(outer: IpSet, inner: IpSet): boolean {
+  return intervalsInclude(outer.v4, inner.v4) && intervalsInclude(outer.v6, inner.v6);
+}
+
+/** True when some address is in both sets. */
+export function ipsMeet(a: IpSet, b: IpSet): boolean {
+  return intervalsMeet(a.v4, b.v4) || intervalsMeet(a.v6, b.v6);
 }
 
 export function ipIsEmpty(a: IpSet): boolean {

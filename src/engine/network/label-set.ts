@@ -77,6 +77,47 @@ export function cubeIntersect(a: LabelCube, b: LabelCube): LabelCube | null {
   return out;
 }
 
+function keySetsMeet(a: KeySet, b: KeySet): boolean {
+  if (a.kind === 'in' && b.kind === 'in') {
+    for (const value of a.values) if (b.values.has(value)) return true;
+    return false;
+  }
+  if (a.kind === 'in' || b.kind === 'in') {
+    const [inSet, notIn] = a.kind === 'in' ? [a, b] : [b, a];
+    for (const value of inSet.values) if (!notIn.values.has(value)) return true;
+    return false;
+  }
+  return true;
+}
+
+function keySetIncludes(outer: KeySet, inner: KeySet): boolean {
+  if (inner.kind === 'in') {
+    for (const value of inner.values) if (outer.values.has(value) !== (outer.kind === 'in')) return false;
+    return true;
+  }
+  if (outer.kind === 'in') return false;
+  for (const value of outer.values) if (!inner.values.has(value)) return false;
+  return true;
+}
+
+/** True when every label set of `inner` is in `outer`. */
+export function cubeIncludes(outer: LabelCube, inner: LabelCube): boolean {
+  for (const [key, set] of outer) {
+    if (!keySetIncludes(set, inner.get(key) ?? ANY_STATE)) return false;
+  }
+  return true;
+}
+
+/** True when some label set is in both cubes: `cubeIntersect(a, b) !== null` without building it. */
+export function cubesMeet(a: LabelCube, b: LabelCube): boolean {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  for (const [key, set] of small) {
+    const other = large.get(key);
+    if (other && !keySetsMeet(set, other)) return false;
+  }
+  return true;
+}
+
 /** `a` minus `b` as disjoint cubes. */
 export function cubeSubtract(a: LabelCube, b: LabelCube): LabelCube[] {
   const pieces: LabelCube[] = [];
@@ -90,6 +131,26 @@ export function cubeSubtract(a: LabelCube, b: LabelCube): LabelCube[] {
     rest = new Map(rest).set(key, inside);
   }
   return pieces;
+}
+
+/**
+ * One concrete label set in the cube, as plain as possible: every key the cube does not mention is
+ * absent, a key that may be absent is, and one that must have a value gets the first allowed one
+ * (or a fresh value no selector names). Other cubes rarely contain it by chance, which makes it a
+ * cheap first witness of "some of this cube is outside those".
+ */
+export function cubePoint(cube: LabelCube): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, set] of cube) {
+    if (set.kind === 'in') {
+      if (set.values.has(ABSENT)) continue;
+      const first = [...set.values].sort()[0];
+      if (first !== undefined) labels[key] = first;
+    } else if (set.values.has(ABSENT)) {
+      labels[key] = freshValue(set.values);
+    }
+  }
+  return labels;
 }
 
 /** True when the concrete labels are in the cube. */

@@ -4,7 +4,7 @@
  * namespaces is therefore a set of known names plus cubes over the labels of unknown ones.
  */
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
-import { ABSENT, cubeContains, cubeIntersect, cubeSubtract, type LabelCube } from './label-set.js';
+import { ABSENT, cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, type LabelCube } from './label-set.js';
 
 export interface NamespaceUniverse {
   readonly known: ReadonlyMap<string, NamespaceInfo>;
@@ -75,6 +75,36 @@ export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | nu
     }
   }
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
+}
+
+/** One namespace of a non-empty set: a known one by name, or an unknown one by its labels (`cubePoint`). */
+export type NamespacePoint = { readonly name: string } | { readonly labels: Readonly<Record<string, string>> };
+
+export function nsPoint(set: NamespaceSet): NamespacePoint | undefined {
+  const known = [...set.known].sort()[0];
+  if (known !== undefined) return { name: known };
+  const cube = set.unknown[0];
+  return cube ? { labels: cubePoint(cube) } : undefined;
+}
+
+export function nsContains(set: NamespaceSet, point: NamespacePoint): boolean {
+  return 'name' in point ? set.known.has(point.name) : set.unknown.some((cube) => cubeContains(cube, point.labels));
+}
+
+/**
+ * True when every namespace of `inner` is in `outer`, as far as one cube of `outer` holding each
+ * cube of `inner` shows it: false may still be a subset (callers then take the long way).
+ */
+export function nsIncludes(outer: NamespaceSet, inner: NamespaceSet): boolean {
+  for (const name of inner.known) if (!outer.known.has(name)) return false;
+  return inner.unknown.every((cube) => outer.unknown.some((other) => cubeIncludes(other, cube)));
+}
+
+/** True when some namespace is in both sets: `nsIntersect(a, b) !== null` without building it. */
+export function nsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
+  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  for (const name of small) if (large.has(name)) return true;
+  return a.unknown.some((x) => b.unknown.some((y) => cubesMeet(x, y)));
 }
 
 export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {

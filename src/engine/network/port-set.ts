@@ -1,5 +1,5 @@
 /** Sets of (protocol, port) pairs: one interval set of ports 1..65535 per protocol. */
-import { containsValue, intersectIntervals, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
+import { containsValue, intersectIntervals, intervalsInclude, intervalsMeet, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
 
 export const protocols = ['TCP', 'UDP', 'SCTP'] as const;
 export type Protocol = (typeof protocols)[number];
@@ -25,6 +25,15 @@ function combine(a: PortSet, b: PortSet, op: (x: Intervals, y: Intervals) => Int
 export const portUnion = (a: PortSet, b: PortSet): PortSet => combine(a, b, unionIntervals);
 export const portIntersect = (a: PortSet, b: PortSet): PortSet => combine(a, b, intersectIntervals);
 export const portSubtract = (a: PortSet, b: PortSet): PortSet => combine(a, b, subtractIntervals);
+
+export function portsInclude(outer: PortSet, inner: PortSet): boolean {
+  return intervalsInclude(outer.TCP, inner.TCP) && intervalsInclude(outer.UDP, inner.UDP) && intervalsInclude(outer.SCTP, inner.SCTP);
+}
+
+/** True when some (protocol, port) is in both sets. */
+export function portsMeet(a: PortSet, b: PortSet): boolean {
+  return intervalsMeet(a.TCP, b.TCP) || intervalsMeet(a.UDP, b.UDP) || intervalsMeet(a.SCTP, b.SCTP);
+}
 
 export function portIsEmpty(a: PortSet): boolean {
   return a.TCP.length === 0 && a.UDP.length === 0 && a.SCTP.length === 0;

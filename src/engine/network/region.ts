@@ -4,10 +4,10 @@
  * namespace, or addresses) and the (protocol, port) pairs. Boxes are intersected and subtracted dimension by dimension, so a
  * region can describe pods and namespaces that do not exist yet.
  */
-import { ipIntersect, ipIsEmpty, ipSubtract, type IpSet } from './ip-set.js';
-import { cubeIntersect, cubeSubtract, type LabelCube } from './label-set.js';
-import { nsIntersect, nsSubtract, type NamespaceSet } from './namespaces.js';
-import { portIntersect, portIsEmpty, portSubtract, type PortSet } from './port-set.js';
+import { ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipsMeet, ipSubtract, type IpSet } from './ip-set.js';
+import { cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, type LabelCube } from './label-set.js';
+import { nsContains, nsIncludes, nsIntersect, nsMeet, nsPoint, nsSubtract, type NamespacePoint, type NamespaceSet } from './namespaces.js';
+import { examplePort, portContains, portIntersect, portIsEmpty, portsInclude, portsMeet, portSubtract, type PortSet, type Protocol } from './port-set.js';
 
 export interface PodPeerBox {
   readonly kind: 'pod';
@@ -32,23 +32,46 @@ export type Box = PodPeerBox | AddressPeerBox | SameNamespaceBox;
 export type Region = readonly Box[];
 
 interface Dimension {
+  /** One value of a non-empty set (see `boxPoint`). */
+  point(a: unknown): unknown;
+  contains(a: unknown, point: unknown): boolean;
+  /** True when `inner` lies within `outer`; may say false for some subsets (never true for others). */
+  includes(outer: unknown, inner: unknown): boolean;
+  /** True when the two share a value; cheaper than `intersect`, which builds the result. */
+  meet(a: unknown, b: unknown): boolean;
   intersect(a: unknown, b: unknown): unknown;
   subtract(a: unknown, b: unknown): unknown[];
 }
 
 const namespaces: Dimension = {
+  point: (a) => nsPoint(a as NamespaceSet),
+  contains: (a, point) => nsContains(a as NamespaceSet, point as NamespacePoint),
+  includes: (outer, inner) => nsIncludes(outer as NamespaceSet, inner as NamespaceSet),
+  meet: (a, b) => nsMeet(a as NamespaceSet, b as NamespaceSet),
   intersect: (a, b) => nsIntersect(a as NamespaceSet, b as NamespaceSet),
   subtract: (a, b) => { const d = nsSubtract(a as NamespaceSet, b as NamespaceSet); return d ? [d] : []; },
 };
 const labels: Dimension = {
+  point: (a) => cubePoint(a as LabelCube),
+  contains: (a, point) => cubeContains(a as LabelCube, point as Record<string, string>),
+  includes: (outer, inner) => cubeIncludes(outer as LabelCube, inner as LabelCube),
+  meet: (a, b) => cubesMeet(a as LabelCube, b as LabelCube),
   intersect: (a, b) => cubeIntersect(a as LabelCube, b as LabelCube),
   subtract: (a, b) => cubeSubtract(a as LabelCube, b as LabelCube),
 };
 const ports: Dimension = {
+  point: (a) => examplePort(a as PortSet),
+  contains: (a, point) => portContains(a as PortSet, (point as { protocol: Protocol }).protocol, (point as { port: number }).port),
+  includes: (outer, inner) => portsInclude(outer as PortSet, inner as PortSet),
+  meet: (a, b) => portsMeet(a as PortSet, b as PortSet),
   intersect: (a, b) => { const p = portIntersect(a as PortSet, b as PortSet); return portIsEmpty(p) ? null : p; },
   subtract: (a, b) => { const p = portSubtract(a as PortSet, b as PortSet); return portIsEmpty(p) ? [] : [p]; },
 };
 const addresses: Dimension = {
+  point: (a) => { const set = a as IpSet; const first = set.v4[0] ?? set.v6[0]; return first && { family: set.v4[0] ? 4 : 6, value: first[0] }; },
+  contains: (a, point) => ipContains(a as IpSet, point as { family: 4 | 6; value: bigint }),
+  includes: (outer, inner) => ipsInclude(outer as IpSet, inner as IpSet),
+  meet: (a, b) => ipsMeet(a as IpSet, b as IpSet),
   intersect: (a, b) => { const i = ipIntersect(a as IpSet, b as IpSet); return ipIsEmpty(i) ? null : i; },
   subtract: (a, b) => { const i = ipSubtract(a as IpSet, b as IpSet); return ipIsEmpty(i) ? [] : [i]; },
 };
@@ -58,6 +81,58 @@ const dimensions: Record<Box['kind'], readonly Dimension[]> = {
   address: [namespaces, labels, addresses, ports],
   same: [namespaces, labels, labels, ports],
 };
+
+/**
+ * The order in which two boxes' dimensions are compared: ports and addresses first (cheap, and
+ * guardrails drawn independently rarely share them), namespace sets (a product of cubes) last.
+ */
+const meetOrder: Record<Box['kind'], readonly number[]> = {
+  pod: [4, 1, 3, 0, 2],
+  address: [3, 2, 1, 0],
+  same: [3, 1, 2, 0],
+};
+
+/** True when the boxes share a connection: every dimension meets. */
+export function boxesMeet(a: Box, b: Box): boolean {
+  if (a.kind !== b.kind) return false;
+  const dims = dimensions[a.kind];
+  for (const i of meetOrder[a.kind]) if (!(dims[i] as Dimension).meet(a.dims[i], b.dims[i])) return false;
+  return true;
+}
+
+/** One connection in a box: a concrete value per dimension, picked plainly (`cubePoint`). */
+export interface BoxPoint {
+  readonly kind: Box['kind'];
+  readonly values: readonly unknown[];
+}
+
+/** Undefined when the box is empty (some dimension has no value). */
+export function boxPoint(box: Box): BoxPoint | undefined {
+  const dims = dimensions[box.kind];
+  const values = box.dims.map((dim, i) => (dims[i] as Dimension).point(dim));
+  return values.includes(undefined) ? undefined : { kind: box.kind, values };
+}
+
+export function boxContainsPoint(box: Box, point: BoxPoint): boolean {
+  if (box.kind !== point.kind) return false;
+  const dims = dimensions[box.kind];
+  for (const i of meetOrder[box.kind]) if (!(dims[i] as Dimension).contains(box.dims[i], point.values[i])) return false;
+  return true;
+}
+
+/** True when `inner` lies within `outer` (may say false for some boxes that do). */
+export function boxIncludes(outer: Box, inner: Box): boolean {
+  if (outer.kind !== inner.kind) return false;
+  const dims = dimensions[outer.kind];
+  for (const i of meetOrder[outer.kind]) if (!(dims[i] as Dimension).includes(outer.dims[i], inner.dims[i])) return false;
+  return true;
+}
+
+/** True when the regions share a connection: `regionIntersect(a, b).length > 0` without building it. */
+export function regionsMeet(region: Region, other: Region): boolean {
+  for (const a of region) for (const b of other) if (boxesMeet(a, b)) return true;
+  return false;
+}
 
 /** Thrown when a region grows past the bound: the check is refused rather than run unbounded. */
 export class RegionTooLargeError extends Error {
@@ -70,7 +145,7 @@ export class RegionTooLargeError extends Error {
 export const MAX_REGION_BOXES = 20_000;
 
 function boxIntersect(a: Box, b: Box): Box | null {
-  if (a.kind !== b.kind) return null;
+  if (!boxesMeet(a, b)) return null;
   const dims = dimensions[a.kind];
   const out: unknown[] = [];
   for (let i = 0; i < dims.length; i++) {
@@ -82,8 +157,8 @@ function boxIntersect(a: Box, b: Box): Box | null {
 }
 
 /** `a` minus `b` as disjoint boxes. */
-function boxSubtract(a: Box, b: Box): Box[] {
-  if (a.kind !== b.kind) return [a];
+export function boxSubtract(a: Box, b: Box): Box[] {
+  if (!boxesMeet(a, b)) return [a];
   const dims = dimensions[a.kind];
   const inside: unknown[] = [];
   for (let i = 0; i < dims.length; i++) {

@@ -2,11 +2,18 @@
  * Guardrails that can never apply: every one of their network rules covers only connections that
  * earlier enforced rules already decide (Accept or Deny in any earlier tier, or Pass earlier in
  * the same tier). Reported as warnings when a policy set loads or a guardrail is admitted.
+ *
+ * Region algebra can grow exponentially with guardrails whose selectors, CIDRs and ports are all
+ * different, so the analysis has a work bound (box comparisons, not time: the same set always gets
+ * the same answer). Guardrails are walked in precedence order and each verdict depends only on
+ * earlier guardrails, so when the bound stops the walk every verdict given so far stands and the
+ * rest are reported as not analysed. The walk can also be run in steps (`shadowSteps`), so that a
+ * server can interleave it with requests.
  */
 import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ruleRegion } from './override.js';
 import { namespaceUniverse } from './namespaces.js';
-import { RegionTooLargeError, regionIntersect, regionSubtract, type Box, type Region } from './region.js';
+import { boxContainsPoint, boxesMeet, boxIncludes, boxPoint, boxSubtract, RegionTooLargeError, regionIntersect, type Box } from './region.js';
 import type { Direction } from './rules.js';
 
 export interface Shadowed {
@@ -15,36 +22,167 @@ export interface Shadowed {
   readonly by: readonly string[];
 }
 
+export interface ShadowAnalysis {
+  readonly shadowed: readonly Shadowed[];
+  /** Network guardrails the walk reached and judged. */
+  readonly analysed: number;
+  /** Network guardrails it did not reach because it stopped at its bound (0 when it finished). */
+  readonly notAnalysed: number;
+  /** The first guardrail not analysed, when the walk stopped early. */
+  readonly stoppedAt?: string;
+}
+
+/**
+ * Box comparisons the analysis may make. About a second of work on a 2-core machine: every set of
+ * a few dozen independent guardrails finishes well within it.
+ */
+export const SHADOW_WORK_BOUND = 4_000_000;
+
+export interface ShadowOptions {
+  /** Box comparisons allowed (default `SHADOW_WORK_BOUND`). */
+  readonly workBound?: number;
+  /** Stop after this guardrail is judged: admission only needs the guardrails up to the one changed. */
+  readonly until?: string;
+}
+
 const NO_NAMESPACES: readonly never[] = [];
 
-export function shadowedGuardrails(set: PolicySet): Shadowed[] {
-  const universe = namespaceUniverse(NO_NAMESPACES);
-  const live = new Set<string>();
-  const by = new Map<string, Set<string>>();
-  const candidates = new Set<string>();
-  for (const direction of ['ingress', 'egress'] as const) {
-    try {
-      walk(set, direction, { universe, live, by, candidates });
-    } catch (error) {
-      if (!(error instanceof RegionTooLargeError)) throw error;
-      return [];
-    }
+export function shadowedGuardrails(set: PolicySet, options: ShadowOptions = {}): ShadowAnalysis {
+  const steps = shadowSteps(set, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
   }
-  return [...candidates].filter((name) => !live.has(name)).map((name) => ({ guardrail: name, by: [...(by.get(name) ?? [])].sort() }));
 }
+
+/** The analysis as a generator that yields after each guardrail; its return value is the result. */
+export function* shadowSteps(set: PolicySet, options: ShadowOptions = {}): Generator<void, ShadowAnalysis> {
+  const bound = options.workBound ?? SHADOW_WORK_BOUND;
+  const state: Walk = { universe: namespaceUniverse(NO_NAMESPACES), work: 0, bound, by: new Map(), chains: { ingress: chain(), egress: chain() } };
+  const network = set.guardrails.filter((guardrail) => guardrail.network && guardrail.network.ingress.length + guardrail.network.egress.length > 0);
+  const shadowed: Shadowed[] = [];
+  for (let i = 0; i < network.length; i++) {
+    const guardrail = network[i] as CompiledGuardrail;
+    let live: boolean;
+    try {
+      live = judge(guardrail, state);
+    } catch (error) {
+      if (!(error instanceof RegionTooLargeError || error instanceof WorkBoundError)) throw error;
+      return { shadowed, analysed: i, notAnalysed: network.length - i, stoppedAt: guardrail.name };
+    }
+    if (!live) shadowed.push({ guardrail: guardrail.name, by: [...(state.by.get(guardrail.name) ?? [])].sort() });
+    if (guardrail.name === options.until) return { shadowed, analysed: i + 1, notAnalysed: 0 };
+    yield;
+  }
+  return { shadowed, analysed: network.length, notAnalysed: 0 };
+}
+
+/** The message for a shadowed guardrail, as `lint` and admission show it. */
+export function shadowWarning({ guardrail, by }: Shadowed): string {
+  return `Guardrail ${guardrail} can never apply: earlier rules${by.length ? ` (${by.join(', ')})` : ''} decide everything it matches`;
+}
+
+/** What to say when the walk stopped at its bound. */
+export function shadowBoundWarning(analysis: ShadowAnalysis): string | undefined {
+  if (analysis.notAnalysed === 0) return undefined;
+  return `the can-never-apply analysis stopped at its work bound at Guardrail ${analysis.stoppedAt}: ${analysis.notAnalysed} of ${analysis.analysed + analysis.notAnalysed} network guardrails were not analysed (enforcement is not affected)`;
+}
+
+class WorkBoundError extends Error {}
+
+/**
+ * What an earlier enforced rule takes out of the walk: its region, less the Pass rules before it in
+ * its tier (`holes`). Kept as written rather than as the fragments that reached it: the union of
+ * what earlier rules decide is the same, and fragments multiply with every rule.
+ */
+interface Entry {
+  readonly guardrail: string;
+  readonly boxes: readonly Box[];
+  readonly holes: readonly Box[];
+  readonly requirement: readonly [string, string] | undefined;
+}
+
+/**
+ * What earlier rules of one direction decide: Accept and Deny rules of earlier tiers and of this
+ * one (`decided`), and Pass rules of this tier (`passed`, undecided again in the next tier).
+ */
+interface Chain {
+  tier: string | undefined;
+  readonly decided: Entry[];
+  passed: Entry[];
+}
+
+const chain = (): Chain => ({ tier: undefined, decided: [], passed: [] });
 
 interface Walk {
   readonly universe: ReturnType<typeof namespaceUniverse>;
-  /** Guardrails with at least one rule that can still apply. */
-  readonly live: Set<string>;
+  work: number;
+  readonly bound: number;
   readonly by: Map<string, Set<string>>;
-  readonly candidates: Set<string>;
+  readonly chains: Record<Direction, Chain>;
 }
 
-interface Decided {
-  readonly guardrail: string;
-  readonly boxes: Box[];
-  readonly requirement: readonly [string, string] | undefined;
+/** Walks one guardrail's rules; true when at least one of them can still apply. */
+function judge(guardrail: CompiledGuardrail, state: Walk): boolean {
+  const mine = requirement(guardrail);
+  let live = false;
+  for (const direction of ['ingress', 'egress'] as const) {
+    const current = state.chains[direction];
+    const rules = guardrail.network?.[direction] ?? [];
+    if (rules.length === 0) continue;
+    if (current.tier !== guardrail.tier.name) {
+      current.tier = guardrail.tier.name;
+      current.passed = [];
+    }
+    for (const rule of rules) {
+      const region = ruleRegion(guardrail, rule, state.universe);
+      const earlier = [...current.decided, ...current.passed].filter((entry) => !disjoint(mine, entry.requirement));
+      const by = new Set<string>();
+      const reaches = region.some((box) => !covered(box, earlier, { state, by }));
+      if (!reaches) {
+        for (const name of by) addBy(state, guardrail.name, name);
+        continue;
+      }
+      live = true;
+      // Warn and Audit guardrails decide nothing.
+      if (guardrail.mode !== 'Enforce') continue;
+      const entry = { guardrail: guardrail.name, requirement: mine, boxes: region };
+      if (rule.action === 'Pass') current.passed.push({ ...entry, holes: [] });
+      else current.decided.push({ ...entry, holes: current.passed.flatMap((pass) => pass.boxes) });
+    }
+  }
+  return live;
+}
+
+/**
+ * True when `box` lies within the union of what `entries` decide. Depth first: a plain connection
+ * of the box (`boxPoint`) that no entry decides settles it at once (the usual case); otherwise the
+ * part of the box that an entry deciding that connection holds is taken out, and what is left
+ * must be covered in turn. Each step removes the connection it was about, so the search ends.
+ */
+function covered(box: Box, entries: readonly Entry[], context: { state: Walk; by: Set<string> }): boolean {
+  const { state } = context;
+  if (state.work > state.bound) throw new WorkBoundError();
+  const point = boxPoint(box);
+  if (!point) return true;
+  let holder: { entry: Entry; box: Box } | undefined;
+  for (const entry of entries) {
+    for (const other of entry.boxes) {
+      state.work++;
+      if (!boxContainsPoint(other, point) || entry.holes.some((hole) => boxContainsPoint(hole, point))) continue;
+      if (boxIncludes(other, box) && !entry.holes.some((hole) => boxesMeet(hole, box))) {
+        context.by.add(entry.guardrail);
+        return true;
+      }
+      holder ??= { entry, box: other };
+    }
+  }
+  if (!holder) return false;
+  context.by.add(holder.entry.guardrail);
+  const other = holder.box;
+  // Left: the box outside the holder's box, and the parts inside it that the holder's holes pass on.
+  const left = [...boxSubtract(box, other), ...holder.entry.holes.flatMap((hole) => regionIntersect(regionIntersect([box], [other]), [hole]))];
+  return left.every((piece) => covered(piece, entries, context));
 }
 
 /**
@@ -56,43 +194,13 @@ function requirement(guardrail: CompiledGuardrail): readonly [string, string] | 
   return Object.entries(guardrail.network?.subject.namespaces.selector.matchLabels ?? {})[0];
 }
 
-function disjoint(a: Decided['requirement'], b: Decided['requirement']): boolean {
+function disjoint(a: Entry['requirement'], b: Entry['requirement']): boolean {
   return a !== undefined && b !== undefined && a[0] === b[0] && a[1] !== b[1];
 }
 
-function walk(set: PolicySet, direction: Direction, state: Walk): void {
-  const decided: Decided[] = [];
-  for (const { guardrails } of set.network[direction]) {
-    const passed: Decided[] = [];
-    for (const guardrail of guardrails) {
-      state.candidates.add(guardrail.name);
-      const mine = requirement(guardrail);
-      for (const rule of guardrail.network[direction]) {
-        const rest = reaching(ruleRegion(guardrail, rule, state.universe), [...decided, ...passed], { state, guardrail, requirement: mine });
-        if (rest.length === 0) continue;
-        state.live.add(guardrail.name);
-        // Only what reaches an enforced rule is decided (or passed) by it; Warn and Audit decide nothing.
-        if (guardrail.mode === 'Enforce') (rule.action === 'Pass' ? passed : decided).push({ guardrail: guardrail.name, boxes: rest, requirement: mine });
-      }
-    }
-  }
-}
-
-/** The part of a rule's region that no earlier entry decides; records who decides the rest. */
-function reaching(region: Region, earlier: readonly Decided[], context: { state: Walk; guardrail: CompiledGuardrail; requirement: Decided['requirement'] }): Box[] {
-  let rest: Box[] = [...region];
-  for (const entry of earlier) {
-    if (disjoint(context.requirement, entry.requirement) || regionIntersect(rest, entry.boxes).length === 0) continue;
-    addBy(context.state, context.guardrail, entry.guardrail);
-    rest = regionSubtract(rest, entry.boxes);
-    if (rest.length === 0) break;
-  }
-  return rest;
-}
-
-function addBy(state: Walk, guardrail: CompiledGuardrail, earlier: string): void {
-  if (earlier === guardrail.name) return;
-  const set = state.by.get(guardrail.name) ?? new Set<string>();
+function addBy(state: Walk, guardrail: string, earlier: string): void {
+  if (earlier === guardrail) return;
+  const set = state.by.get(guardrail) ?? new Set<string>();
   set.add(earlier);
-  state.by.set(guardrail.name, set);
+  state.by.set(guardrail, set);
 }
