@@ -13,7 +13,7 @@ import { namespaceObjectContext } from '../engine/namespace-object.js';
 import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import { isNamespaceKind } from '../engine/targets.js';
-import { namespaceInfo } from '../policy/compile.js';
+import { namespaceInfo } from '../policy/read-document.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels } from '../policy/namespaces.js';
 import type { PolicyProblem } from '../policy/problems.js';

@@ -15,7 +15,7 @@ import { compileNetworkPolicy, type CompiledNetworkPolicy } from '../engine/netw
 import { protocols, type Protocol } from '../engine/network/port-set.js';
 import { InvalidObjectError, isPlainObject } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
-import { namespaceInfo } from '../policy/compile.js';
+import { namespaceInfo } from '../policy/read-document.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels } from '../policy/namespaces.js';
 import type { PolicyProblem } from '../policy/problems.js';

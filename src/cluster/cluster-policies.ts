@@ -71,22 +71,6 @@ export function inCreationOrder<T extends Pick<ClusterPolicyObject, 'created' | 
   return [...objects].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-/**
- * Tier and Guardrail documents read now from the API server, not from a watch cache: what
- * admission of a Tier or Guardrail is judged on, since the cache may not yet hold an object
- * created a moment ago (`kubectl apply -f` of a Tier and its Guardrails) or may still hold one
- * just deleted.
- */
-export async function readPolicyDocuments(client: KubeClient): Promise<ManifestDocument[]> {
-  const documents: ManifestDocument[] = [];
-  for (const kind of ['Tier', 'Guardrail'] as const) {
-    const list = await client.get(POLICY_PATHS[kind]) as { items?: unknown[] };
-    const objects = (list.items ?? []).map((item) => decodePolicyObject(kind, item)).filter((object): object is ClusterPolicyObject => object !== undefined);
-    documents.push(...inCreationOrder(objects).map((object) => object.document));
-  }
-  return documents;
-}
-
 export interface ClusterPoliciesOptions {
   readonly client: KubeClient;
   readonly logger: Logger;

@@ -62,8 +62,9 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
   const { kubeConfig } = options;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const watcher = new Watch(kubeConfig);
+  const agents = keepAliveAgents(kubeConfig);
   const call = (method: string, path: string, extra: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal; body?: unknown; contentType?: string }): Promise<unknown> =>
-    sendJson({ kubeConfig, method, path, timeoutMs, ...extra });
+    sendJson({ kubeConfig, agents, method, path, timeoutMs, ...extra });
   return {
     get: (path, opts = {}) => call('GET', path, opts),
     mergePatch: (path, body) => call('PATCH', path, { body, contentType: 'application/merge-patch+json' }),
@@ -77,8 +78,33 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
   };
 }
 
+/**
+ * One keep-alive agent per TLS identity. `applyToHTTPSOptions` makes a new agent for every call,
+ * which costs a TCP and TLS handshake per call (on a Tier or Guardrail admission, two LISTs);
+ * calls now share connections. A new CA or client certificate (a rotated kubeconfig) gets a new
+ * agent; a proxy agent (`proxy-url`) is used as client-node makes it.
+ */
+function keepAliveAgents(kubeConfig: KubeConfig): (options: https.RequestOptions) => void {
+  let current: { key: string; agent: https.Agent } | undefined;
+  return (options) => {
+    if (kubeConfig.getCurrentCluster()?.proxyUrl || !(options.agent instanceof https.Agent)) return;
+    const tls = { ca: options.ca, cert: options.cert, key: options.key, pfx: options.pfx, passphrase: options.passphrase, servername: options.servername, rejectUnauthorized: options.rejectUnauthorized };
+    const key = JSON.stringify(Object.values(tls).map((value) => (Buffer.isBuffer(value) ? value.toString('base64') : value ?? null)));
+    if (current?.key !== key) {
+      current?.agent.destroy();
+      current = { key, agent: new https.Agent({ keepAlive: true, ...definedOnly(tls) }) };
+    }
+    options.agent = current.agent;
+  };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
+}
+
 interface SendOptions {
   readonly kubeConfig: KubeConfig;
+  readonly agents: (options: https.RequestOptions) => void;
   readonly method: string;
   readonly path: string;
   readonly timeoutMs: number;
@@ -101,6 +127,7 @@ async function sendJson(options: SendOptions): Promise<unknown> {
     ...(options.signal ? { signal: options.signal } : {}),
   };
   await options.kubeConfig.applyToHTTPSOptions(requestOptions);
+  options.agents(requestOptions);
   const where = `${options.method} ${options.path}`;
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? https.request : http.request;

@@ -18,7 +18,7 @@ import { isClusterSource } from '../policy/problems.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { readPolicyDocuments, watchClusterPolicies } from './cluster-policies.js';
+import { watchClusterPolicies } from './cluster-policies.js';
 import { watchConfigFiles } from './config-files.js';
 import { createKubeClient } from './kube-client.js';
 import { createNamespaceCache } from './namespace-cache.js';
@@ -51,8 +51,12 @@ export interface PolicyRuntime {
   readonly policy: () => PolicySet | undefined;
   /**
    * For `createAdmissionHandler`: the Tier and Guardrail documents as they are now, to judge a
-   * change to one — the `--config` files in force plus, in a cluster, the objects read from the
-   * API server at the time of the call (the watch cache may lag behind a `kubectl apply -f`).
+   * change to one — the `--config` files in force plus, in a cluster, the latest version of every
+   * object as tierguard's watches last saw it. Not a fresh LIST: at 1,000 Guardrails one costs
+   * about a second of API server time (0.2 s from its watch cache), far past an admission's
+   * budget. A watch lags by milliseconds, so an object created a moment before may be missed:
+   * a Guardrail then gets the "tier does not exist yet" warning, and conflicts that slip through
+   * are settled by the policy source (the newer object is out of force, its status says why).
    */
   readonly currentPolicyDocuments: () => Promise<readonly ManifestDocument[]>;
   readonly namespaces: NamespaceLookup;
@@ -105,7 +109,7 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
     currentPolicyDocuments: async () => {
       if (!client) return source.documents();
       const files = source.documents().filter((doc) => !isClusterSource(doc.source));
-      return [...files, ...(await readPolicyDocuments(client))];
+      return [...files, ...(source.given('Tier')?.documents ?? []), ...(source.given('Guardrail')?.documents ?? [])];
     },
     namespaces: namespaceCache ?? configNamespaces(source),
     networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,

@@ -15,6 +15,7 @@ import type { CompileResult } from '../policy/compile.js';
 import type { ManifestDocument, ManifestSet } from '../policy/manifests.js';
 import { formatProblem } from '../policy/problems.js';
 import { FILES_UNIT, resolvePolicySet, type PolicyUnit, type Resolution } from '../policy/resolve.js';
+import { analyseShadowsInBackground, type BackgroundAnalysis } from './background-shadows.js';
 import type { Logger } from '../telemetry/logger.js';
 import { recordPolicySet, type Metrics } from '../telemetry/metrics.js';
 
@@ -77,6 +78,8 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
   let inForce: InForce | undefined;
   let latest: Resolution | undefined;
   let knownWarnings = new Set<string>();
+  let knownShadowWarnings = new Set<string>();
+  let shadows: BackgroundAnalysis | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let settle: { resolve: (result: CompileResult) => void; reject: (error: Error) => void } | undefined;
@@ -103,7 +106,8 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     timer = undefined;
     const generation = (inForce?.set.generation ?? 0) + 1;
     const current = units();
-    const resolution = resolvePolicySet(current, { generation });
+    // The can-never-apply analysis runs after the set is in force (`swapIn`), off the request path.
+    const resolution = resolvePolicySet(current, { generation, shadows: 'none' });
     const { result } = resolution;
     latest = resolution;
     if (result.set) {
@@ -142,6 +146,11 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     logger.info('policy set loaded', { generation: result.set.generation, tiers: result.set.tiers.length, guardrails: result.set.guardrails.length });
     for (const warning of result.warnings) if (!knownWarnings.has(warning)) logger.warn(warning);
     knownWarnings = new Set(result.warnings);
+    shadows?.cancel();
+    shadows = analyseShadowsInBackground(result.set, (warnings) => {
+      for (const warning of warnings) if (!knownShadowWarnings.has(warning)) logger.warn(warning);
+      knownShadowWarnings = new Set(warnings);
+    });
   }
 
   return {
@@ -161,6 +170,7 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     stop() {
       stopped = true;
       clearTimeout(timer);
+      shadows?.cancel();
       timer = undefined;
       settle?.reject(new Error('the policy source stopped before its first compile'));
       settleSet?.reject(new Error('the policy source stopped before a policy set was in force'));

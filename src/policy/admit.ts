@@ -6,6 +6,9 @@
  * admitted with a warning: `kubectl apply -f` of a folder, Helm and GitOps tools create objects
  * one by one in any order, and the Guardrail comes into force when its Tier appears.
  *
+ * An admitted Guardrail gets the warnings about itself: it can never apply (judged against the
+ * rules before it only), it ties with an overlapping Guardrail, a default breaks its own rule.
+ *
  * The caller passes the objects as they are now (in a cluster, read from the API server, not from
  * a cache), so that an object created or deleted a moment ago counts.
  */
@@ -40,7 +43,8 @@ export function checkPolicyChange(current: readonly ManifestDocument[], change: 
   });
   if (change.operation === 'DELETE') return { problems: kind === 'Tier' && typeof name === 'string' ? tierStillNamed(name, rest) : [], warnings: [] };
 
-  const after = resolvePolicySet([...documentUnits(rest), { key: REQUEST_SOURCE.file, latest: { documents: [{ source: REQUEST_SOURCE, value: change.object }] } }], { generation: 0 });
+  const guardrail = kind === 'Guardrail' && typeof name === 'string' ? name : undefined;
+  const after = judgeChange(rest, change.object, guardrail);
   const outcome = after.outcomes.get(REQUEST_SOURCE.file);
   if (outcome?.state === 'out' && outcome.reason !== 'Invalid') {
     const why = outcome.reason === 'TierNotFound' ? 'does not exist yet' : 'is not in force (it does not compile; see its status)';
@@ -49,7 +53,13 @@ export function checkPolicyChange(current: readonly ManifestDocument[], change: 
   if (outcome && (outcome.state === 'out' || outcome.state === 'lastGood')) return { problems: outcome.problems, warnings: [] };
   const own = after.result.problems.filter((problem) => problem.source.file === REQUEST_SOURCE.file);
   if (own.length > 0) return { problems: own, warnings: [] };
-  return { problems: [], warnings: introducedWarnings(after, current) };
+  return { problems: [], warnings: guardrail ? [...(after.result.warningsAbout.get(guardrail) ?? [])] : [] };
+}
+
+/** The set with the change in it; only the changed Guardrail is judged for shadowing: milliseconds at any size of set. */
+function judgeChange(rest: readonly ManifestDocument[], object: unknown, guardrail: string | undefined): Resolution {
+  const changed = { key: REQUEST_SOURCE.file, latest: { documents: [{ source: REQUEST_SOURCE, value: object }] } };
+  return resolvePolicySet([...documentUnits(rest), changed], { generation: 0, shadows: guardrail ? { guardrail } : 'none' });
 }
 
 /** A Tier may go only once no Guardrail names it; each one still naming it is a problem. */
@@ -60,18 +70,4 @@ function tierStillNamed(tier: string, documents: readonly ManifestDocument[]): P
     const guardrail = String(doc.metadata?.name);
     return [{ source, object: `Guardrail ${guardrail}`, path: 'spec.tier', message: `still names tier ${JSON.stringify(tier)}; delete or move it first` }];
   });
-}
-
-/** The last set of documents seen and its warnings: `kubectl apply -f dir/` checks many changes against the same set. */
-let warningsBefore: { fingerprint: string; warnings: ReadonlySet<string> } | undefined;
-
-/** Warnings of the set after the change that the set before it did not have (shadowing, equal priorities). */
-function introducedWarnings(after: Resolution, current: readonly ManifestDocument[]): string[] {
-  if (after.result.warnings.length === 0) return [];
-  const fingerprint = JSON.stringify(current);
-  if (warningsBefore?.fingerprint !== fingerprint) {
-    warningsBefore = { fingerprint, warnings: new Set(resolvePolicySet(documentUnits(current), { generation: 0 }).result.warnings) };
-  }
-  const before = warningsBefore.warnings;
-  return after.result.warnings.filter((warning) => !before.has(warning));
 }

@@ -61,17 +61,27 @@ function compileProtocols(entries: readonly ProtocolDoc[] | undefined): { ports:
 /**
  * Warnings for guardrails of equal priority in one tier whose rules can match the same
  * connection: their order then falls to their names, which is rarely what the author meant.
+ * Only guardrails that tie are compared, so this stays linear for sets of distinct priorities.
  */
-export function equalPriorityOverlaps(guardrails: readonly CompiledGuardrail[]): string[] {
-  const warnings: string[] = [];
-  for (let i = 0; i < guardrails.length; i++) {
-    for (let j = i + 1; j < guardrails.length; j++) {
-      const a = guardrails[i] as CompiledGuardrail;
-      const b = guardrails[j] as CompiledGuardrail;
-      if (a.tier !== b.tier || a.priority !== b.priority || !a.network || !b.network) continue;
-      const overlap = overlappingRules(a.network, b.network);
-      if (overlap) {
-        warnings.push(`Guardrails ${a.name} and ${b.name} tie at priority ${a.priority} in tier ${a.tier.name}: name order decides between overlapping rules ${a.name}/${overlap[0]} and ${b.name}/${overlap[1]}`);
+export function equalPriorityOverlaps(guardrails: readonly CompiledGuardrail[]): { message: string; guardrails: [string, string] }[] {
+  const ties = new Map<string, CompiledGuardrail[]>();
+  for (const guardrail of guardrails) {
+    if (!guardrail.network) continue;
+    const key = `${guardrail.tier.name}\u0000${guardrail.priority}`;
+    ties.set(key, [...(ties.get(key) ?? []), guardrail]);
+  }
+  const warnings: { message: string; guardrails: [string, string] }[] = [];
+  for (const group of ties.values()) {
+    for (let i = 0; i < group.length; i++) {
+      for (let j = i + 1; j < group.length; j++) {
+        const a = group[i] as CompiledGuardrail;
+        const b = group[j] as CompiledGuardrail;
+        const overlap = overlappingRules(a.network as CompiledNetworkRules, b.network as CompiledNetworkRules);
+        if (!overlap) continue;
+        warnings.push({
+          message: `Guardrails ${a.name} and ${b.name} tie at priority ${a.priority} in tier ${a.tier.name}: name order decides between overlapping rules ${a.name}/${overlap[0]} and ${b.name}/${overlap[1]}`,
+          guardrails: [a.name, b.name],
+        });
       }
     }
   }

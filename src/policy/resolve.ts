@@ -13,7 +13,7 @@
  * Units marked `required` (the files, which the operator owns) never leave: when a required unit
  * cannot be used at all, there is no set, as before.
  */
-import { compilePolicySet, type CompileResult } from './compile.js';
+import { compilePolicySet, type CompileOptions, type CompileResult } from './compile.js';
 import type { ManifestDocument } from './manifests.js';
 import { isClusterSource, type PolicyProblem } from './problems.js';
 
@@ -70,7 +70,7 @@ export function documentUnits(documents: readonly ManifestDocument[]): PolicyUni
  * @example
  * const { result, outcomes } = resolvePolicySet([{ key: 'files', latest: manifests, required: true }, ...objects], { generation: 7 });
  */
-export function resolvePolicySet(units: readonly PolicyUnit[], options: { generation: number }): Resolution {
+export function resolvePolicySet(units: readonly PolicyUnit[], options: CompileOptions): Resolution {
   const keyOfFile = new Map<string, string>();
   for (const unit of units) {
     for (const { source } of [...unit.latest.documents, ...(unit.lastGood ?? [])]) keyOfFile.set(source.file, unit.key);
@@ -78,7 +78,7 @@ export function resolvePolicySet(units: readonly PolicyUnit[], options: { genera
   }
   const choice = new Map<string, Choice>(units.map((unit) => [unit.key, 'latest']));
   const latestProblems = new Map<string, PolicyProblem[]>();
-  let result = compileChosen(units, choice, options.generation);
+  let result = compileChosen(units, choice, options);
   // Each round moves at least one unit down (latest → last good → out), so this ends.
   while (!result.set) {
     const blamed = new Map<string, PolicyProblem[]>();
@@ -95,14 +95,14 @@ export function resolvePolicySet(units: readonly PolicyUnit[], options: { genera
       else if (current === 'out' || unit.required) return unresolved(units, result, choice, latestProblems);
       else choice.set(key, 'out');
     }
-    result = compileChosen(units, choice, options.generation);
+    result = compileChosen(units, choice, options);
   }
   const outcomes = new Map<string, UnitOutcome>();
   for (const unit of units) outcomes.set(unit.key, outcome(unit, choice.get(unit.key)!, latestProblems.get(unit.key) ?? [], units));
   return { result, outcomes, complete: [...choice.values()].every((chosen) => chosen === 'latest') };
 }
 
-function compileChosen(units: readonly PolicyUnit[], choice: ReadonlyMap<string, Choice>, generation: number): CompileResult {
+function compileChosen(units: readonly PolicyUnit[], choice: ReadonlyMap<string, Choice>, options: CompileOptions): CompileResult {
   const documents: ManifestDocument[] = [];
   const problems: PolicyProblem[] = [];
   for (const unit of units) {
@@ -114,7 +114,8 @@ function compileChosen(units: readonly PolicyUnit[], choice: ReadonlyMap<string,
       documents.push(...(unit.lastGood ?? []));
     }
   }
-  return compilePolicySet({ documents, problems }, { generation });
+  // Only a compile without problems analyses shadows, so the rounds before the last cost nothing more.
+  return compilePolicySet({ documents, problems }, options);
 }
 
 /** No set: a required unit cannot be used, or a problem points at no unit. */

@@ -54,7 +54,7 @@ describe('status writer', () => {
     };
     return { client, patches };
   }
-  const inForce = (...names: string[]): Resolution => ({ result: { problems: [], warnings: [], namespaces: [], documents: [] }, complete: true, outcomes: new Map(names.map((name) => [`cluster:Guardrail/${name}`, { state: 'latest' }])) });
+  const inForce = (...names: string[]): Resolution => ({ result: { problems: [], warnings: [], warningsAbout: new Map(), namespaces: [], documents: [] }, complete: true, outcomes: new Map(names.map((name) => [`cluster:Guardrail/${name}`, { state: 'latest' }])) });
   const now = () => new Date('2026-05-01T10:00:00.123Z');
 
   it('writes a condition once, not again while it holds, and keeps lastTransitionTime when only the message changes', async () => {

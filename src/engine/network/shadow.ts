@@ -14,7 +14,7 @@ import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ruleRegion } from './override.js';
 import { namespaceUniverse } from './namespaces.js';
 import { boxContainsPoint, boxesMeet, boxIncludes, boxPoint, boxSubtract, RegionTooLargeError, regionIntersect, type Box } from './region.js';
-import type { Direction } from './rules.js';
+import type { CompiledNetworkRule, Direction } from './rules.js';
 
 export interface Shadowed {
   readonly guardrail: string;
@@ -41,8 +41,6 @@ export const SHADOW_WORK_BOUND = 4_000_000;
 export interface ShadowOptions {
   /** Box comparisons allowed (default `SHADOW_WORK_BOUND`). */
   readonly workBound?: number;
-  /** Stop after this guardrail is judged: admission only needs the guardrails up to the one changed. */
-  readonly until?: string;
 }
 
 const NO_NAMESPACES: readonly never[] = [];
@@ -57,9 +55,8 @@ export function shadowedGuardrails(set: PolicySet, options: ShadowOptions = {}):
 
 /** The analysis as a generator that yields after each guardrail; its return value is the result. */
 export function* shadowSteps(set: PolicySet, options: ShadowOptions = {}): Generator<void, ShadowAnalysis> {
-  const bound = options.workBound ?? SHADOW_WORK_BOUND;
-  const state: Walk = { universe: namespaceUniverse(NO_NAMESPACES), work: 0, bound, by: new Map(), chains: { ingress: chain(), egress: chain() } };
-  const network = set.guardrails.filter((guardrail) => guardrail.network && guardrail.network.ingress.length + guardrail.network.egress.length > 0);
+  const state = walkState(options);
+  const network = networkGuardrails(set);
   const shadowed: Shadowed[] = [];
   for (let i = 0; i < network.length; i++) {
     const guardrail = network[i] as CompiledGuardrail;
@@ -71,10 +68,39 @@ export function* shadowSteps(set: PolicySet, options: ShadowOptions = {}): Gener
       return { shadowed, analysed: i, notAnalysed: network.length - i, stoppedAt: guardrail.name };
     }
     if (!live) shadowed.push({ guardrail: guardrail.name, by: [...(state.by.get(guardrail.name) ?? [])].sort() });
-    if (guardrail.name === options.until) return { shadowed, analysed: i + 1, notAnalysed: 0 };
     yield;
   }
   return { shadowed, analysed: network.length, notAnalysed: 0 };
+}
+
+/**
+ * Whether one guardrail can never apply, judged against every enforced rule before it without
+ * judging those (a rule that cannot apply adds nothing to what earlier rules decide, so it may be
+ * counted all the same): what admission of that guardrail needs, in milliseconds at any size.
+ * Undefined when it can apply, or when the bound stopped the answer.
+ */
+export function shadowedGuardrail(set: PolicySet, name: string, options: ShadowOptions = {}): Shadowed | undefined {
+  const state = walkState(options);
+  try {
+    for (const guardrail of networkGuardrails(set)) {
+      if (guardrail.name !== name) {
+        enter(guardrail, state);
+        continue;
+      }
+      return judge(guardrail, state) ? undefined : { guardrail: name, by: [...(state.by.get(name) ?? [])].sort() };
+    }
+  } catch (error) {
+    if (!(error instanceof RegionTooLargeError || error instanceof WorkBoundError)) throw error;
+  }
+  return undefined;
+}
+
+function walkState(options: ShadowOptions): Walk {
+  return { universe: namespaceUniverse(NO_NAMESPACES), work: 0, bound: options.workBound ?? SHADOW_WORK_BOUND, by: new Map(), chains: { ingress: chain(), egress: chain() } };
+}
+
+function networkGuardrails(set: PolicySet): CompiledGuardrail[] {
+  return set.guardrails.filter((guardrail) => guardrail.network && guardrail.network.ingress.length + guardrail.network.egress.length > 0);
 }
 
 /** The message for a shadowed guardrail, as `lint` and admission show it. */
@@ -126,6 +152,26 @@ interface Walk {
 function judge(guardrail: CompiledGuardrail, state: Walk): boolean {
   const mine = requirement(guardrail);
   let live = false;
+  forEachRule(guardrail, state, (rule, current) => {
+    const region = ruleRegion(guardrail, rule, state.universe);
+    const earlier = [...current.decided, ...current.passed].filter((entry) => !disjoint(mine, entry.requirement));
+    const by = new Set<string>();
+    if (!region.some((box) => !covered(box, earlier, { state, by }))) {
+      for (const name of by) addBy(state, guardrail.name, name);
+      return;
+    }
+    live = true;
+    decide(guardrail, rule, { current, state });
+  });
+  return live;
+}
+
+/** Counts a guardrail's enforced rules as deciding, without judging them. */
+function enter(guardrail: CompiledGuardrail, state: Walk): void {
+  forEachRule(guardrail, state, (rule, current) => decide(guardrail, rule, { current, state }));
+}
+
+function forEachRule(guardrail: CompiledGuardrail, state: Walk, visit: (rule: CompiledNetworkRule, current: Chain) => void): void {
   for (const direction of ['ingress', 'egress'] as const) {
     const current = state.chains[direction];
     const rules = guardrail.network?.[direction] ?? [];
@@ -134,24 +180,16 @@ function judge(guardrail: CompiledGuardrail, state: Walk): boolean {
       current.tier = guardrail.tier.name;
       current.passed = [];
     }
-    for (const rule of rules) {
-      const region = ruleRegion(guardrail, rule, state.universe);
-      const earlier = [...current.decided, ...current.passed].filter((entry) => !disjoint(mine, entry.requirement));
-      const by = new Set<string>();
-      const reaches = region.some((box) => !covered(box, earlier, { state, by }));
-      if (!reaches) {
-        for (const name of by) addBy(state, guardrail.name, name);
-        continue;
-      }
-      live = true;
-      // Warn and Audit guardrails decide nothing.
-      if (guardrail.mode !== 'Enforce') continue;
-      const entry = { guardrail: guardrail.name, requirement: mine, boxes: region };
-      if (rule.action === 'Pass') current.passed.push({ ...entry, holes: [] });
-      else current.decided.push({ ...entry, holes: current.passed.flatMap((pass) => pass.boxes) });
-    }
+    for (const rule of rules) visit(rule, current);
   }
-  return live;
+}
+
+/** An enforced rule decides its region (a Pass passes it on within its tier); Warn and Audit decide nothing. */
+function decide(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, { current, state }: { current: Chain; state: Walk }): void {
+  if (guardrail.mode !== 'Enforce') return;
+  const entry = { guardrail: guardrail.name, requirement: requirement(guardrail), boxes: ruleRegion(guardrail, rule, state.universe) };
+  if (rule.action === 'Pass') current.passed.push({ ...entry, holes: [] });
+  else current.decided.push({ ...entry, holes: current.passed.flatMap((pass) => pass.boxes) });
 }
 
 /**

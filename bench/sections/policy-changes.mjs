@@ -1,0 +1,59 @@
+// tierguard with a large policy set in a real cluster (issue 11 items 3 and 5): time from start to
+// ready and resident memory, Tier and Guardrail admission latency (dry-run CREATEs with the
+// webhooks registered and not, interleaved), and hot reload after an edit. The control plane
+// comes from KUBEBUILDER_ASSETS (test/helpers/kube-cluster.ts); without it this section is
+// skipped. The driver is test/bench/policy-changes.ts, run with vite-node.
+//
+// Settings: BENCH_POLICY_GUARDRAILS (default 1000), BENCH_POLICY_REQUESTS (per target, phase and
+// round, default 50), BENCH_POLICY_ROUNDS (default 2), BENCH_POLICY_RELOADS (default 10).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const title = 'policy changes at scale in a real cluster';
+
+export function estimatedSeconds() {
+  if (!process.env.KUBEBUILDER_ASSETS) return 0;
+  const guardrails = Number(process.env.BENCH_POLICY_GUARDRAILS ?? 1000);
+  const requests = Number(process.env.BENCH_POLICY_REQUESTS ?? 50) * Number(process.env.BENCH_POLICY_ROUNDS ?? 2);
+  return 40 + Math.ceil(guardrails * 0.03) + Math.ceil(requests * 4 * 0.02);
+}
+
+export async function run(ctx) {
+  if (!process.env.KUBEBUILDER_ASSETS) {
+    return { title, rows: [], summary: ['policy changes: skipped (KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh))'] };
+  }
+  const driver = path.join(ctx.repoRoot, 'test', 'bench', 'policy-changes.ts');
+  const viteNode = path.join(ctx.repoRoot, 'node_modules', '.bin', 'vite-node');
+  const output = await new Promise((resolve, reject) => {
+    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGTERM'), (estimatedSeconds() + 300) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${path.relative(ctx.repoRoot, driver)} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+  const result = JSON.parse(output.trim().split('\n').pop());
+  const rows = result.rows.map((row) => ({
+    target: `${row.target} admission`,
+    requests: row.requests,
+    withoutP50ms: row.without.p50,
+    withP50ms: row.with.p50,
+    addedP50ms: row.addedP50,
+    withoutP99ms: row.without.p99,
+    withP99ms: row.with.p99,
+    addedP99ms: row.addedP99,
+    tierguardMeanMs: row.tierguardMeanMs,
+  }));
+  const summary = [
+    `policy changes (${result.guardrails} guardrails, ${result.namespaces} namespaces as cluster objects): start to ready ${result.readyMs} ms, RSS ${result.readyRssMb} MB at ready and ${result.afterRssMb} MB after the runs`,
+    `  admission added p99: ${result.rows.map((row) => `${row.target} ${row.addedP99} ms (tierguard's own mean ${row.tierguardMeanMs} ms)`).join(', ')}`,
+    `  hot reload (edit to next generation in force, 50 ms debounce included): p50 ${result.reload.p50} ms, max ${result.reload.max} ms`,
+  ];
+  return { title, rows, summary };
+}
