@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     await tierguard.waitReady(120_000);
     const readyMs = performance.now() - spawned;
     const readyRssMb = residentMb(tierguard.process.pid);
+    if (process.env.BENCH_POLICY_LOGS) process.stderr.write(tierguard.logs());
 
     const { times, inTierguard } = await timeAdmissions(cluster, tierguard, post);
 
