@@ -156,7 +156,9 @@ function judge(guardrail: CompiledGuardrail, state: Walk): boolean {
     const region = ruleRegion(guardrail, rule, state.universe);
     const earlier = [...current.decided, ...current.passed].filter((entry) => !disjoint(mine, entry.requirement));
     const by = new Set<string>();
-    if (!region.some((box) => !covered(box, earlier, { state, by }))) {
+    // A named port is resolved on the destination pod, so a rule with one may apply to ports its
+    // region cannot show (an Accept or Pass region leaves them out): it always counts as live.
+    if (rule.namedPorts.length === 0 && !region.some((box) => !covered(box, earlier, { state, by }))) {
       for (const name of by) addBy(state, guardrail.name, name);
       return;
     }
