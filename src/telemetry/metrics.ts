@@ -31,7 +31,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registry,
     requests: new Counter({ name: 'tierguard_admission_requests_total', help: 'Admission requests answered, by outcome.', labelNames: ['webhook', 'kind', 'operation', 'allowed', 'dry_run'], registers }),
     violations: new Counter({ name: 'tierguard_admission_violations_total', help: 'Guardrail findings of every mode; denials are mode="Enforce".', labelNames: ['webhook', 'kind', 'tier', 'guardrail', 'rule', 'mode', 'dry_run'], registers }),
-    duration: new Histogram({ name: 'tierguard_admission_duration_seconds', help: 'Time to answer an admission request, body read to response written.', labelNames: ['webhook', 'kind'], buckets: DURATION_BUCKETS, registers }),
+    duration: new Histogram({ name: 'tierguard_admission_duration_seconds', help: 'Time to answer an admission request, from the request to its answer ready to write (the socket write is left out).', labelNames: ['webhook', 'kind'], buckets: DURATION_BUCKETS, registers }),
     errors: new Counter({ name: 'tierguard_admission_errors_total', help: 'Requests that could not be evaluated normally, by reason.', labelNames: ['webhook', 'reason'], registers }),
     policySetInfo: new Gauge({ name: 'tierguard_policy_set_info', help: 'The policy set in force (value 1), by generation.', labelNames: ['generation'], registers }),
     guardrails: new Gauge({ name: 'tierguard_guardrails', help: 'Guardrails in force, by tier and mode.', labelNames: ['tier', 'mode'], registers }),

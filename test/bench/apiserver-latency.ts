@@ -3,17 +3,26 @@
  * latency tierguard's webhooks add to requests through a real kube-apiserver (issue 11 item 4).
  *
  * A real control plane (test/helpers/kube-cluster.ts, KUBEBUILDER_ASSETS) with the chart's CRDs,
- * a policy set applied as cluster objects, and the built tierguard. Then, in interleaved rounds
- * with the webhooks registered and not, sequential dry-run CREATEs of a Pod and a NetworkPolicy
- * (`POST …?dryRun=All`, what `kubectl create --dry-run=server` sends) over one keep-alive
- * connection, timed at the client; and tierguard's own duration histogram over the same requests.
- * Prints one JSON line on stdout.
+ * a policy set applied as cluster objects, and the built tierguard. Then, in interleaved rounds,
+ * sequential dry-run CREATEs of a Pod and a NetworkPolicy (`POST …?dryRun=All`, what
+ * `kubectl create --dry-run=server` sends) over one keep-alive connection, timed at the client,
+ * with three things registered in turn under the chart's webhook configurations: nothing;
+ * tierguard; and bench/bare-server.mjs, a webhook that only parses the review and allows it — the
+ * API server's own cost of calling webhooks, the floor tierguard cannot go under.
+ *
+ * Beside the latencies, what explains them, per webhook call: how long the API server waited on
+ * the webhook (its `apiserver_admission_webhook_admission_duration_seconds`, which also covers
+ * encoding the review and applying a patch), how long tierguard's own duration histogram says it
+ * took, and how many connections the API server opened to the webhook (from /proc/net/tcp, so a
+ * handshake per call would show). Prints one JSON line on stdout.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { generateCertificates } from '../../src/tls/certs.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import { metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { freePort, isListening, spawnManaged } from '../helpers/managed-process.js';
 
 const REQUESTS = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
@@ -34,16 +43,28 @@ const targets = [
   { name: 'networkpolicy', path: '/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies', body: JSON.stringify(networkPolicy) },
 ] as const;
 
-type Phase = 'without' | 'with';
+/** What is registered: no webhook, tierguard's, or the bare webhook's (same configurations). */
+const PHASES = ['without', 'with', 'bare'] as const;
+type Phase = (typeof PHASES)[number];
 
-function client(cluster: TestCluster) {
+/** A webhook server the API server can be pointed at. */
+interface Webhook {
+  readonly name: string;
+  readonly url: string;
+  readonly caCert: string;
+  readonly port: number;
+}
+
+type Post = (method: 'GET' | 'POST', requestPath: string, body?: string) => Promise<{ status: number; ms: number; text: string }>;
+
+function client(cluster: TestCluster): Post {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: readFileSync(cluster.caFile) });
   const url = new URL(cluster.server);
-  return (requestPath: string, body: string): Promise<{ status: number; ms: number; text: string }> => new Promise((resolve, reject) => {
+  return (method, requestPath, body) => new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const req = https.request({
-      host: url.hostname, port: url.port, method: 'POST', path: `${requestPath}?dryRun=All`, agent,
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${cluster.token.admin}`, 'Content-Length': Buffer.byteLength(body) },
+      host: url.hostname, port: url.port, method, path: requestPath, agent,
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${cluster.token.admin}`, ...(body === undefined ? {} : { 'Content-Length': Buffer.byteLength(body) }) },
     }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -55,38 +76,94 @@ function client(cluster: TestCluster) {
   });
 }
 
-const percentile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-const round = (value: number) => Math.round(value * 100) / 100;
-
-async function admissionCalls(tierguard: TierguardProcess): Promise<{ count: number; sum: number }> {
-  const text = await tierguard.metrics();
-  return { count: metricSum(text, 'tierguard_admission_duration_seconds_count'), sum: metricSum(text, 'tierguard_admission_duration_seconds_sum') };
+/** bench/bare-server.mjs on a free port with a certificate for 127.0.0.1, stopped with the cluster. */
+async function startBareWebhook(cluster: TestCluster): Promise<Webhook> {
+  const certs = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 2 });
+  const certFile = path.join(cluster.dir, 'bare-tls.crt');
+  const keyFile = path.join(cluster.dir, 'bare-tls.key');
+  writeFileSync(certFile, certs.cert);
+  writeFileSync(keyFile, certs.key, { mode: 0o600 });
+  const port = await freePort();
+  const child = spawnManaged({
+    name: 'bare-webhook', command: process.execPath, logFile: path.join(cluster.dir, 'bare-webhook.log'),
+    args: [path.join(REPO_DIR, 'bench', 'bare-server.mjs'), String(port), certFile, keyFile],
+  });
+  cluster.adopt({ stop: () => child.stop() });
+  await waitFor(() => isListening(port), { what: 'the bare webhook to listen', timeoutMs: 30_000, abort: () => (child.alive() ? undefined : new Error(child.tail())) });
+  return { name: 'bare', url: `https://127.0.0.1:${port}`, caCert: certs.caCert, port };
 }
 
-/** Registers or removes the webhooks and waits until the API server acts on it. */
-async function switchTo(phase: Phase, cluster: TestCluster, tierguard: TierguardProcess, post: ReturnType<typeof client>): Promise<void> {
-  if (phase === 'with') await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
-  else await cluster.unregisterWebhooks('tierguard');
-  let settled = 0;
-  await waitFor(async () => {
-    const before = (await admissionCalls(tierguard)).count;
-    await post(targets[0].path, targets[0].body);
-    const called = (await admissionCalls(tierguard)).count > before;
-    settled = called === (phase === 'with') ? settled + 1 : 0;
-    return settled >= 5;
-  }, { what: `the webhooks ${phase === 'with' ? 'in effect' : 'gone'}`, timeoutMs: 30_000, intervalMs: 50 });
+/**
+ * The connections to 127.0.0.1:`port` the kernel knows now, open or closed within the last
+ * minute (TIME_WAIT), each named by its client port; undefined where /proc/net/tcp is not there.
+ */
+function connectionsTo(port: number): Set<number> | undefined {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const LISTEN = '0A';
+  const clientPorts = new Set<number>();
+  for (const line of table.split('\n').slice(1)) {
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    if (!local || !remote || state === LISTEN) continue;
+    const localPort = parseInt(local.split(':')[1]!, 16);
+    const remotePort = parseInt(remote.split(':')[1]!, 16);
+    if (localPort === port) clientPorts.add(remotePort);
+    else if (remotePort === port) clientPorts.add(localPort);
+  }
+  return clientPorts;
+}
+
+/** How many of `after`'s connections `before` did not have; undefined when either is unknown. */
+function newConnections(before: Set<number> | undefined, after: Set<number> | undefined): number | undefined {
+  if (!before || !after) return undefined;
+  return [...after].filter((clientPort) => !before.has(clientPort)).length;
 }
 
 /** REQUESTS sequential dry runs of each target, appended to `times[target][phase]`. */
-async function timeRequests(post: ReturnType<typeof client>, phase: Phase, times: Record<string, Record<Phase, number[]>>): Promise<void> {
+async function timeRequests(post: Post, phase: Phase, times: Record<string, Record<Phase, number[]>>): Promise<void> {
   for (let i = 0; i < REQUESTS; i += 1) {
     for (const target of targets) {
-      const { status, ms, text } = await post(target.path, target.body);
-      if (status !== 201) throw new Error(`${target.name} dry run (${phase} webhooks) answered ${status}: ${text.slice(0, 300)}`);
+      const { status, ms, text } = await post('POST', `${target.path}?dryRun=All`, target.body);
+      if (status !== 201) throw new Error(`${target.name} dry run (${phase}) answered ${status}: ${text.slice(0, 300)}`);
       times[target.name]![phase].push(ms);
     }
   }
 }
+
+const percentile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const round = (value: number) => Math.round(value * 100) / 100;
+
+/** Sum and count of a histogram's series with `labels`, to subtract one reading from another. */
+interface Tally { count: number; sum: number }
+const tally = (text: string, histogram: string, labels: Record<string, string> = {}): Tally => ({ count: metricSum(text, `${histogram}_count`, labels), sum: metricSum(text, `${histogram}_sum`, labels) });
+const minus = (a: Tally, b: Tally): Tally => ({ count: a.count - b.count, sum: a.sum - b.sum });
+const plus = (a: Tally, b: Tally): Tally => ({ count: a.count + b.count, sum: a.sum + b.sum });
+const meanMs = (t: Tally) => (t.count > 0 ? round((t.sum / t.count) * 1000) : NaN);
+
+/** A reading per kind of webhook call: mutating, then validating. */
+interface Calls { mutate: Tally; validate: Tally }
+const zero = (): Calls => ({ mutate: { count: 0, sum: 0 }, validate: { count: 0, sum: 0 } });
+const add = (total: Calls, after: Calls, before: Calls): Calls => ({ mutate: plus(total.mutate, minus(after.mutate, before.mutate)), validate: plus(total.validate, minus(after.validate, before.validate)) });
+
+/** The 1, 5 and 15 minute load averages, or `n/a`: the figures mean little without them. */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
+}
+
+const API_SERVER_WEBHOOK = 'apiserver_admission_webhook_admission_duration_seconds';
+const TIERGUARD_DURATION = 'tierguard_admission_duration_seconds';
+/** How long the API server waited on each webhook call, by its type (`admit` or `validating`). */
+const apiServerWaits = (text: string): Calls => ({ mutate: tally(text, API_SERVER_WEBHOOK, { type: 'admit' }), validate: tally(text, API_SERVER_WEBHOOK, { type: 'validating' }) });
+/** tierguard's duration histogram, by webhook. */
+const tierguardTimes = (text: string): Calls => ({ mutate: tally(text, TIERGUARD_DURATION, { webhook: 'mutate' }), validate: tally(text, TIERGUARD_DURATION, { webhook: 'validate' }) });
 
 async function main(): Promise<void> {
   const cluster = await startCluster();
@@ -94,22 +171,52 @@ async function main(): Promise<void> {
     await cluster.apply(readFileSync(path.join(REPO_DIR, 'examples', 'manifests', 'namespaces.yaml'), 'utf8'));
     const applied = await cluster.kubectl(['apply', '-f', CONFIG]);
     if (applied.code !== 0) throw new Error(`cannot apply ${CONFIG}: ${applied.stderr}`);
-    const tierguard = await startTierguard(cluster);
+    const tierguard: TierguardProcess = await startTierguard(cluster);
     await tierguard.waitReady();
     const ready = await cluster.kubectl(['wait', '--for=condition=Ready', '--timeout=120s', 'guardrails', '--all']);
     if (ready.code !== 0) throw new Error(`guardrails not Ready: ${ready.stderr}`);
+    const bare = await startBareWebhook(cluster);
+    const webhooks: Record<Exclude<Phase, 'without'>, Webhook> = { with: { name: 'tierguard', url: tierguard.url, caCert: tierguard.caCert, port: tierguard.port }, bare };
     const post = client(cluster);
-    const times: Record<string, Record<Phase, number[]>> = Object.fromEntries(targets.map((target) => [target.name, { without: [], with: [] }]));
-    let inTierguard = { count: 0, sum: 0 };
+    const apiServerMetrics = async () => (await post('GET', '/metrics')).text;
+    const tierguardCalls = async () => metricSum(await tierguard.metrics(), `${TIERGUARD_DURATION}_count`);
+
+    /** Registers the phase's webhooks (removing the others) and waits until the API server calls exactly those. */
+    const switchTo = async (phase: Phase): Promise<void> => {
+      for (const [other, webhook] of Object.entries(webhooks)) if (other !== phase) await cluster.unregisterWebhooks(webhook.name);
+      if (phase !== 'without') await cluster.registerWebhooks({ name: webhooks[phase].name, url: webhooks[phase].url, caBundle: webhooks[phase].caCert });
+      // A Pod dry run calls a mutating and a validating webhook: 2 calls with one set registered.
+      const expectedCalls = phase === 'without' ? 0 : 2;
+      let settled = 0;
+      await waitFor(async () => {
+        const before = { api: metricSum(await apiServerMetrics(), `${API_SERVER_WEBHOOK}_count`), tierguard: await tierguardCalls() };
+        await post('POST', `${targets[0].path}?dryRun=All`, targets[0].body);
+        const calls = metricSum(await apiServerMetrics(), `${API_SERVER_WEBHOOK}_count`) - before.api;
+        const tierguardCalled = (await tierguardCalls()) > before.tierguard;
+        settled = calls === expectedCalls && tierguardCalled === (phase === 'with') ? settled + 1 : 0;
+        return settled >= 5;
+      }, { what: `only the ${phase} webhooks in effect`, timeoutMs: 60_000, intervalMs: 50 });
+    };
+
+    const times: Record<string, Record<Phase, number[]>> = Object.fromEntries(targets.map((target) => [target.name, { without: [], with: [], bare: [] }]));
+    const apiServerSide: Record<Exclude<Phase, 'without'>, Calls> = { with: zero(), bare: zero() };
+    let inTierguard = zero();
+    const opened: Record<Exclude<Phase, 'without'>, number | undefined> = { with: 0, bare: 0 };
     for (let r = 0; r < ROUNDS; r += 1) {
-      for (const phase of ['without', 'with'] as const) {
-        await switchTo(phase, cluster, tierguard, post);
-        const before = await admissionCalls(tierguard);
-        await timeRequests(post, phase, times);
-        if (phase === 'with') {
-          const after = await admissionCalls(tierguard);
-          inTierguard = { count: inTierguard.count + after.count - before.count, sum: inTierguard.sum + after.sum - before.sum };
+      for (const phase of PHASES) {
+        await switchTo(phase);
+        if (phase === 'without') {
+          await timeRequests(post, phase, times);
+          continue;
         }
+        const before = { api: apiServerWaits(await apiServerMetrics()), tierguard: tierguardTimes(await tierguard.metrics()) };
+        const connectionsBefore = connectionsTo(webhooks[phase].port);
+        await timeRequests(post, phase, times);
+        apiServerSide[phase] = add(apiServerSide[phase], apiServerWaits(await apiServerMetrics()), before.api);
+        if (phase === 'with') inTierguard = add(inTierguard, tierguardTimes(await tierguard.metrics()), before.tierguard);
+        const fresh = newConnections(connectionsBefore, connectionsTo(webhooks[phase].port));
+        const sofar = opened[phase];
+        opened[phase] = fresh === undefined || sofar === undefined ? undefined : sofar + fresh;
       }
     }
     const rows = targets.map((target) => {
@@ -119,10 +226,25 @@ async function main(): Promise<void> {
       };
       const without = summary('without');
       const withWebhooks = summary('with');
-      return { target: target.name, requests: REQUESTS * ROUNDS, without, with: withWebhooks, addedP50: round(withWebhooks.p50 - without.p50), addedP99: round(withWebhooks.p99 - without.p99) };
+      const bareWebhook = summary('bare');
+      return {
+        target: target.name, requests: REQUESTS * ROUNDS, without, with: withWebhooks, bare: bareWebhook,
+        addedP50: round(withWebhooks.p50 - without.p50), addedP99: round(withWebhooks.p99 - without.p99),
+        bareAddedP50: round(bareWebhook.p50 - without.p50), bareAddedP99: round(bareWebhook.p99 - without.p99),
+      };
     });
-    const webhookCallMs = inTierguard.count > 0 ? round((inTierguard.sum / inTierguard.count) * 1000) : NaN;
-    process.stdout.write(`${JSON.stringify({ config: path.relative(REPO_DIR, CONFIG), rows, webhookCalls: inTierguard.count, webhookCallMeanMs: webhookCallMs })}\n`);
+    process.stdout.write(`${JSON.stringify({
+      config: path.relative(REPO_DIR, CONFIG),
+      loadAverage: loadAverage(),
+      rows,
+      webhookCalls: inTierguard.mutate.count + inTierguard.validate.count,
+      webhookCallMeanMs: meanMs(plus(inTierguard.mutate, inTierguard.validate)),
+      perCallMeanMs: Object.fromEntries((['mutate', 'validate'] as const).map((call) => [call, {
+        apiServerOnTierguard: meanMs(apiServerSide.with[call]), tierguard: meanMs(inTierguard[call]), apiServerOnBare: meanMs(apiServerSide.bare[call]),
+      }])),
+      connectionsOpened: { tierguard: opened.with ?? null, bare: opened.bare ?? null },
+      apiServerCalls: { tierguard: apiServerSide.with.mutate.count + apiServerSide.with.validate.count, bare: apiServerSide.bare.mutate.count + apiServerSide.bare.validate.count },
+    })}\n`);
   } finally {
     await cluster.stop();
   }
