@@ -15,7 +15,7 @@ import { isNamespaceKind } from '../engine/targets.js';
 import { checkPolicyChange, REQUEST_SOURCE } from '../policy/admit.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
-import type { Logger } from '../telemetry/logger.js';
+import { logAll, type LogEntry, type Logger } from '../telemetry/logger.js';
 import type { Metrics, Webhook } from '../telemetry/metrics.js';
 import { metricKind } from './metric-kind.js';
 import { diffPatch } from './patch.js';
@@ -189,16 +189,18 @@ function answerValidate(set: PolicySet, request: AdmissionRequest, engineRequest
   const result = validate(set, engineRequest, options.engine);
   const subject = describeObject(request);
   const decision = decide(result, { failureMode: options.failureMode, subject });
+  const lines: LogEntry[] = [];
   for (const finding of result.findings) {
     if (isUnproven(finding)) {
       // Not a violation, not a rule error: the check stopped at a bound. Its mode decided above.
       metrics.errors.inc({ webhook: 'validate', reason: 'check_bound' });
-      logger.warn('check unproven', { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true });
+      lines.push({ level: 'warn', message: 'check unproven', fields: { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true } });
       continue;
     }
     metrics.violations.inc({ webhook: 'validate', kind: request.kind.kind, tier: finding.tier, guardrail: finding.guardrail, rule: finding.rule, mode: finding.mode, dry_run: dryRun });
-    if (finding.mode !== 'Warn') logger.info(finding.mode === 'Audit' ? 'audit finding' : 'violation', { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true });
+    if (finding.mode !== 'Warn') lines.push({ level: 'info', message: finding.mode === 'Audit' ? 'audit finding' : 'violation', fields: { uid: request.uid, object: subject, ...finding, dryRun: request.dryRun === true } });
   }
+  logAll(logger, lines);
   recordErrors('validate', request, result.errors, options);
   if (decision.allowed) return allowed(request.uid, { warnings: decision.warnings });
   if (decision.code === 500) return { ...errored(request.uid, 500, decision.message ?? ''), ...(decision.warnings.length ? { warnings: [...decision.warnings] } : {}) };

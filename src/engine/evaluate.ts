@@ -341,33 +341,37 @@ interface RequiredCheck {
   readonly namespace: NamespaceContext;
 }
 
-function checkRequired({ guardrail, rule, target, labels, oldLabels, namespace }: RequiredCheck): Finding | undefined {
+function checkRequired(check: RequiredCheck): Finding | undefined {
+  const { guardrail, rule, labels, oldLabels, namespace } = check;
   const { key } = rule;
   const value = Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : undefined;
-  const finding = (ruleId: string, message: string): Finding => ({
+  const oldValue = oldLabels && Object.prototype.hasOwnProperty.call(oldLabels, key) ? oldLabels[key] : undefined;
+  if (rule.immutable && oldValue !== undefined && value !== oldValue) {
+    const change = value === undefined ? 'would be removed' : `would change to ${JSON.stringify(value)}`;
+    return requiredFinding(check, `label-immutable:${key}`, `label ${key} is immutable: it is ${JSON.stringify(oldValue)} and ${change}`);
+  }
+  if (value === undefined) {
+    return requiredFinding(check, `label:${key}`, `missing required label ${key}${missingHint(guardrail, key, namespace)}`);
+  }
+  if (rule.values && !rule.values.has(value)) {
+    return requiredFinding(check, `label:${key}`, `label ${key}=${JSON.stringify(value)} is not one of ${[...rule.values].join(', ')}`);
+  }
+  if (rule.pattern && !rule.pattern.test(value)) {
+    return requiredFinding(check, `label:${key}`, `label ${key}=${JSON.stringify(value)} does not match pattern ${rule.pattern.source}`);
+  }
+  return undefined;
+}
+
+function requiredFinding({ guardrail, rule, target }: RequiredCheck, ruleId: string, message: string): Finding {
+  return {
     tier: guardrail.tier.name,
     guardrail: guardrail.name,
     rule: ruleId,
     mode: guardrail.mode,
-    path: fieldPath(target.metadataPath, key),
+    path: fieldPath(target.metadataPath, rule.key),
     message,
     compliance: guardrail.compliance,
-  });
-  const oldValue = oldLabels && Object.prototype.hasOwnProperty.call(oldLabels, key) ? oldLabels[key] : undefined;
-  if (rule.immutable && oldValue !== undefined && value !== oldValue) {
-    const change = value === undefined ? 'would be removed' : `would change to ${JSON.stringify(value)}`;
-    return finding(`label-immutable:${key}`, `label ${key} is immutable: it is ${JSON.stringify(oldValue)} and ${change}`);
-  }
-  if (value === undefined) {
-    return finding(`label:${key}`, `missing required label ${key}${missingHint(guardrail, key, namespace)}`);
-  }
-  if (rule.values && !rule.values.has(value)) {
-    return finding(`label:${key}`, `label ${key}=${JSON.stringify(value)} is not one of ${[...rule.values].join(', ')}`);
-  }
-  if (rule.pattern && !rule.pattern.test(value)) {
-    return finding(`label:${key}`, `label ${key}=${JSON.stringify(value)} does not match pattern ${rule.pattern.source}`);
-  }
-  return undefined;
+  };
 }
 
 /** Explains why a default the same guardrail declares could not fill the label in. */

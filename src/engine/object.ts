@@ -39,10 +39,10 @@ export function labelsAt(root: unknown, metadataPath: readonly string[]): Record
   const metadata = objectAt(root, metadataPath);
   const labels = metadata?.labels;
   if (labels === undefined || labels === null) return {};
-  const where = [...metadataPath, 'labels'].join('.');
-  if (!isPlainObject(labels)) throw new InvalidObjectError(where, 'expected a map of strings');
-  for (const [key, value] of Object.entries(labels)) {
-    if (typeof value !== 'string') throw new InvalidObjectError(`${where}[${key}]`, 'expected a string value');
+  const where = () => [...metadataPath, 'labels'].join('.');
+  if (!isPlainObject(labels)) throw new InvalidObjectError(where(), 'expected a map of strings');
+  for (const key of Object.keys(labels)) {
+    if (typeof labels[key] !== 'string') throw new InvalidObjectError(`${where()}[${key}]`, 'expected a string value');
   }
   return labels as Record<string, string>;
 }

@@ -43,8 +43,12 @@ export function checkedKinds(): readonly string[] {
   return [...targetsByKind.keys()];
 }
 
+/** `spec.template.metadata.labels` of each metadata path seen (the targets' paths are constants). */
+const labelsPaths = new WeakMap<readonly string[], string>();
+
 /** A Kubernetes field path, e.g. `spec.template.metadata.labels[app]`. */
 export function fieldPath(metadataPath: readonly string[], labelKey?: string): string {
-  const base = [...metadataPath, 'labels'].join('.');
+  let base = labelsPaths.get(metadataPath);
+  if (base === undefined) labelsPaths.set(metadataPath, (base = [...metadataPath, 'labels'].join('.')));
   return labelKey === undefined ? base : `${base}[${labelKey}]`;
 }

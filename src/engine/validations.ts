@@ -58,10 +58,31 @@ export const DEFAULT_MAX_VALIDATIONS = 500;
 /** The rule id of errors about the validations of a request as a whole (the limits). */
 const ALL_VALIDATIONS = 'validations';
 
+interface Applicable {
+  readonly guardrail: CompiledGuardrail;
+  readonly validation: CompiledValidation;
+}
+
+/** The applicable validations of each guardrail list (a compiled set's lists never change), by resources. */
+const applicableCache = new WeakMap<readonly CompiledGuardrail[], Map<string, readonly Applicable[]>>();
+
+/** The validations of `guardrails` for any of `resources`, in order; computed once per list and resources. */
+function applicableValidations(guardrails: readonly CompiledGuardrail[], resources: ReadonlySet<RuleResource>): readonly Applicable[] {
+  let byResources = applicableCache.get(guardrails);
+  if (!byResources) applicableCache.set(guardrails, (byResources = new Map()));
+  const key = [...resources].sort().join(',');
+  let applicable = byResources.get(key);
+  if (!applicable) {
+    applicable = guardrails.flatMap((guardrail) => (guardrail.validations ?? [])
+      .filter((validation) => [...validation.resources].some((resource) => resources.has(resource)))
+      .map((validation) => ({ guardrail, validation })));
+    byResources.set(key, applicable);
+  }
+  return applicable;
+}
+
 export function evaluateValidations(input: ValidationInput, findings: Finding[], errors: RuleError[]): void {
-  const applicable = input.guardrails.flatMap((guardrail) => (guardrail.validations ?? [])
-    .filter((validation) => [...validation.resources].some((resource) => input.resources.has(resource)))
-    .map((validation) => ({ guardrail, validation })));
+  const applicable = applicableValidations(input.guardrails, input.resources);
   if (applicable.length === 0) return;
   if (applicable.length > input.maxValidations) {
     errors.push({ tier: '-', guardrail: '-', rule: ALL_VALIDATIONS, message: `${applicable.length} CEL validations apply to this object, more than the limit of ${input.maxValidations} (--max-validations); none was evaluated` });
@@ -101,11 +122,13 @@ export function evaluateValidations(input: ValidationInput, findings: Finding[],
 
 type Outcome = { kind: 'pass' } | { kind: 'finding'; finding: Finding } | { kind: 'error'; error: RuleError };
 
+const PASS: Outcome = { kind: 'pass' };
+
 function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidation, activation: unknown): Outcome {
-  const base = { tier: guardrail.tier.name, guardrail: guardrail.name, rule: validation.id };
   const result = evaluateCel(validation.program, activation);
+  if (result.ok && result.value === true) return PASS;
+  const base = { tier: guardrail.tier.name, guardrail: guardrail.name, rule: validation.id };
   if (!result.ok) return { kind: 'error', error: { ...base, message: result.error } };
-  if (result.value === true) return { kind: 'pass' };
   if (result.value !== false) return { kind: 'error', error: { ...base, message: 'expression did not evaluate to a bool' } };
   return { kind: 'finding', finding: { ...base, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } };
 }

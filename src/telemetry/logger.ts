@@ -12,17 +12,60 @@ export interface Logger {
 
 export interface LoggerOptions {
   readonly level: LogLevel;
-  readonly write: (line: string) => void;
+  /** Receives one or more complete lines, each ending in a newline (several from `logAll`). */
+  readonly write: (lines: string) => void;
   readonly now?: () => Date;
+}
+
+/** One line for `logAll`. */
+export interface LogEntry {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields?: Record<string, unknown>;
+}
+
+/** How each logger made by `createLogger` writes several lines at once. */
+const batchWriters = new WeakMap<Logger, (entries: readonly LogEntry[]) => void>();
+
+/**
+ * Logs `entries` in order. A logger made by `createLogger` writes their lines with one `write`
+ * (the findings of a request: one system call rather than one per finding, when stderr is a file
+ * or a pipe); any other logger gets one call per entry.
+ */
+export function logAll(logger: Logger, entries: readonly LogEntry[]): void {
+  const writeAll = batchWriters.get(logger);
+  if (writeAll) writeAll(entries);
+  else for (const entry of entries) logger[entry.level](entry.message, entry.fields);
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const now = options.now ?? (() => new Date());
-  const log = (level: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (order[level] < order[options.level]) return;
-    options.write(`${JSON.stringify({ time: now().toISOString(), level, msg: message, ...fields })}\n`);
+  // The lines of one request come within a millisecond: format its time once (a few µs each).
+  let lastMs = NaN;
+  let lastTime = '';
+  const time = (): string => {
+    const date = now();
+    const ms = date.getTime();
+    if (ms !== lastMs) {
+      lastTime = date.toISOString();
+      lastMs = ms;
+    }
+    return lastTime;
   };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  const enabled = (level: LogLevel): boolean => order[level] >= order[options.level];
+  const line = (at: string, level: LogLevel, message: string, fields: Record<string, unknown> = {}): string => `${JSON.stringify({ time: at, level, msg: message, ...fields })}\n`;
+  const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    if (enabled(level)) options.write(line(time(), level, message, fields));
+  };
+  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  batchWriters.set(logger, (entries) => {
+    if (entries.length === 0) return;
+    const at = time();
+    let lines = '';
+    for (const { level, message, fields } of entries) if (enabled(level)) lines += line(at, level, message, fields);
+    if (lines) options.write(lines);
+  });
+  return logger;
 }
 
 /** A logger that drops everything, for tests and embedding. */

@@ -23,21 +23,58 @@ export class PreparedCelActivation {
 
 const INT64_MAX = 2 ** 63;
 
+/** The prototype of converted maps: an object with no properties and no prototype of its own. */
+export const CEL_MAP_PROTOTYPE: object = Object.freeze(Object.create(null));
+
+/**
+ * Makes the maps of converted values. Their prototype chain holds no property at all, so a key
+ * like `__proto__` or `constructor` is only ever data, as with `Object.create(null)`; but objects
+ * made by a constructor keep V8's fast properties, where `Object.create(null)` makes dictionary
+ * objects, a third slower to build.
+ */
+const CelMap = function CelMap() {} as unknown as new () => Record<string, unknown>;
+CelMap.prototype = CEL_MAP_PROTOTYPE as Record<string, unknown>;
+
 function convertScalar(value: unknown): unknown {
   if (typeof value === 'number' && Number.isInteger(value) && value >= -INT64_MAX && value < INT64_MAX) return BigInt(value);
   return value === undefined ? null : value;
 }
 
+/** Nesting converted by recursion (the faster way); anything deeper is converted iteratively. */
+const RECURSION_DEPTH = 64;
+
 /**
- * A converted deep copy of a JSON value: integers as bigint, objects as null-prototype maps (a
- * key like `__proto__` or `constructor` is only ever data), `undefined` members dropped.
- * Iterative, so any nesting depth is converted without recursion. The input is not modified.
+ * A converted deep copy of a JSON value: integers as bigint, objects as maps whose prototype chain
+ * is empty (a key like `__proto__` or `constructor` is only ever data), `undefined` members dropped.
+ * Any nesting depth is converted without deep recursion. The input is not modified.
  */
 export function toCelValue(root: unknown): unknown {
+  return convertShallow(root, 0);
+}
+
+/** Recursive conversion of the first RECURSION_DEPTH levels (a third faster than the iterative one). */
+function convertShallow(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) return convertScalar(value);
+  if (depth >= RECURSION_DEPTH) return convertDeep(value);
+  if (Array.isArray(value)) {
+    const target = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) target[i] = convertShallow(value[i], depth + 1);
+    return target;
+  }
+  const target = new CelMap();
+  for (const key of Object.keys(value)) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member !== undefined) target[key] = convertShallow(member, depth + 1);
+  }
+  return target;
+}
+
+/** Iterative conversion, for values nested deeper than recursion should go. */
+function convertDeep(root: unknown): unknown {
   const pending: [source: unknown, target: Record<string, unknown> | unknown[]][] = [];
   const copy = (value: unknown): unknown => {
     if (typeof value !== 'object' || value === null) return convertScalar(value);
-    const target: Record<string, unknown> | unknown[] = Array.isArray(value) ? new Array<unknown>(value.length) : Object.create(null);
+    const target: Record<string, unknown> | unknown[] = Array.isArray(value) ? new Array<unknown>(value.length) : new CelMap();
     pending.push([value, target]);
     return target;
   };
@@ -58,7 +95,7 @@ export function toCelValue(root: unknown): unknown {
 
 /** The request without `object` and `oldObject`, as Kubernetes builds the `request` variable. */
 function requestFields(request: unknown): Record<string, unknown> {
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) return Object.create(null);
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) return new CelMap();
   const { object: _object, oldObject: _oldObject, ...rest } = request as Record<string, unknown>;
   return toCelValue(rest) as Record<string, unknown>;
 }

@@ -3,7 +3,7 @@
  * failure is returned, with a message that names the problem and its position in the
  * expression but never contains request data.
  */
-import { PreparedCelActivation } from './activation.js';
+import { CEL_MAP_PROTOTYPE, PreparedCelActivation } from './activation.js';
 import { CompiledCelProgram, type CelProgram } from './compile.js';
 import { celErrorOf, offsetOf, positionOf, safeEvaluationMessage } from './errors.js';
 
@@ -22,7 +22,7 @@ function celTypeName(value: unknown): string {
     case 'number': return 'double';
     case 'boolean': return 'bool';
     case 'string': return 'string';
-    case 'object': return Object.getPrototypeOf(value) === null || Object.getPrototypeOf(value) === Object.prototype ? 'map' : 'value';
+    case 'object': return [null, Object.prototype, CEL_MAP_PROTOTYPE].includes(Object.getPrototypeOf(value)) ? 'map' : 'value';
     default: return typeof value;
   }
 }

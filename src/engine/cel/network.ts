@@ -106,6 +106,10 @@ export class CelCIDR {
  * not IPv4-mapped, and `1:2:3:4:5:6:010.0.0.1` is refused (leading zero).
  */
 export function parseIP(text: string): CelIP | undefined {
+  return remembered(parsedIPs, text, readIP);
+}
+
+function readIP(text: string): CelIP | undefined {
   const read = readAddress(text, 'strict');
   if (!read.ok || isIPv4Mapped(read.value)) return undefined;
   return new CelIP(toIpaddr(read.value));
@@ -113,6 +117,30 @@ export function parseIP(text: string): CelIP | undefined {
 
 /** Parses `address/prefix` as Kubernetes' `cidr()` does; undefined when it is not one. */
 export function parseCIDR(text: string): CelCIDR | undefined {
+  return remembered(parsedCIDRs, text, readCIDR);
+}
+
+/**
+ * Parses of recent texts. The values are immutable, so one can serve every request: the same
+ * literal (`containsIP('169.254.170.2')`) or `ipBlock.cidr` is parsed once, not per expression
+ * and request. Emptied when full, as the regex cache is; texts longer than any address are not kept.
+ */
+const parsedIPs = new Map<string, CelIP | undefined>();
+const parsedCIDRs = new Map<string, CelCIDR | undefined>();
+const PARSED_CACHE_SIZE = 512;
+const MAX_CACHED_TEXT = 64;
+
+function remembered<T>(cache: Map<string, T | undefined>, text: string, parse: (text: string) => T | undefined): T | undefined {
+  if (cache.has(text)) return cache.get(text);
+  const value = parse(text);
+  if (text.length <= MAX_CACHED_TEXT) {
+    if (cache.size >= PARSED_CACHE_SIZE) cache.clear();
+    cache.set(text, value);
+  }
+  return value;
+}
+
+function readCIDR(text: string): CelCIDR | undefined {
   const slash = text.lastIndexOf('/');
   const bits = text.slice(slash + 1);
   if (slash < 0 || !/^(0|[1-9][0-9]{0,2})$/.test(bits)) return undefined;

@@ -1,0 +1,64 @@
+/**
+ * The logger's lines are what operators parse: one JSON object per line, `time`, `level`, `msg`,
+ * then the fields. `logAll` (the findings of one request) must write exactly the lines that one
+ * call per entry would, in one write.
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger, logAll, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
+
+function capture(level: 'debug' | 'info' | 'warn' | 'error', times: readonly number[]) {
+  const writes: string[] = [];
+  let call = 0;
+  const logger = createLogger({ level, write: (lines) => writes.push(lines), now: () => new Date(times[Math.min(call++, times.length - 1)] as number) });
+  return { logger, writes };
+}
+
+const ENTRIES: readonly LogEntry[] = [
+  { level: 'info', message: 'violation', fields: { uid: 'u1', rule: 'label:a', compliance: ['PCI'] } },
+  { level: 'debug', message: 'hidden at info', fields: { uid: 'u1' } },
+  { level: 'warn', message: 'check unproven', fields: { uid: 'u1', time: 'a field named time', msg: 'and one named msg' } },
+  { level: 'info', message: 'no fields' },
+];
+
+describe('createLogger', () => {
+  it('writes one JSON line per call: time, level, msg, then the fields', () => {
+    const { logger, writes } = capture('info', [Date.UTC(2026, 0, 2, 3, 4, 5, 6)]);
+    logger.info('hello', { a: 1, b: ['x'] });
+    logger.debug('dropped');
+    expect(writes).toEqual(['{"time":"2026-01-02T03:04:05.006Z","level":"info","msg":"hello","a":1,"b":["x"]}\n']);
+  });
+
+  it('reads the clock for every line and formats each millisecond once', () => {
+    const { logger, writes } = capture('debug', [0, 0, 1]);
+    logger.info('a');
+    logger.info('b');
+    logger.info('c');
+    expect(writes.map((line) => JSON.parse(line).time)).toEqual(['1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.001Z']);
+  });
+});
+
+describe('logAll', () => {
+  it('writes in one call exactly the lines of one call per entry', () => {
+    const one = capture('info', [5]);
+    for (const entry of ENTRIES) one.logger[entry.level](entry.message, entry.fields);
+    const all = capture('info', [5]);
+    logAll(all.logger, ENTRIES);
+    expect(all.writes).toEqual([one.writes.join('')]);
+    expect(all.writes[0]?.split('\n')).toHaveLength(4);
+  });
+
+  it('writes nothing when no entry is at an enabled level', () => {
+    const { logger, writes } = capture('error', [5]);
+    logAll(logger, ENTRIES);
+    logAll(logger, []);
+    expect(writes).toEqual([]);
+  });
+
+  it('calls any other logger once per entry, in order', () => {
+    const calls: unknown[] = [];
+    const record = (level: string) => (message: string, fields?: Record<string, unknown>) => calls.push([level, message, fields]);
+    const other: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+    logAll(other, ENTRIES);
+    expect(calls).toEqual(ENTRIES.map((entry) => [entry.level, entry.message, entry.fields]));
+  });
+});
