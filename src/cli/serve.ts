@@ -46,7 +46,7 @@ export interface RunningServer {
 
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const metrics = createMetrics({ processMetrics: true });
-  const kubeConfig = loadKubeConfig({ kubeconfig: options.kubeconfig, inCluster: options.inCluster });
+  const kubeConfig = await loadKubeConfig({ kubeconfig: options.kubeconfig, inCluster: options.inCluster });
   const configPaths = options.config.length > 0 ? options.config : kubeConfig ? [] : [DEFAULT_POLICY_DIR];
   const runtime = startPolicyRuntime({ configPaths, kubeConfig, metrics, logger, pollIntervalMs: options.configPollIntervalMs });
   if (!kubeConfig) {

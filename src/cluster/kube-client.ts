@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, Watch } from '@kubernetes/client-node';
 
 /** A failed API call; `statusCode` is the HTTP status (0 when no answer arrived). */
 export class KubeApiError extends Error {
@@ -61,7 +61,8 @@ export interface KubeClientOptions {
 export function createKubeClient(options: KubeClientOptions): KubeClient {
   const { kubeConfig } = options;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
-  const watcher = new Watch(kubeConfig);
+  // client-node is loaded with the KubeConfig (cluster/kube-config.ts), never by a standalone server.
+  let watcher: Watch | undefined;
   const agents = keepAliveAgents(kubeConfig);
   const call = (method: string, path: string, extra: { query?: Readonly<Record<string, string | number>>; signal?: AbortSignal; body?: unknown; contentType?: string }): Promise<unknown> =>
     sendJson({ kubeConfig, agents, method, path, timeoutMs, ...extra });
@@ -72,6 +73,7 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
     create: (path, body) => call('POST', path, { body, contentType: 'application/json' }),
     replace: (path, body) => call('PUT', path, { body, contentType: 'application/json' }),
     watch: async (request) => {
+      watcher ??= new (await import('@kubernetes/client-node')).Watch(kubeConfig);
       const controller = await watcher.watch(request.path, { ...request.query }, (type, object) => request.onEvent(type, object), (error: unknown) => request.onDone(error ?? undefined));
       return { abort: () => controller.abort() };
     },
@@ -129,6 +131,8 @@ async function sendJson(options: SendOptions): Promise<unknown> {
   await options.kubeConfig.applyToHTTPSOptions(requestOptions);
   options.agents(requestOptions);
   const where = `${options.method} ${options.path}`;
+  // Aborted while the credentials were read: nothing is sent (a kept-alive socket would send at once).
+  if (options.signal?.aborted) throw new KubeApiError(`${where}: aborted`, 0, undefined, { cause: options.signal.reason });
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? https.request : http.request;
     const req = send(url, requestOptions, (res) => {

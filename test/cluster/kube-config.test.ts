@@ -20,14 +20,14 @@ afterAll(async () => {
 });
 
 describe('loadKubeConfig', () => {
-  it('means no cluster when neither --kubeconfig nor in-cluster is asked for', () => {
-    expect(loadKubeConfig({})).toBeUndefined();
+  it('means no cluster when neither --kubeconfig nor in-cluster is asked for', async () => {
+    expect(await loadKubeConfig({})).toBeUndefined();
   });
 
   it('reads --kubeconfig and talks to its current cluster', async () => {
     const file = path.join(dir, 'config');
     writeFileSync(file, fake.kubeConfig().exportConfig());
-    const kubeConfig = loadKubeConfig({ kubeconfig: file, inCluster: true });
+    const kubeConfig = await loadKubeConfig({ kubeconfig: file, inCluster: true });
     fake.create('namespaces', { metadata: { name: 'payments' } });
     const answer = await createKubeClient({ kubeConfig: kubeConfig! }).get('/api/v1/namespaces/payments') as any;
     expect(answer.metadata.name).toBe('payments');
@@ -36,12 +36,12 @@ describe('loadKubeConfig', () => {
   it.each([
     { name: 'a missing kubeconfig file', choice: { kubeconfig: '/nonexistent/kubeconfig' }, error: /cannot load --kubeconfig \/nonexistent\/kubeconfig/ },
     { name: 'in-cluster outside a cluster', choice: { inCluster: true }, error: /the in-cluster service account/ },
-  ])('fails clearly for $name', ({ choice, error }) => {
+  ])('fails clearly for $name', async ({ choice, error }) => {
     const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
     delete process.env.KUBERNETES_SERVICE_HOST;
     delete process.env.KUBERNETES_SERVICE_PORT;
     try {
-      expect(() => loadKubeConfig(choice)).toThrow(error);
+      await expect(loadKubeConfig(choice)).rejects.toThrow(error);
     } finally {
       if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
       if (saved.port !== undefined) process.env.KUBERNETES_SERVICE_PORT = saved.port;
