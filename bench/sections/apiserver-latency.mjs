@@ -13,8 +13,7 @@
 // Settings: BENCH_APISERVER_REQUESTS (per target and phase and round, default 200),
 // BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (policy folder applied as cluster
 // objects, default examples/policies).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { runDriver, skipped } from './_cluster-driver.mjs';
 
 export const title = 'added latency through a real kube-apiserver';
 
@@ -25,26 +24,8 @@ export function estimatedSeconds() {
 }
 
 export async function run(ctx) {
-  if (!process.env.KUBEBUILDER_ASSETS) {
-    return { title, rows: [], summary: ['apiserver latency: skipped (KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh))'] };
-  }
-  const driver = path.join(ctx.repoRoot, 'test', 'bench', 'apiserver-latency.ts');
-  const viteNode = path.join(ctx.repoRoot, 'node_modules', '.bin', 'vite-node');
-  const output = await new Promise((resolve, reject) => {
-    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    const timer = setTimeout(() => child.kill('SIGTERM'), (estimatedSeconds() + 240) * 1000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${path.relative(ctx.repoRoot, driver)} exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-  const result = JSON.parse(output.trim().split('\n').pop());
+  if (!process.env.KUBEBUILDER_ASSETS) return skipped(title, 'apiserver latency');
+  const result = await runDriver(ctx, 'apiserver-latency.ts', estimatedSeconds() + 240);
   const rows = result.rows.map((row) => ({
     target: row.target,
     requests: row.requests,

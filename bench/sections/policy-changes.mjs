@@ -6,8 +6,7 @@
 //
 // Settings: BENCH_POLICY_GUARDRAILS (default 1000), BENCH_POLICY_REQUESTS (per target, phase and
 // round, default 50), BENCH_POLICY_ROUNDS (default 2), BENCH_POLICY_RELOADS (default 10).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { runDriver, skipped } from './_cluster-driver.mjs';
 
 export const title = 'policy changes at scale in a real cluster';
 
@@ -19,26 +18,8 @@ export function estimatedSeconds() {
 }
 
 export async function run(ctx) {
-  if (!process.env.KUBEBUILDER_ASSETS) {
-    return { title, rows: [], summary: ['policy changes: skipped (KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh))'] };
-  }
-  const driver = path.join(ctx.repoRoot, 'test', 'bench', 'policy-changes.ts');
-  const viteNode = path.join(ctx.repoRoot, 'node_modules', '.bin', 'vite-node');
-  const output = await new Promise((resolve, reject) => {
-    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    const timer = setTimeout(() => child.kill('SIGTERM'), (estimatedSeconds() + 300) * 1000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${path.relative(ctx.repoRoot, driver)} exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
-  const result = JSON.parse(output.trim().split('\n').pop());
+  if (!process.env.KUBEBUILDER_ASSETS) return skipped(title, 'policy changes');
+  const result = await runDriver(ctx, 'policy-changes.ts', estimatedSeconds() + 300);
   const rows = result.rows.map((row) => ({
     target: `${row.target} admission`,
     requests: row.requests,

@@ -1,0 +1,29 @@
+// Runs a real-cluster bench driver (test/bench/*.ts, sharing the test harness) with vite-node and
+// returns the JSON of its last stdout line. Not a section itself (its name starts with `_`).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+/** What a section returns when KUBEBUILDER_ASSETS is not set. */
+export function skipped(title, name) {
+  return { title, rows: [], summary: [`${name}: skipped (KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh))`] };
+}
+
+export async function runDriver(ctx, driverFile, timeoutSeconds) {
+  const driver = path.join(ctx.repoRoot, 'test', 'bench', driverFile);
+  const viteNode = path.join(ctx.repoRoot, 'node_modules', '.bin', 'vite-node');
+  const output = await new Promise((resolve, reject) => {
+    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutSeconds * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${path.relative(ctx.repoRoot, driver)} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+  return JSON.parse(output.trim().split('\n').pop());
+}
