@@ -564,3 +564,92 @@ export function describeConnection(direction: Direction, guarded: Endpoint, peer
   const [from, to] = direction === 'ingress' ? [peer, guarded] : [guarded, peer];
   return `${protocol} ${port} from ${describeEndpoint(from)} to ${describeEndpoint(to)}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guardrails that can never apply (src/engine/network/shadow.ts), by enumeration
+
+/** A rule that was the first match of its tier for a connection: `guardrail[direction][index]`. */
+export interface ReachedRule { guardrail: Guardrail; index: number }
+
+/**
+ * The walk of `decide`, keeping every rule that is the first match of its tier: a Pass rule is
+ * reached too and sends the connection on to the next tier; an Accept or Deny ends the walk.
+ */
+export function reachedRules(chain: readonly Guardrail[], direction: Direction, guarded: Endpoint, peer: Endpoint, protocol: Protocol, port: number): ReachedRule[] {
+  const reached: ReachedRule[] = [];
+  let passedTier: string | undefined;
+  for (const guardrail of chain) {
+    if (guardrail.tier === passedTier || !subjectMatches(guardrail.subject, guarded)) continue;
+    const rules = guardrail[direction];
+    const index = rules.findIndex((rule) => guardrailRuleApplies(rule, direction, peer, protocol, port));
+    if (index < 0) continue;
+    reached.push({ guardrail, index });
+    if (rules[index].action !== 'Pass') return reached;
+    passedTier = guardrail.tier;
+  }
+  return reached;
+}
+
+/**
+ * The guardrails with network rules that no connection can reach (shadow.ts: "can never apply"):
+ * a guardrail applies when one of its rules is the first match of its tier for some connection in
+ * the chain of Enforce guardrails with it in its place (a Warn or Audit guardrail as if enforced,
+ * changing nothing for the others). Every namespace is hypothetical, as in shadow.ts: each name a
+ * selector mentions, and a fresh one, with every label assignment.
+ *
+ * The universe is the override check's (`buildUniverse`) reduced to one representative per class:
+ * namespaces by name and the namespace selectors they match, pod labels by the pod selectors they
+ * match, addresses by the peers they match, ports by the protocol entries they match. A pod's
+ * namespace is one of those classes, and two pods of one namespace name are in one class (they
+ * share its labels); two names no selector mentions give the two ends of a connection room.
+ * `maxConnections` bounds the work (undefined is returned past it).
+ */
+export function neverApplying(objects: Record<string, any>[], maxConnections = 400_000): string[] | undefined {
+  const guardrails = guardrailsInPrecedence(objects).filter((g) => g.ingress.length + g.egress.length > 0);
+  // A policy without rules in a second unmentioned namespace: with FRESH_NAMESPACE, the two ends of a
+  // connection can be in two namespaces that no selector names.
+  const policy = { metadata: { namespace: `${FRESH_NAMESPACE}-2` }, spec: {} };
+  const universe = buildUniverse({ objects, knownNamespaces: [], policy }, guardrails);
+  const rules = guardrails.flatMap((g) => [...g.ingress, ...g.egress]);
+  const peers = rules.flatMap((rule) => rule.from ?? rule.to ?? []);
+  const nsSelectors: Selector[] = [
+    ...guardrails.map((g) => g.subject?.namespaces ?? g.subject?.pods?.namespaceSelector),
+    ...peers.map((p) => p.namespaces ?? p.pods?.namespaceSelector),
+  ].filter((s): s is Selector => s !== undefined);
+  const podSelectors: Selector[] = [
+    ...guardrails.map((g) => g.subject?.pods?.podSelector),
+    ...peers.map((p) => p.pods?.podSelector),
+  ].filter((s): s is Selector => s !== undefined);
+  const namespaces = dedupeBy(
+    [...universe.worlds.map((labels) => ({ name: universe.namespace, labels })), ...universe.otherNamespaces],
+    (ns) => `${ns.name} ${bits(nsSelectors.map((s) => selectorMatches(s, ns.labels)))}`,
+    true,
+  );
+  const podLabels = dedupeBy(universe.podLabels, (labels) => bits(podSelectors.map((s) => selectorMatches(s, labels))), true);
+  const pods: Array<Endpoint & { kind: 'pod' }> = namespaces.flatMap((ns) => podLabels.map((labels) => ({ kind: 'pod' as const, namespace: ns.name, nsLabels: ns.labels, podLabels: labels })));
+  const addresses = dedupeBy(universe.addresses, (a) => bits(peers.map((p) => guardrailPeerMatches(p, a))), true);
+  const protocolEntries = rules.flatMap((rule) => rule.protocols ?? []);
+  const ports = dedupeBy(universe.ports, ({ protocol, port }) => bits(protocolEntries.map((entry) => guardrailProtocolMatches(entry, protocol, port))), true);
+  if (pods.length * (pods.length + addresses.length) * ports.length * 2 > maxConnections) return undefined;
+
+  const enforce = guardrails.filter((g) => g.mode === 'Enforce');
+  const chains = new Map(guardrails.map((g) => [g, g.mode === 'Enforce' ? enforce : guardrails.filter((h) => h.mode === 'Enforce' || h === g)]));
+  const live = new Set<Guardrail>();
+  const visit = (direction: Direction, guarded: Endpoint, peer: Endpoint, { protocol, port }: { protocol: Protocol; port: number }) => {
+    for (const [guardrail, chain] of chains) {
+      if (live.has(guardrail) || guardrail[direction].length === 0) continue;
+      if (reachedRules(chain, direction, guarded, peer, protocol, port).some((r) => r.guardrail === guardrail)) live.add(guardrail);
+    }
+  };
+  for (const direction of ['ingress', 'egress'] as const) {
+    for (const guarded of pods) {
+      // A pod peer in the guarded pod's namespace name must be in that very namespace (one label set).
+      const candidates = [...pods.filter((p) => p.namespace !== guarded.namespace || p.nsLabels === guarded.nsLabels), ...addresses];
+      for (const peer of candidates) {
+        for (const port of ports) visit(direction, guarded, peer, port);
+        if (live.size === guardrails.length) return [];
+      }
+    }
+  }
+  return guardrails.filter((g) => !live.has(g)).map((g) => g.name).sort();
+}

@@ -49,12 +49,26 @@ function requiredLabels(guardrail: NetworkGuardrail): string[] {
   return inExpression ? (inExpression.values ?? []).map((value) => `${inExpression.key}\u0000${value}`) : [];
 }
 
+const candidateMemos = new WeakMap<ChainIndex, WeakMap<Readonly<Record<string, string>>, readonly ChainEntry[]>>();
+
 /**
  * The entries that may apply to a namespace with these labels, in precedence order; every entry
- * when the namespace's labels are not known.
+ * when the namespace's labels are not known. Remembered per labels object: a namespace universe
+ * keeps one per namespace, so every check in a namespace reuses the list.
  */
 export function candidateEntries(index: ChainIndex, labels: Readonly<Record<string, string>> | undefined): readonly ChainEntry[] {
   if (!labels) return index.entries;
+  let memo = candidateMemos.get(index);
+  if (!memo) candidateMemos.set(index, (memo = new WeakMap()));
+  let entries = memo.get(labels);
+  if (!entries) {
+    entries = entriesFor(index, labels);
+    memo.set(labels, entries);
+  }
+  return entries;
+}
+
+function entriesFor(index: ChainIndex, labels: Readonly<Record<string, string>>): readonly ChainEntry[] {
   const positions = new Set(index.open);
   for (const [key, value] of Object.entries(labels)) {
     for (const position of index.byLabel.get(`${key}\u0000${value}`) ?? []) positions.add(position);

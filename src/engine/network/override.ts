@@ -1,22 +1,27 @@
 /**
  * The symbolic override check (DESIGN §2): does a NetworkPolicy allow any connection that the
- * tiers decide Deny? For each policy rule, the set of connections it allows is walked through the
- * enforced tier chain as a region — earlier Accept and Pass rules carve traffic out, each Deny
- * rule that still meets some of it is a finding with one concrete example. The answer holds for
- * pods and namespaces that do not exist yet: known namespaces keep their labels, any other
- * namespace may carry any labels.
+ * tiers decide Deny? For each policy rule, the set of connections it allows (a region) is walked
+ * through the tier chain. A Deny rule is a finding when some connection of that region it matches
+ * is decided by no earlier rule. Earlier rules are kept as written — an Accept or Deny with the Pass
+ * rules before it in its tier as holes, a Pass of the current tier — and the test is depth first
+ * from one plain witness connection (as in ./shadow.ts): it never builds the fragments that
+ * independent guardrails multiply. Each finding then gets one concrete example. The answer holds
+ * for pods and namespaces that do not exist yet: known namespaces keep their labels, any other
+ * namespace may carry any labels. Bounds: `expired` is asked before each rule and every
+ * `STEPS_PER_CLOCK_READ` search steps; a policy rule of more than `MAX_REGION_BOXES` connection
+ * sets is refused once a guardrail rule meets it.
  */
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
 import type { Mode } from '../../api/policy.js';
 import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
-import { ALL_IPS, exampleCidr } from './ip-set.js';
-import { ABSENT, ANY_LABELS, cubeIntersect, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
+import { ALL_IPS, exampleCidr, ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipSubtract, type IpSet } from './ip-set.js';
+import { ABSENT, ANY_LABELS, cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
-import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
-import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
-import { candidateEntries } from './chain-index.js';
-import { RegionTooLargeError, regionIntersect, regionSubtract, type Box, type Region } from './region.js';
-import type { CompiledNetworkRule, Direction } from './rules.js';
+import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsContains, nsIntersect, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portContains, portIntersect, portIsEmpty, portRange, portsInclude, portSubtract, portUnion, type PortSet, type Protocol } from './port-set.js';
+import { candidateEntries, type ChainEntry } from './chain-index.js';
+import { boxContainsPoint, boxesMeet, MAX_REGION_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Region } from './region.js';
+import type { CompiledNetworkRule, CompiledSelector, Direction } from './rules.js';
 
 export interface OverrideInput {
   /** The NetworkPolicy object under review. */
@@ -83,7 +88,9 @@ export function checkOverrides(set: PolicySet, input: OverrideInput): OverrideCh
   if (set.network.ingress.length === 0 && set.network.egress.length === 0) return { findings };
   const policy = compileNetworkPolicy(input.policy, input.namespace.name);
   const universe = namespaceUniverse(withOwnNamespace(input));
+  const chains = applicableChains(set, { policy, universe });
   const expired = input.expired ?? never;
+  const work = { steps: 0 };
   let path = 'spec';
   try {
     for (const direction of ['ingress', 'egress'] as const) {
@@ -92,13 +99,13 @@ export function checkOverrides(set: PolicySet, input: OverrideInput): OverrideCh
         if (expired()) throw new OverrideTimeoutError();
         const allowed = policyRuleRegion(policy, rule, direction, universe);
         if (allowed.region.length === 0) continue;
-        walkChain(set, { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired, found: findings });
+        walkChain(chains[direction], { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired, work, found: findings });
       }
     }
   } catch (error) {
     const bound = boundOf(error);
     if (!bound) throw error;
-    return { findings, unproven: { bound, path, guardrails: applicableGuardrails(set, policy, universe) } };
+    return { findings, unproven: { bound, path, guardrails: [...new Set([...chains.ingress, ...chains.egress].map((entry) => entry.guardrail))] } };
   }
   return { findings };
 }
@@ -119,17 +126,42 @@ function boundOf(error: unknown): OverrideBound | undefined {
   return undefined;
 }
 
-/** The guardrails whose subject can select the policy's pods, in a direction the policy has rules for. */
-function applicableGuardrails(set: PolicySet, policy: CompiledNetworkPolicy, universe: NamespaceUniverse): CompiledGuardrail[] {
-  const own = universe.known.get(policy.namespace);
-  const found = new Set<CompiledGuardrail>();
-  for (const direction of ['ingress', 'egress'] as const) {
-    if ((policy[direction] ?? []).length === 0) continue;
-    for (const { guardrail } of candidateEntries(set.networkIndex[direction], own?.labels)) {
-      if (guardrail.network[direction].length > 0 && subjectCanMeet(guardrail, { policy, universe })) found.add(guardrail);
-    }
+/**
+ * Per direction the policy has rules for, the chain entries whose subject can select the policy's
+ * pods, in precedence order: the only guardrails a walk visits, and the ones an unproven check names.
+ */
+function applicableChains(set: PolicySet, context: Pick<RuleWalk, 'policy' | 'universe'>): Record<Direction, readonly ChainEntry[]> {
+  const chains = chainsFor(set, context);
+  const { policy } = context;
+  return { ingress: (policy.ingress ?? []).length > 0 ? chains.ingress : [], egress: (policy.egress ?? []).length > 0 ? chains.egress : [] };
+}
+
+type Chains = Record<Direction, readonly ChainEntry[]>;
+const chainMemos = new WeakMap<PolicySet, WeakMap<Readonly<Record<string, string>>, Map<string, Chains>>>();
+/** Pod selectors remembered per namespace; past this the memo starts over. */
+const CHAIN_MEMO_SIZE = 1_000;
+
+/** Both directions' chains for the policy's namespace and pod selector, remembered per known namespace. */
+function chainsFor(set: PolicySet, context: Pick<RuleWalk, 'policy' | 'universe'>): Chains {
+  const labels = context.universe.known.get(context.policy.namespace)?.labels;
+  const build = (): Chains => {
+    const chain = (direction: Direction) => candidateEntries(set.networkIndex[direction], labels)
+      .filter(({ guardrail }) => guardrail.network[direction].length > 0 && subjectCanMeet(guardrail, context));
+    return { ingress: chain('ingress'), egress: chain('egress') };
+  };
+  if (!labels) return build();
+  let byLabels = chainMemos.get(set);
+  if (!byLabels) chainMemos.set(set, (byLabels = new WeakMap()));
+  let bySelector = byLabels.get(labels);
+  if (!bySelector) byLabels.set(labels, (bySelector = new Map()));
+  const key = JSON.stringify(context.policy.podSelector.selector);
+  let chains = bySelector.get(key);
+  if (!chains) {
+    if (bySelector.size >= CHAIN_MEMO_SIZE) bySelector.clear();
+    chains = build();
+    bySelector.set(key, chains);
   }
-  return [...found];
+  return chains;
 }
 
 /** The known namespaces, with the policy's own namespace in them when the caller knows it. */
@@ -146,57 +178,469 @@ interface RuleWalk {
   readonly region: Region;
   readonly notes: readonly string[];
   readonly expired: () => boolean;
+  /** Coverage steps taken in this check; `expired` is asked every `STEPS_PER_CLOCK_READ` of them. */
+  readonly work: { steps: number };
   /** Where findings are collected, so that those found before a bound stops the walk stand. */
   readonly found: OverrideFinding[];
 }
 
 const never = (): boolean => false;
+const STEPS_PER_CLOCK_READ = 64;
+const NO_BOXES: Region = [];
+
+/**
+ * What an earlier rule that meets the policy rule decides, as written: its region less its
+ * `holes`, the Pass rules before it in its tier. A Pass rule of the current tier has none: the
+ * traffic it matches skips the rest of the tier.
+ */
+interface Entry {
+  readonly boxes: Region;
+  readonly holes: Region;
+}
+
+/** What the walk of one policy rule knows of the enforced rules before its position. */
+interface ChainState {
+  /** Accept and Deny rules, of earlier tiers and of this one. */
+  readonly decided: Entry[];
+  /** Pass rules of this tier. */
+  passed: Entry[];
+}
 
 /** Walks one policy rule through the chain, adding to `walk.found` as it goes. */
-function walkChain(set: PolicySet, walk: RuleWalk): void {
-  const findings = walk.found;
-  const own = walk.universe.known.get(walk.policy.namespace);
-  let undecided: Region = walk.region;
-  let passed: Box[] = [];
+function walkChain(chain: readonly ChainEntry[], walk: RuleWalk): void {
+  const state: ChainState = { decided: [], passed: [] };
   let tierIndex = -1;
-  for (const { guardrail, tierIndex: entryTier } of candidateEntries(set.networkIndex[walk.direction], own?.labels)) {
+  for (const { guardrail, tierIndex: entryTier } of chain) {
     if (entryTier !== tierIndex) {
-      undecided = [...undecided, ...passed];
-      passed = [];
+      state.passed = [];
       tierIndex = entryTier;
     }
-    if (undecided.length === 0 || !subjectCanMeet(guardrail, walk)) continue;
-    if (guardrail.mode !== 'Enforce') {
-      virtualFindings(guardrail, undecided, walk);
-      continue;
+    if (guardrail.mode === 'Enforce') enforcedRules(guardrail, state, walk);
+    else virtualFindings(guardrail, state, walk);
+  }
+}
+
+/** An Enforce guardrail: each of its Deny rules that traffic no earlier rule decides reaches is a finding. */
+function enforcedRules(guardrail: CompiledGuardrail, state: ChainState, walk: RuleWalk): void {
+  for (const rule of guardrail.network?.[walk.direction] ?? []) {
+    if (walk.expired()) throw new OverrideTimeoutError();
+    const match = ruleRegion(guardrail, rule, walk.universe);
+    if (!regionsMeet(walk.region, match)) continue;
+    boundSize(walk);
+    if (rule.action === 'Deny') {
+      const example = deniedExample(match, [...state.decided, ...state.passed], walk);
+      if (example) walk.found.push(finding(guardrail, rule, example, walk));
     }
-    for (const rule of guardrail.network[walk.direction]) {
-      if (walk.expired()) throw new OverrideTimeoutError();
-      const match = ruleRegion(guardrail, rule, walk.universe);
-      const hit = regionIntersect(undecided, match);
-      if (hit.length === 0) continue;
-      if (rule.action === 'Deny') findings.push(finding(guardrail, rule, hit[0] as Box, walk));
-      if (rule.action === 'Pass') passed.push(...hit);
-      undecided = regionSubtract(undecided, match);
-      if (undecided.length === 0) break;
-    }
+    if (rule.action === 'Pass') state.passed.push({ boxes: match, holes: NO_BOXES });
+    else state.decided.push({ boxes: match, holes: state.passed.flatMap((entry) => entry.boxes) });
   }
 }
 
 /** A Warn or Audit guardrail, evaluated as if it were enforced in its place (it changes nothing). */
-function virtualFindings(guardrail: CompiledGuardrail, undecided: Region, walk: RuleWalk): void {
-  const findings = walk.found;
-  let rest: Region = undecided;
+function virtualFindings(guardrail: CompiledGuardrail, state: ChainState, walk: RuleWalk): void {
+  const entries = [...state.decided, ...state.passed];
   for (const rule of guardrail.network?.[walk.direction] ?? []) {
     if (walk.expired()) throw new OverrideTimeoutError();
     const match = ruleRegion(guardrail, rule, walk.universe);
-    const hit = regionIntersect(rest, match);
-    if (hit.length === 0) continue;
-    if (rule.action === 'Deny') findings.push(finding(guardrail, rule, hit[0] as Box, walk));
-    rest = regionSubtract(rest, match);
-    if (rest.length === 0) break;
+    if (!regionsMeet(walk.region, match)) continue;
+    boundSize(walk);
+    if (rule.action === 'Deny') {
+      const example = deniedExample(match, entries, walk);
+      if (example) walk.found.push(finding(guardrail, rule, example, walk));
+    }
+    // Any earlier rule of the guardrail, Pass included, keeps what it matches from the later ones.
+    entries.push({ boxes: match, holes: NO_BOXES });
   }
 }
+
+/** A policy rule of more connection sets than the bound is refused once some guardrail rule meets it. */
+function boundSize(walk: RuleWalk): void {
+  if (walk.region.length > MAX_REGION_BOXES) throw new RegionTooLargeError(MAX_REGION_BOXES);
+}
+
+// ---------------------------------------------------------------- search
+
+/**
+ * A box of connections that the policy rule allows, the Deny rule `deny` matches and no entry
+ * decides, or undefined when there is none. Usually the plain connection of a policy box and a Deny
+ * box (the one `boxPoint` picks in their intersection) is decided by no entry, which settles it
+ * without building the intersection; otherwise the intersection is searched depth first.
+ */
+function deniedExample(deny: Region, entries: readonly Entry[], walk: RuleWalk): Box | undefined {
+  for (const allowed of walk.region) {
+    for (const denied of deny) {
+      if (!boxesMeet(allowed, denied)) continue;
+      const point = pointOfBoth(allowed, denied);
+      if (!point) continue;
+      const holders = entries.filter((entry) => decides(entry, point));
+      if (holders.length === 0) return exampleAround({ box: boxAround(allowed, denied, point), point }, entries);
+      if (holders.some((entry) => holdsBoth(entry, allowed, denied))) continue;
+      const both = boxBoth(allowed, denied);
+      if (!both) continue;
+      const near = entries.filter((entry) => entry.boxes.some((box) => boxesMeet(box, both)));
+      const witness = uncovered({ box: both, point }, near, walk);
+      if (witness) return exampleAround(witness, near);
+    }
+  }
+  return undefined;
+}
+
+function decides(entry: Entry, point: BoxPoint): boolean {
+  return entry.boxes.some((box) => boxContainsPoint(box, point)) && !entry.holes.some((hole) => boxContainsPoint(hole, point));
+}
+
+/**
+ * A cheap sufficient test that the entry decides all of `a` ∩ `b` without building it: one of its
+ * boxes holds, dimension by dimension, `a`'s or `b`'s set, and none of its holes meets both.
+ */
+function holdsBoth(entry: Entry, a: Box, b: Box): boolean {
+  if (entry.holes.some((hole) => boxesMeet(hole, a) && boxesMeet(hole, b))) return false;
+  const kinds = DIMENSIONS[a.kind];
+  return entry.boxes.some((box) => box.kind === a.kind && CUT_ORDER[a.kind].every((i) => {
+    const kind = kinds[i] as DimensionKind;
+    const [first, second] = kind === 'namespaces' && (a.dims[i] as NamespaceSet).known.size > (b.dims[i] as NamespaceSet).known.size ? [b, a] : [a, b];
+    return dimensionIncludes(kind, box.dims[i], first.dims[i]) || dimensionIncludes(kind, box.dims[i], second.dims[i]);
+  }));
+}
+
+interface Witness {
+  /** The piece of the searched box the connection was found in. */
+  readonly box: Box;
+  readonly point: BoxPoint;
+}
+
+/**
+ * A connection of `box` that no entry decides, or undefined when the entries decide all of it.
+ * Depth first, as ./shadow.ts `covered`: a plain connection of the box (`boxPoint`) that no entry
+ * decides settles it at once; otherwise the part of the box the entry deciding it holds is taken
+ * out and what is left is searched in turn. Each step removes the connection it was about.
+ */
+function uncovered({ box, point = pointOf(box) }: { box: Box; point?: BoxPoint | undefined }, entries: readonly Entry[], walk: RuleWalk): Witness | undefined {
+  if (++walk.work.steps % STEPS_PER_CLOCK_READ === 0 && walk.expired()) throw new OverrideTimeoutError();
+  if (!point) return undefined;
+  let holder: { entry: Entry; box: Box } | undefined;
+  for (const entry of entries) {
+    for (const other of entry.boxes) {
+      if (!boxContainsPoint(other, point) || entry.holes.some((hole) => boxContainsPoint(hole, point))) continue;
+      if (boxHolds(other, box) && !entry.holes.some((hole) => boxesMeet(hole, box))) return undefined;
+      holder ??= { entry, box: other };
+    }
+  }
+  if (!holder) return { box, point };
+  for (const piece of outside(box, holder.box)) {
+    const found = uncovered({ box: piece }, entries, walk);
+    if (found) return found;
+  }
+  // The parts inside the holder's box that its holes pass on.
+  const inside = boxBoth(box, holder.box);
+  for (const piece of holder.entry.holes.flatMap((hole) => (inside && boxBoth(inside, hole)) ?? [])) {
+    const found = uncovered({ box: piece }, entries, walk);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * `box` less `other` as disjoint pieces, as `boxSubtract` gives them but cutting the cheap
+ * dimensions first (`CUT_ORDER`), and built only as the search asks for them: a witness is
+ * usually found outside the holder's ports or labels before any namespace set is cut.
+ */
+function* outside(box: Box, other: Box): Generator<Box> {
+  const kinds = DIMENSIONS[box.kind];
+  let inside = box;
+  for (const i of CUT_ORDER[box.kind]) {
+    const kind = kinds[i] as DimensionKind;
+    for (const rest of dimensionPieces(kind, inside.dims[i], other.dims[i])) yield withDimension(inside, i, rest);
+    const both = dimensionIntersect(kind, inside.dims[i], other.dims[i]);
+    if (both === null) return;
+    inside = withDimension(inside, i, both);
+  }
+}
+
+// ---------------------------------------------------------------- points and examples
+
+type DimensionKind = 'namespaces' | 'labels' | 'addresses' | 'ports';
+
+const DIMENSIONS: Readonly<Record<Box['kind'], readonly DimensionKind[]>> = {
+  pod: ['namespaces', 'labels', 'namespaces', 'labels', 'ports'],
+  address: ['namespaces', 'labels', 'addresses', 'ports'],
+  same: ['namespaces', 'labels', 'labels', 'ports'],
+};
+
+/**
+ * The connection `boxPoint` picks in the intersection of two boxes, found without building it
+ * (namespace sets of a large cluster are costly to intersect); undefined when they do not meet.
+ */
+function pointOfBoth(a: Box, b: Box): BoxPoint | undefined {
+  const kinds = DIMENSIONS[a.kind];
+  const values: unknown[] = [];
+  for (const [i, kind] of kinds.entries()) {
+    const value = valueOfBoth(kind, a.dims[i], b.dims[i]);
+    if (value === undefined) return undefined;
+    values.push(value);
+  }
+  return { kind: a.kind, values };
+}
+
+function valueOfBoth(kind: DimensionKind, a: unknown, b: unknown): unknown {
+  if (kind === 'namespaces') return namespaceOfBoth(a as NamespaceSet, b as NamespaceSet)?.point;
+  const both = dimensionIntersect(kind, a, b);
+  return both === null ? undefined : pointValue(kind, both);
+}
+
+/** The connection `boxPoint` picks, without sorting the known names of a namespace set. */
+function pointOf(box: Box): BoxPoint | undefined {
+  const kinds = DIMENSIONS[box.kind];
+  const values = box.dims.map((dim, i) => pointValue(kinds[i] as DimensionKind, dim));
+  return values.includes(undefined) ? undefined : { kind: box.kind, values };
+}
+
+function pointValue(kind: DimensionKind, dim: unknown): unknown {
+  switch (kind) {
+    case 'namespaces': {
+      const set = dim as NamespaceSet;
+      const name = firstName(set.known);
+      if (name !== undefined) return { name };
+      return set.unknown[0] && { labels: cubePoint(set.unknown[0]) };
+    }
+    case 'labels': return cubePoint(dim as LabelCube);
+    case 'addresses': {
+      const set = dim as IpSet;
+      const first = set.v4[0] ?? set.v6[0];
+      return first && { family: set.v4[0] ? 4 : 6, value: first[0] };
+    }
+    case 'ports': return examplePort(dim as PortSet);
+  }
+}
+
+interface NamespaceOfBoth {
+  readonly point: NamespacePoint;
+  readonly set: NamespaceSet;
+}
+
+const bothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, NamespaceOfBoth | null>>();
+
+/**
+ * The namespace `nsPoint` picks in the intersection of two sets (the first known name, or a plain
+ * label set of the first pair of cubes that meet) and the smallest set holding it: that name, or
+ * that pair's cube. Remembered per pair of sets: the sets of guardrail rules and of policy peers
+ * are remembered per universe, so the same pairs meet again check after check.
+ */
+function namespaceOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceOfBoth | undefined {
+  let memo = bothMemo.get(a);
+  if (!memo) bothMemo.set(a, (memo = new WeakMap()));
+  let found = memo.get(b);
+  if (found === undefined) {
+    found = firstOfBoth(a, b) ?? null;
+    memo.set(b, found);
+  }
+  return found ?? undefined;
+}
+
+function firstOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceOfBoth | undefined {
+  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  let first: string | undefined;
+  for (const name of small) if (large.has(name) && (first === undefined || name < first)) first = name;
+  if (first !== undefined) return { point: { name: first }, set: { known: new Set([first]), unknown: [] } };
+  for (const x of a.unknown) {
+    for (const y of b.unknown) {
+      const both = cubesMeet(x, y) ? cubesBoth(x, y) : null;
+      if (both) return { point: { labels: cubePoint(both) }, set: { known: new Set(), unknown: [both] } };
+    }
+  }
+  return undefined;
+}
+
+/** A box around `point` within both boxes: their intersection, with each namespace set narrowed as `namespaceOfBoth` does. */
+function boxAround(a: Box, b: Box, point: BoxPoint): Box {
+  const kinds = DIMENSIONS[a.kind];
+  const dims = kinds.map((kind, i) => (kind === 'namespaces'
+    ? namespaceOfBoth(a.dims[i] as NamespaceSet, b.dims[i] as NamespaceSet)?.set
+    : dimensionIntersect(kind, a.dims[i], b.dims[i])));
+  return { kind: point.kind, dims } as unknown as Box;
+}
+
+/** The order in which an example's dimensions are cut: cheap ones first, namespace sets last. */
+const CUT_ORDER: Readonly<Record<Box['kind'], readonly number[]>> = {
+  pod: [4, 3, 1, 2, 0],
+  address: [3, 2, 1, 0],
+  same: [3, 2, 1, 0],
+};
+
+/**
+ * The example of a finding: the witness's box with every entry that meets it cut away, so that no
+ * connection of it is decided before the Deny rule. A cut keeps the witness and changes one
+ * dimension (the cheapest whose value the entry box lacks); when the witness is in one of the
+ * entry's holes, the example keeps to that hole instead.
+ */
+function exampleAround({ box, point }: Witness, entries: readonly Entry[]): Box {
+  let example: Box = narrowed(box, point);
+  for (const entry of entries) {
+    for (const other of entry.boxes) {
+      if (!boxesMeet(example, other)) continue;
+      const kinds = DIMENSIONS[example.kind];
+      const cut = CUT_ORDER[example.kind].find((i) => !dimensionContains(kinds[i] as DimensionKind, other.dims[i], point.values[i]));
+      if (cut !== undefined) {
+        const kind = kinds[cut] as DimensionKind;
+        const kept = dimensionPieces(kind, example.dims[cut], other.dims[cut]).find((piece) => dimensionContains(kind, piece, point.values[cut]));
+        example = withDimension(example, cut, kept);
+        continue;
+      }
+      const hole = entry.holes.find((candidate) => boxContainsPoint(candidate, point));
+      const inHole = hole && boxBoth(example, hole);
+      if (inHole) example = inHole;
+      break;
+    }
+  }
+  return example;
+}
+
+/** The box with each namespace set narrowed to the witness's namespace: its name, or the first cube that holds it. */
+function narrowed(box: Box, point: BoxPoint): Box {
+  const kinds = DIMENSIONS[box.kind];
+  const dims = box.dims.map((dim, i) => {
+    if (kinds[i] !== 'namespaces') return dim;
+    const namespace = point.values[i] as NamespacePoint;
+    if ('name' in namespace) return { known: new Set([namespace.name]), unknown: [] };
+    return { known: new Set(), unknown: (dim as NamespaceSet).unknown.filter((cube) => cubeContains(cube, namespace.labels)).slice(0, 1) };
+  });
+  return { kind: box.kind, dims } as unknown as Box;
+}
+
+function withDimension(box: Box, index: number, value: unknown): Box {
+  return { kind: box.kind, dims: box.dims.map((dim, i) => (i === index ? value : dim)) } as unknown as Box;
+}
+
+// ---------------------------------------------------------------- dimensions
+
+/*
+ * The set operations of ./region.ts, one dimension at a time, for the search and its examples.
+ * Namespace sets and label cubes go through `distinct`: every cube of one namespace universe carries
+ * the same constraint object on `kubernetes.io/metadata.name` (none of the known names, a set as large
+ * as the cluster), which ./label-set.ts would otherwise copy or scan at every operation.
+ */
+
+/** The constraints of `cube` that are not the very same object in `other` (those change nothing between them). */
+function distinct(cube: LabelCube, other: LabelCube): LabelCube {
+  for (const [key, set] of cube) {
+    if (other.get(key) === set) return new Map([...cube].filter(([k, s]) => other.get(k) !== s));
+  }
+  return cube;
+}
+
+function cubesBoth(a: LabelCube, b: LabelCube): LabelCube | null {
+  return cubeIntersect(a, distinct(b, a));
+}
+
+function cubesLess(a: LabelCube, b: LabelCube): LabelCube[] {
+  return cubeSubtract(a, distinct(b, a));
+}
+
+function cubeHolds(outer: LabelCube, inner: LabelCube): boolean {
+  return cubeIncludes(distinct(outer, inner), inner);
+}
+
+/** As `nsIntersect`. */
+function namespacesBoth(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
+  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  const known = new Set([...small].filter((name) => large.has(name)));
+  const unknown: LabelCube[] = [];
+  for (const x of a.unknown) {
+    for (const y of b.unknown) {
+      const both = cubesMeet(x, y) ? cubesBoth(x, y) : null;
+      if (both) unknown.push(both);
+    }
+  }
+  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
+}
+
+/** As `nsSubtract`. */
+function namespacesLess(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
+  const known = new Set([...a.known].filter((name) => !b.known.has(name)));
+  let unknown: LabelCube[] = [...a.unknown];
+  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubesLess(x, y) : [x]));
+  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
+}
+
+/** As `nsIncludes`. */
+function namespacesInclude(outer: NamespaceSet, inner: NamespaceSet): boolean {
+  for (const name of inner.known) if (!outer.known.has(name)) return false;
+  return inner.unknown.every((cube) => outer.unknown.some((other) => cubeHolds(other, cube)));
+}
+
+/** As `regionIntersect` of two boxes: their intersection, or undefined when they do not meet. */
+function boxBoth(a: Box, b: Box): Box | undefined {
+  if (a.kind !== b.kind || !boxesMeet(a, b)) return undefined;
+  const kinds = DIMENSIONS[a.kind];
+  const dims: unknown[] = [];
+  for (const [i, kind] of kinds.entries()) {
+    const both = dimensionIntersect(kind, a.dims[i], b.dims[i]);
+    if (both === null) return undefined;
+    dims.push(both);
+  }
+  return { kind: a.kind, dims } as unknown as Box;
+}
+
+/** As `boxIncludes`. */
+function boxHolds(outer: Box, inner: Box): boolean {
+  const kinds = DIMENSIONS[outer.kind];
+  return outer.kind === inner.kind && CUT_ORDER[outer.kind].every((i) => dimensionIncludes(kinds[i] as DimensionKind, outer.dims[i], inner.dims[i]));
+}
+
+/** The values in both, or null when there are none. */
+function dimensionIntersect(kind: DimensionKind, a: unknown, b: unknown): unknown {
+  switch (kind) {
+    case 'namespaces': return namespacesBoth(a as NamespaceSet, b as NamespaceSet);
+    case 'labels': return cubesBoth(a as LabelCube, b as LabelCube);
+    case 'addresses': {
+      const both = ipIntersect(a as IpSet, b as IpSet);
+      return ipIsEmpty(both) ? null : both;
+    }
+    case 'ports': {
+      const both = portIntersect(a as PortSet, b as PortSet);
+      return portIsEmpty(both) ? null : both;
+    }
+  }
+}
+
+/** `a` less `b` as disjoint non-empty sets (several only for label cubes). */
+function dimensionPieces(kind: DimensionKind, a: unknown, b: unknown): unknown[] {
+  switch (kind) {
+    case 'namespaces': {
+      const rest = namespacesLess(a as NamespaceSet, b as NamespaceSet);
+      return rest ? [rest] : [];
+    }
+    case 'labels': return cubesLess(a as LabelCube, b as LabelCube);
+    case 'addresses': {
+      const rest = ipSubtract(a as IpSet, b as IpSet);
+      return ipIsEmpty(rest) ? [] : [rest];
+    }
+    case 'ports': {
+      const rest = portSubtract(a as PortSet, b as PortSet);
+      return portIsEmpty(rest) ? [] : [rest];
+    }
+  }
+}
+
+function dimensionIncludes(kind: DimensionKind, outer: unknown, inner: unknown): boolean {
+  switch (kind) {
+    case 'namespaces': return namespacesInclude(outer as NamespaceSet, inner as NamespaceSet);
+    case 'labels': return cubeHolds(outer as LabelCube, inner as LabelCube);
+    case 'addresses': return ipsInclude(outer as IpSet, inner as IpSet);
+    case 'ports': return portsInclude(outer as PortSet, inner as PortSet);
+  }
+}
+
+function dimensionContains(kind: DimensionKind, dim: unknown, value: unknown): boolean {
+  switch (kind) {
+    case 'namespaces': return nsContains(dim as NamespaceSet, value as NamespacePoint);
+    case 'labels': return cubeContains(dim as LabelCube, value as Record<string, string>);
+    case 'addresses': return ipContains(dim as IpSet, value as { family: 4 | 6; value: bigint });
+    case 'ports': return portContains(dim as PortSet, (value as { protocol: Protocol }).protocol, (value as { port: number }).port);
+  }
+}
+
+// ---------------------------------------------------------------- subjects
 
 /** Cheap pre-filter: can the guardrail's subject contain a pod the policy selects at all? */
 function subjectCanMeet(guardrail: CompiledGuardrail, walk: Pick<RuleWalk, 'policy' | 'universe'>): boolean {
@@ -205,7 +649,7 @@ function subjectCanMeet(guardrail: CompiledGuardrail, walk: Pick<RuleWalk, 'poli
   const own = walk.universe.known.get(walk.policy.namespace);
   if (own ? !subject.namespaces.match(own.labels) : subject.namespaces.cube === null) return false;
   if (subject.kind === 'namespaces') return true;
-  return subject.pods.cube !== null && walk.policy.podSelector.cube !== null && cubeIntersect(subject.pods.cube, walk.policy.podSelector.cube) !== null;
+  return subject.pods.cube !== null && walk.policy.podSelector.cube !== null && cubesMeet(subject.pods.cube, walk.policy.podSelector.cube);
 }
 
 // ---------------------------------------------------------------- regions
@@ -213,7 +657,7 @@ function subjectCanMeet(guardrail: CompiledGuardrail, walk: Pick<RuleWalk, 'poli
 function policyRuleRegion(policy: CompiledNetworkPolicy, rule: PolicyRule, direction: Direction, universe: NamespaceUniverse): { region: Box[]; notes: string[] } {
   const podCube = policy.podSelector.cube;
   if (podCube === null) return { region: [], notes: [] };
-  const subjectNamespaces = namespaceNamed(universe, policy.namespace);
+  const subjectNamespaces = ownNamespace(universe, policy.namespace);
   const { ports, notes } = policyPorts(rule);
   if (ports === NO_PORTS) return { region: [], notes };
   const region: Box[] = [];
@@ -228,11 +672,48 @@ function policyRuleRegion(policy: CompiledNetworkPolicy, rule: PolicyRule, direc
       region.push({ kind: 'address', dims: [subjectNamespaces, podCube, peer.ips, ports] });
       continue;
     }
-    const peerNamespaces = peer.namespaces ? namespacesMatching(universe, peer.namespaces.cube) : subjectNamespaces;
+    const peerNamespaces = peer.namespaces ? selectedNamespaces(universe, peer.namespaces) : subjectNamespaces;
     const peerPods = peer.pods ? peer.pods.cube : ANY_LABELS;
     if (peerPods !== null) podPeers(peerNamespaces, peerPods);
   }
   return { region, notes };
+}
+
+const ownMemos = new WeakMap<NamespaceUniverse, Map<string, NamespaceSet>>();
+
+/** `namespaceNamed`, remembered per universe (one set object per namespace, which `namespaceOfBoth` remembers by). */
+function ownNamespace(universe: NamespaceUniverse, name: string): NamespaceSet {
+  let memo = ownMemos.get(universe);
+  if (!memo) ownMemos.set(universe, (memo = new Map()));
+  let set = memo.get(name);
+  if (!set) {
+    if (memo.size >= NAMESPACE_MEMO_SIZE) memo.clear();
+    set = namespaceNamed(universe, name);
+    memo.set(name, set);
+  }
+  return set;
+}
+
+const namespaceMemos = new WeakMap<NamespaceUniverse, Map<string, NamespaceSet>>();
+/** Selectors remembered per universe; past this the memo starts over. */
+const NAMESPACE_MEMO_SIZE = 10_000;
+
+/**
+ * The namespaces a policy peer's selector matches, remembered per universe by the selector as
+ * written: a policy's selectors are compiled anew for each check, and matching them against every
+ * known namespace is the costly part of reading a policy in a large cluster.
+ */
+function selectedNamespaces(universe: NamespaceUniverse, selector: CompiledSelector): NamespaceSet {
+  let memo = namespaceMemos.get(universe);
+  if (!memo) namespaceMemos.set(universe, (memo = new Map()));
+  const key = JSON.stringify(selector.selector);
+  let set = memo.get(key);
+  if (!set) {
+    if (memo.size >= NAMESPACE_MEMO_SIZE) memo.clear();
+    set = namespacesMatching(universe, selector.cube);
+    memo.set(key, set);
+  }
+  return set;
 }
 
 interface PodPeers {
@@ -364,7 +845,7 @@ function describePods(namespaces: NamespaceSet, pods: LabelCube): string {
 }
 
 function describeNamespaces(set: NamespaceSet): string {
-  const known = [...set.known].sort()[0];
+  const known = firstName(set.known);
   if (known !== undefined) return `namespace ${known}`;
   const cube = set.unknown[0];
   if (!cube) return 'no namespace';
@@ -376,4 +857,11 @@ function describeNamespaces(set: NamespaceSet): string {
     return others === '{}' ? `namespace ${pinned}` : `namespace ${pinned} with ${others}`;
   }
   return others === '{}' ? 'any namespace' : `namespaces ${others}`;
+}
+
+/** The least name, as `[...names].sort()[0]` without the sort. */
+function firstName(names: ReadonlySet<string>): string | undefined {
+  let first: string | undefined;
+  for (const name of names) if (first === undefined || name < first) first = name;
+  return first;
 }
