@@ -237,7 +237,9 @@ async function startServer(ctx, kind, { label = kind, capSeconds, set = 'default
   const fd = openSync(logFile, 'w');
   let child;
   try {
-    child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: process.env });
+    // BENCH_CPU_PROF=DIR: each tierguard server writes a V8 CPU profile there when it stops
+    const profile = kind === 'tierguard' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+    child = spawn(process.execPath, [...profile, ...args], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: process.env });
   } finally {
     closeSync(fd);
   }

@@ -19,11 +19,14 @@ const OBJECTS = [
   'mutate-create-pod-generatename.json',
   'validate-update-pod.json',
   'mutate-create-deployment.json',
-  'mutate-create-replicaset.json',
   'mutate-create-cronjob.json',
   'mutate-create-networkpolicy.json',
   'validate-create-networkpolicy-dryrun.json',
 ];
+// A ReplicaSet its Deployment controls (captured from kube-controller-manager): both webhooks
+// leave it alone (the Deployment's template was judged at its own admission), so it is sent once
+// to each and allowed without a patch.
+const LEFT_ALONE = ['mutate-create-replicaset.json'];
 // Captured DELETE reviews, sent to /validate: allowed.
 const DELETES = ['validate-delete-pod.json', 'validate-delete-networkpolicy-dryrun.json'];
 
@@ -81,6 +84,14 @@ async function buildMix(ctx, server) {
       mutate,
       { name: `${f} /validate`, path: '/validate', body, uid, allowed: false, patched: false },
       { name: `${f} /validate (mutated)`, path: '/validate', body: JSON.stringify(review), uid, allowed: true, patched: false },
+    );
+  }
+  for (const f of LEFT_ALONE) {
+    const body = read(f);
+    const uid = JSON.parse(body).request.uid;
+    mix.push(
+      { name: `${f} /mutate`, path: '/mutate', body, uid, allowed: true, patched: false },
+      { name: `${f} /validate`, path: '/validate', body, uid, allowed: true, patched: false },
     );
   }
   for (const f of DELETES) {
