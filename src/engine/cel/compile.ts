@@ -4,6 +4,7 @@
  * variables, and the expected result type.
  */
 import type { ParseResult } from '@marcbachmann/cel-js';
+import { cooperativeShape } from './deadline.js';
 import { celEnvironment } from './environment.js';
 import { celErrorOf, offsetOf, positionOf, summaryOf } from './errors.js';
 import { CEL_LIMITS } from './limits.js';
@@ -22,6 +23,10 @@ export interface CelProgram {
   readonly source: string;
   /** The statically known result type (`bool`, `string`, ..., or `dyn` when only known at run time). */
   readonly resultType: string;
+  /** Nodes of the parsed expression: with the object's size, the work between two deadline checks. */
+  readonly nodes: number;
+  /** The cooperative time bound holds for it (./deadline.ts); otherwise only the hard one does. */
+  readonly cooperative: boolean;
 }
 
 export interface CelCompileOptions {
@@ -38,8 +43,11 @@ export type ExpectedType = 'bool' | 'string' | undefined;
 /** The only implementation of {@link CelProgram}; `evaluateCel` refuses anything else. */
 export class CompiledCelProgram implements CelProgram {
   readonly #run: ParseResult;
+  readonly nodes: number;
+  readonly cooperative: boolean;
   constructor(readonly source: string, readonly resultType: string, readonly expected: ExpectedType, run: ParseResult) {
     this.#run = run;
+    ({ nodes: this.nodes, cooperative: this.cooperative } = cooperativeShape(run.ast));
   }
 
   /** Evaluates against prepared variables; throws what the library throws. */

@@ -4,6 +4,7 @@
  * lacks. Built on first use (building it is the expensive part), never at import time.
  */
 import { Environment } from '@marcbachmann/cel-js';
+import { installDeadlineHook } from './deadline.js';
 import { CEL_LIMITS } from './limits.js';
 import { registerNetworkFunctions } from './network-functions.js';
 import { registerRegexFunctions } from './regex.js';
@@ -37,6 +38,7 @@ function buildEnvironment(): Environment {
   registerStringFunctions(env);
   registerRegexFunctions(env);
   registerNetworkFunctions(env);
+  installDeadlineHook(env);
   return env;
 }
 

@@ -1,10 +1,11 @@
 /**
- * Evaluates a compiled expression against prepared request variables. Never throws: every
- * failure is returned, with a message that names the problem and its position in the
+ * Evaluates a compiled expression against prepared request variables. Never throws, but for the
+ * cooperative time bound (`CelDeadlineError`, ./deadline.ts): every other failure is returned, with a message that names the problem and its position in the
  * expression but never contains request data.
  */
 import { CEL_MAP_PROTOTYPE, PreparedCelActivation } from './activation.js';
 import { CompiledCelProgram, type CelProgram } from './compile.js';
+import { CelDeadlineError } from './deadline.js';
 import { celErrorOf, offsetOf, positionOf, safeEvaluationMessage } from './errors.js';
 
 /**
@@ -45,6 +46,8 @@ export function evaluateCel(program: CelProgram, activation: unknown): CelEvalua
   try {
     value = program.run(activation.variables);
   } catch (error) {
+    // The bound ends the request's CEL evaluation, not just this expression.
+    if (error instanceof CelDeadlineError) throw error;
     return failure(program, safeEvaluationMessage(error), offsetOf(celErrorOf(error)));
   }
   if (value instanceof Promise) {

@@ -9,6 +9,7 @@
  */
 import { EvaluationError, type Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { checkCelDeadline } from './deadline.js';
 import { RENAMED_METHODS } from './internal-names.js';
 
 const RE2_MATCHES = RENAMED_METHODS.matches.internal;
@@ -54,6 +55,8 @@ function findAll(value: string, pattern: string, limit: bigint): string[] {
   const out: string[] = [];
   let previousEnd = -1;
   for (const match of patternFor(pattern).matchAll(value)) {
+    // A match costs about 0.5 µs here: a step like a comprehension's for the time bound.
+    checkCelDeadline();
     if (limit >= 0n && BigInt(out.length) >= limit) break;
     const text = String(match[0]);
     const start = match.index ?? 0;
