@@ -96,15 +96,58 @@ export function nsContains(set: NamespaceSet, point: NamespacePoint): boolean {
  * cube of `inner` shows it: false may still be a subset (callers then take the long way).
  */
 export function nsIncludes(outer: NamespaceSet, inner: NamespaceSet): boolean {
-  for (const name of inner.known) if (!outer.known.has(name)) return false;
-  return inner.unknown.every((cube) => outer.unknown.some((other) => cubeIncludes(other, cube)));
+  if (outer === inner) return true;
+  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeIncludes(other, cube)));
+}
+
+/** Every known name of `inner` is a known name of `outer`. */
+export function nsKnownIncluded(outer: NamespaceSet, inner: NamespaceSet): boolean {
+  if (outer === inner) return true;
+  if (inner.known.size > outer.known.size) return false;
+  if (inner.known.size <= SMALL_SET) return knownIncluded(outer.known, inner.known);
+  return pairMemo(includesMemo, outer, inner, () => knownIncluded(outer.known, inner.known));
+}
+
+function knownIncluded(outer: ReadonlySet<string>, inner: ReadonlySet<string>): boolean {
+  for (const name of inner) if (!outer.has(name)) return false;
+  return true;
 }
 
 /** True when some namespace is in both sets: `nsIntersect(a, b) !== null` without building it. */
 export function nsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
   const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
-  for (const name of small) if (large.has(name)) return true;
+  if (small.size <= SMALL_SET) {
+    for (const name of small) if (large.has(name)) return true;
+  } else if (pairMemo(meetMemo, a, b, () => knownMeet(small, large))) {
+    return true;
+  }
   return a.unknown.some((x) => b.unknown.some((y) => cubesMeet(x, y)));
+}
+
+function knownMeet(small: ReadonlySet<string>, large: ReadonlySet<string>): boolean {
+  for (const name of small) if (large.has(name)) return true;
+  return false;
+}
+
+/*
+ * Sets of known names as large as a cluster's namespaces (a selector like `env=prod`) are compared
+ * again and again: the sets of guardrail rules and policy peers are remembered per universe, so the
+ * same pairs meet check after check. Above SMALL_SET names, the answer about the known names is
+ * remembered per pair of set objects (weakly: it goes with the sets).
+ */
+const SMALL_SET = 16;
+const meetMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
+const includesMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
+
+function pairMemo(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>, a: NamespaceSet, b: NamespaceSet, compute: () => boolean): boolean {
+  let byB = memo.get(a);
+  if (!byB) memo.set(a, (byB = new WeakMap()));
+  let answer = byB.get(b);
+  if (answer === undefined) {
+    answer = compute();
+    byB.set(b, answer);
+  }
+  return answer;
 }
 
 export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {

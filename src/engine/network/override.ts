@@ -17,7 +17,7 @@ import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ALL_IPS, exampleCidr, ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipSubtract, type IpSet } from './ip-set.js';
 import { ABSENT, ANY_LABELS, cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
-import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsContains, nsIntersect, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsContains, nsIntersect, nsKnownIncluded, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portContains, portIntersect, portIsEmpty, portRange, portsInclude, portSubtract, portUnion, type PortSet, type Protocol } from './port-set.js';
 import { candidateEntries, type ChainEntry } from './chain-index.js';
 import { boxContainsPoint, boxesMeet, MAX_REGION_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Region } from './region.js';
@@ -99,7 +99,7 @@ export function checkOverrides(set: PolicySet, input: OverrideInput): OverrideCh
         if (expired()) throw new OverrideTimeoutError();
         const allowed = policyRuleRegion(policy, rule, direction, universe);
         if (allowed.region.length === 0) continue;
-        walkChain(chains[direction], { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired, work, found: findings });
+        walkChain(chains[direction], { policy, rule, direction, universe, region: allowed.region, notes: allowed.notes, expired, work, found: findings, settledBy: {} });
       }
     }
   } catch (error) {
@@ -182,6 +182,8 @@ interface RuleWalk {
   readonly work: { steps: number };
   /** Where findings are collected, so that those found before a bound stops the walk stand. */
   readonly found: OverrideFinding[];
+  /** The entry that last decided all of a (policy box, Deny box) pair: tried first for the next. */
+  readonly settledBy: { entry?: Entry };
 }
 
 const never = (): boolean => false;
@@ -196,23 +198,27 @@ const NO_BOXES: Region = [];
 interface Entry {
   readonly boxes: Region;
   readonly holes: Region;
+  /** A Pass rule of the current tier. */
+  readonly pass?: boolean;
 }
 
 /** What the walk of one policy rule knows of the enforced rules before its position. */
 interface ChainState {
-  /** Accept and Deny rules, of earlier tiers and of this one. */
-  readonly decided: Entry[];
-  /** Pass rules of this tier. */
-  passed: Entry[];
+  /** Accept and Deny rules of earlier tiers and of this one, and this tier's Pass rules. */
+  entries: Entry[];
+  /** The boxes of this tier's Pass rules so far: the holes of its later rules (a new array at each Pass). */
+  passHoles: Region;
 }
 
 /** Walks one policy rule through the chain, adding to `walk.found` as it goes. */
 function walkChain(chain: readonly ChainEntry[], walk: RuleWalk): void {
-  const state: ChainState = { decided: [], passed: [] };
+  const state: ChainState = { entries: [], passHoles: NO_BOXES };
   let tierIndex = -1;
   for (const { guardrail, tierIndex: entryTier } of chain) {
     if (entryTier !== tierIndex) {
-      state.passed = [];
+      // The traffic a Pass rule matched goes on to the next tier: it is undecided again.
+      if (state.passHoles.length > 0) state.entries = state.entries.filter((entry) => !entry.pass);
+      state.passHoles = NO_BOXES;
       tierIndex = entryTier;
     }
     if (guardrail.mode === 'Enforce') enforcedRules(guardrail, state, walk);
@@ -228,17 +234,21 @@ function enforcedRules(guardrail: CompiledGuardrail, state: ChainState, walk: Ru
     if (!regionsMeet(walk.region, match)) continue;
     boundSize(walk);
     if (rule.action === 'Deny') {
-      const example = deniedExample(match, [...state.decided, ...state.passed], walk);
+      const example = deniedExample(match, state.entries, walk);
       if (example) walk.found.push(finding(guardrail, rule, example, walk));
     }
-    if (rule.action === 'Pass') state.passed.push({ boxes: match, holes: NO_BOXES });
-    else state.decided.push({ boxes: match, holes: state.passed.flatMap((entry) => entry.boxes) });
+    if (rule.action === 'Pass') {
+      state.entries.push({ boxes: match, holes: NO_BOXES, pass: true });
+      state.passHoles = [...state.passHoles, ...match];
+    } else {
+      state.entries.push({ boxes: match, holes: state.passHoles });
+    }
   }
 }
 
 /** A Warn or Audit guardrail, evaluated as if it were enforced in its place (it changes nothing). */
 function virtualFindings(guardrail: CompiledGuardrail, state: ChainState, walk: RuleWalk): void {
-  const entries = [...state.decided, ...state.passed];
+  let entries = state.entries;
   for (const rule of guardrail.network?.[walk.direction] ?? []) {
     if (walk.expired()) throw new OverrideTimeoutError();
     const match = ruleRegion(guardrail, rule, walk.universe);
@@ -248,7 +258,9 @@ function virtualFindings(guardrail: CompiledGuardrail, state: ChainState, walk: 
       const example = deniedExample(match, entries, walk);
       if (example) walk.found.push(finding(guardrail, rule, example, walk));
     }
-    // Any earlier rule of the guardrail, Pass included, keeps what it matches from the later ones.
+    // Any earlier rule of the guardrail, Pass included, keeps what it matches from the later ones;
+    // the chain itself does not change.
+    if (entries === state.entries) entries = [...entries];
     entries.push({ boxes: match, holes: NO_BOXES });
   }
 }
@@ -272,9 +284,22 @@ function deniedExample(deny: Region, entries: readonly Entry[], walk: RuleWalk):
       if (!boxesMeet(allowed, denied)) continue;
       const point = pointOfBoth(allowed, denied);
       if (!point) continue;
-      const holders = entries.filter((entry) => decides(entry, point));
-      if (holders.length === 0) return exampleAround({ box: boxAround(allowed, denied, point), point }, entries);
-      if (holders.some((entry) => holdsBoth(entry, allowed, denied))) continue;
+      // The entry that settled the last pair often settles this one too (a broad earlier rule).
+      const hint = walk.settledBy.entry;
+      if (hint && decides(hint, point) && holdsBoth(hint, allowed, denied) && entries.includes(hint)) continue;
+      let held = false;
+      let settled = false;
+      for (const entry of entries) {
+        if (!decides(entry, point)) continue;
+        held = true;
+        if (holdsBoth(entry, allowed, denied)) {
+          walk.settledBy.entry = entry;
+          settled = true;
+          break;
+        }
+      }
+      if (!held) return exampleAround({ box: boxAround(allowed, denied, point), point }, entries);
+      if (settled) continue;
       const both = boxBoth(allowed, denied);
       if (!both) continue;
       const near = entries.filter((entry) => entry.boxes.some((box) => boxesMeet(box, both)));
@@ -564,8 +589,8 @@ function namespacesLess(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
 
 /** As `nsIncludes`. */
 function namespacesInclude(outer: NamespaceSet, inner: NamespaceSet): boolean {
-  for (const name of inner.known) if (!outer.known.has(name)) return false;
-  return inner.unknown.every((cube) => outer.unknown.some((other) => cubeHolds(other, cube)));
+  if (outer === inner) return true;
+  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeHolds(other, cube)));
 }
 
 /** As `regionIntersect` of two boxes: their intersection, or undefined when they do not meet. */
