@@ -42,12 +42,45 @@ describe('toCelValue', () => {
     expect(render(toCelValue(nested(depth)))).toEqual(expected(depth));
   });
 
-  it('keeps keys like __proto__ and constructor as data, inheriting nothing', () => {
-    const value = toCelValue(JSON.parse('{"__proto__": {"polluted": 1}, "constructor": "c", "a": {}}')) as Record<string, unknown>;
-    expect(Object.keys(value)).toEqual(['__proto__', 'constructor', 'a']);
-    expect(render(value)).toEqual({ inherits: false, entries: [['__proto__', { inherits: false, entries: [['polluted', '1n']] }], ['constructor', 'c'], ['a', { inherits: false, entries: [] }]] });
+  it('keeps keys like __proto__ and toString as data, inheriting nothing', () => {
+    const value = toCelValue(JSON.parse('{"__proto__": {"polluted": 1}, "toString": "c", "a": {}}')) as Record<string, unknown>;
+    expect(Object.keys(value)).toEqual(['__proto__', 'toString', 'a']);
+    expect(render(value)).toEqual({ inherits: false, entries: [['__proto__', { inherits: false, entries: [['polluted', '1n']] }], ['toString', 'c'], ['a', { inherits: false, entries: [] }]] });
     expect((value.a as Record<string, unknown>).polluted).toBeUndefined();
     expect('toString' in (value.a as object)).toBe(false);
+  });
+
+  it('makes an object with a key constructor a Map (the library tells maps by value.constructor), at any depth', () => {
+    for (const depth of [0, 3, 70]) {
+      let input: unknown = JSON.parse('{"constructor": "c", "__proto__": {"n": 1}}');
+      for (let i = 0; i < depth; i++) input = { a: input };
+      let value = toCelValue(input);
+      for (let i = 0; i < depth; i++) value = (value as Record<string, unknown>).a;
+      expect(value).toEqual(new Map<string, unknown>([['constructor', 'c'], ['__proto__', expect.objectContaining({ n: 1n })]]));
+    }
+  });
+
+  it('converts 10,000 levels of objects with a key constructor without deep recursion', () => {
+    let input: Record<string, unknown> = { constructor: 'leaf' };
+    for (let i = 0; i < 10_000; i++) input = { constructor: 'c', next: input };
+    let value = toCelValue(input) as Map<string, unknown>;
+    for (let i = 0; i < 10_000; i++) value = value.get('next') as Map<string, unknown>;
+    expect(value).toEqual(new Map([['constructor', 'leaf']]));
+  });
+
+  it.each([
+    { expression: "object.metadata.labels.all(k, k != 'bad')", labels: { constructor: 'x', bad: '1' }, value: false },
+    { expression: "!('bad' in object.metadata.labels)", labels: { constructor: 'x', bad: '1' }, value: false },
+    { expression: "object.metadata.labels['constructor'] == 'x'", labels: { constructor: 'x' }, value: true },
+    { expression: "object.metadata.?labels[?'owner'].orValue('') != ''", labels: { constructor: 'x' }, value: false },
+    { expression: 'size(object.metadata.labels) == 3', labels: { constructor: 'x', toString: 'y', hasOwnProperty: 'z' }, value: true },
+    { expression: "object.metadata.labels == {'constructor': 'x'}", labels: { constructor: 'x' }, value: false },
+  ])('judges labels $labels with a key constructor: $expression is $value', ({ expression, labels, value }) => {
+    // A map literal drops a key `constructor` (library behaviour), so the last one compares unequal.
+    const compiled = compileCel(expression, { expectBool: true });
+    if (!compiled.ok) expect.fail(compiled.error.message);
+    const activation = toCelActivation({ object: { metadata: { name: 'a', labels } }, oldObject: null, request: {}, namespaceObject: null });
+    expect(evaluateCel(compiled.program, activation)).toEqual({ ok: true, value });
   });
 
   it('does not modify its input', () => {

@@ -28,7 +28,8 @@ export const CEL_MAP_PROTOTYPE: object = Object.freeze(Object.create(null));
 
 /**
  * Makes the maps of converted values. Their prototype chain holds no property at all, so a key
- * like `__proto__` or `constructor` is only ever data, as with `Object.create(null)`; but objects
+ * like `__proto__` or `toString` is only ever data, as with `Object.create(null)` (an object with a
+ * key `constructor` becomes a `Map` instead: see `convertToMap`); but objects
  * made by a constructor keep V8's fast properties, where `Object.create(null)` makes dictionary
  * objects, a third slower to build.
  */
@@ -45,7 +46,8 @@ const RECURSION_DEPTH = 64;
 
 /**
  * A converted deep copy of a JSON value: integers as bigint, objects as maps whose prototype chain
- * is empty (a key like `__proto__` or `constructor` is only ever data), `undefined` members dropped.
+ * is empty (a key like `__proto__` is only ever data), or as a `Map` when they have a key
+ * `constructor`, `undefined` members dropped.
  * Any nesting depth is converted without deep recursion. The input is not modified.
  */
 export function toCelValue(root: unknown): unknown {
@@ -61,6 +63,7 @@ function convertShallow(value: unknown, depth: number): unknown {
     for (let i = 0; i < value.length; i++) target[i] = convertShallow(value[i], depth + 1);
     return target;
   }
+  if (Object.hasOwn(value, 'constructor')) return convertToMap(value, (member) => convertShallow(member, depth + 1));
   const target = new CelMap();
   for (const key of Object.keys(value)) {
     const member = (value as Record<string, unknown>)[key];
@@ -69,12 +72,27 @@ function convertShallow(value: unknown, depth: number): unknown {
   return target;
 }
 
+/**
+ * An object with a key `constructor` (a valid label or annotation key) as a `Map`: the library
+ * tells a map from other values by `value.constructor`, which that key would hide ("Unsupported
+ * type"), making any expression that reads the object an error.
+ */
+function convertToMap(value: object, convert: (member: unknown) => unknown): Map<string, unknown> {
+  const target = new Map<string, unknown>();
+  for (const key of Object.keys(value)) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member !== undefined) target.set(key, convert(member));
+  }
+  return target;
+}
+
 /** Iterative conversion, for values nested deeper than recursion should go. */
 function convertDeep(root: unknown): unknown {
-  const pending: [source: unknown, target: Record<string, unknown> | unknown[]][] = [];
+  type Target = Record<string, unknown> | unknown[] | Map<string, unknown>;
+  const pending: [source: unknown, target: Target][] = [];
   const copy = (value: unknown): unknown => {
     if (typeof value !== 'object' || value === null) return convertScalar(value);
-    const target: Record<string, unknown> | unknown[] = Array.isArray(value) ? new Array<unknown>(value.length) : new CelMap();
+    const target: Target = Array.isArray(value) ? new Array<unknown>(value.length) : Object.hasOwn(value, 'constructor') ? new Map() : new CelMap();
     pending.push([value, target]);
     return target;
   };
@@ -87,7 +105,9 @@ function convertDeep(root: unknown): unknown {
     }
     for (const key of Object.keys(source as object)) {
       const value = (source as Record<string, unknown>)[key];
-      if (value !== undefined) (target as Record<string, unknown>)[key] = copy(value);
+      if (value === undefined) continue;
+      if (target instanceof Map) target.set(key, copy(value));
+      else (target as Record<string, unknown>)[key] = copy(value);
     }
   }
   return result;

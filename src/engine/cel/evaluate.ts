@@ -23,7 +23,7 @@ function celTypeName(value: unknown): string {
     case 'number': return 'double';
     case 'boolean': return 'bool';
     case 'string': return 'string';
-    case 'object': return [null, Object.prototype, CEL_MAP_PROTOTYPE].includes(Object.getPrototypeOf(value)) ? 'map' : 'value';
+    case 'object': return value instanceof Map || [null, Object.prototype, CEL_MAP_PROTOTYPE].includes(Object.getPrototypeOf(value)) ? 'map' : 'value';
     default: return typeof value;
   }
 }
