@@ -12,7 +12,7 @@
 //
 // Settings: BENCH_APISERVER_REQUESTS (per target and phase and round, default 200),
 // BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (policy folder applied as cluster
-// objects, default examples/policies).
+// objects, default examples/policies), BENCH_APISERVER_TARGETS (pod, networkpolicy or both).
 import { runDriver, skipped } from './_cluster-driver.mjs';
 
 export const title = 'added latency through a real kube-apiserver';

@@ -28,20 +28,34 @@ const REQUESTS = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
 const CONFIG = process.env.BENCH_APISERVER_CONFIG ?? path.join(REPO_DIR, 'examples', 'policies');
 
+// Allowed by examples/policies and by the realistic set (bench/realistic-set.mjs, seed 1), so that
+// both measure an admitted CREATE.
 const pod = {
   apiVersion: 'v1', kind: 'Pod',
-  metadata: { name: 'bench', namespace: 'payments', labels: { app: 'api', team: 'payments', 'segment.tierguard.dev/domain': 'payments', 'data-classification': 'internal' } },
-  spec: { containers: [{ name: 'api', image: 'registry.example/api:1' }] },
+  metadata: {
+    name: 'bench', namespace: 'payments',
+    labels: {
+      app: 'api', team: 'payments', 'segment.tierguard.dev/domain': 'payments', 'data-classification': 'internal',
+      owner: 'payments-team', 'app.kubernetes.io/name': 'api', env: 'prod', 'data.tierguard.dev/classification': 'internal',
+    },
+  },
+  spec: {
+    serviceAccountName: 'api', securityContext: { runAsNonRoot: true },
+    containers: [{ name: 'api', image: 'registry.example.com/api:1.0', resources: { limits: { cpu: '100m' } }, securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true } }],
+  },
 };
 const networkPolicy = {
   apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
   metadata: { name: 'bench', namespace: 'payments', labels: { 'segment.tierguard.dev/domain': 'payments' } },
   spec: { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }] },
 };
+/** BENCH_APISERVER_TARGETS: which of them to send (default both). */
+const TARGET_NAMES = (process.env.BENCH_APISERVER_TARGETS ?? 'pod,networkpolicy').split(',');
 const targets = [
   { name: 'pod', path: '/api/v1/namespaces/payments/pods', body: JSON.stringify(pod) },
   { name: 'networkpolicy', path: '/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies', body: JSON.stringify(networkPolicy) },
-] as const;
+].filter((target) => TARGET_NAMES.includes(target.name));
+if (targets.length === 0) throw new Error(`BENCH_APISERVER_TARGETS=${process.env.BENCH_APISERVER_TARGETS}: expected pod, networkpolicy or both`);
 
 /** What is registered: no webhook, tierguard's, or the bare webhook's (same configurations). */
 const PHASES = ['without', 'with', 'bare'] as const;
@@ -190,7 +204,7 @@ async function main(): Promise<void> {
       let settled = 0;
       await waitFor(async () => {
         const before = { api: metricSum(await apiServerMetrics(), `${API_SERVER_WEBHOOK}_count`), tierguard: await tierguardCalls() };
-        await post('POST', `${targets[0].path}?dryRun=All`, targets[0].body);
+        await post('POST', `${targets[0]!.path}?dryRun=All`, targets[0]!.body);
         const calls = metricSum(await apiServerMetrics(), `${API_SERVER_WEBHOOK}_count`) - before.api;
         const tierguardCalled = (await tierguardCalls()) > before.tierguard;
         settled = calls === expectedCalls && tierguardCalled === (phase === 'with') ? settled + 1 : 0;

@@ -68,7 +68,7 @@ describe('toCelValue', () => {
     expect(value).toEqual(new Map([['constructor', 'leaf']]));
   });
 
-  it.each([
+  it.each<{ expression: string; labels: Record<string, string>; value: boolean }>([
     { expression: "object.metadata.labels.all(k, k != 'bad')", labels: { constructor: 'x', bad: '1' }, value: false },
     { expression: "!('bad' in object.metadata.labels)", labels: { constructor: 'x', bad: '1' }, value: false },
     { expression: "object.metadata.labels['constructor'] == 'x'", labels: { constructor: 'x' }, value: true },
