@@ -27,3 +27,16 @@ export async function runDriver(ctx, driverFile, timeoutSeconds) {
   });
   return JSON.parse(output.trim().split('\n').pop());
 }
+
+/** The columns both drivers report per target: latencies without and with the webhooks, and what they add. */
+export function latencyColumns(row) {
+  return {
+    requests: row.requests,
+    withoutP50ms: row.without.p50,
+    withP50ms: row.with.p50,
+    addedP50ms: row.addedP50,
+    withoutP99ms: row.without.p99,
+    withP99ms: row.with.p99,
+    addedP99ms: row.addedP99,
+  };
+}

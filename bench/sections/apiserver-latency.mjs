@@ -13,7 +13,7 @@
 // Settings: BENCH_APISERVER_REQUESTS (per target and phase and round, default 200),
 // BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (policy folder applied as cluster
 // objects, default examples/policies), BENCH_APISERVER_TARGETS (pod, networkpolicy or both).
-import { runDriver, skipped } from './_cluster-driver.mjs';
+import { latencyColumns, runDriver, skipped } from './_cluster-driver.mjs';
 
 export const title = 'added latency through a real kube-apiserver';
 
@@ -26,18 +26,7 @@ export function estimatedSeconds() {
 export async function run(ctx) {
   if (!process.env.KUBEBUILDER_ASSETS) return skipped(title, 'apiserver latency');
   const result = await runDriver(ctx, 'apiserver-latency.ts', estimatedSeconds() + 240);
-  const rows = result.rows.map((row) => ({
-    target: row.target,
-    requests: row.requests,
-    withoutP50ms: row.without.p50,
-    withP50ms: row.with.p50,
-    addedP50ms: row.addedP50,
-    withoutP99ms: row.without.p99,
-    withP99ms: row.with.p99,
-    addedP99ms: row.addedP99,
-    bareAddedP50ms: row.bareAddedP50,
-    bareAddedP99ms: row.bareAddedP99,
-  }));
+  const rows = result.rows.map((row) => ({ target: row.target, ...latencyColumns(row), bareAddedP50ms: row.bareAddedP50, bareAddedP99ms: row.bareAddedP99 }));
   const signed = (ms) => (ms < 0 ? `${ms}` : `+${ms}`);
   const added = (p50, p99) => rows.map((row) => `${row.target} ${signed(row[p50])}/${signed(row[p99])} ms`).join(', ');
   const connections = (name) => (result.connectionsOpened[name] === null ? 'n/a' : result.connectionsOpened[name]);

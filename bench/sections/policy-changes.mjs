@@ -6,7 +6,7 @@
 //
 // Settings: BENCH_POLICY_GUARDRAILS (default 1000), BENCH_POLICY_REQUESTS (per target, phase and
 // round, default 50), BENCH_POLICY_ROUNDS (default 2), BENCH_POLICY_RELOADS (default 10).
-import { runDriver, skipped } from './_cluster-driver.mjs';
+import { latencyColumns, runDriver, skipped } from './_cluster-driver.mjs';
 
 export const title = 'policy changes at scale in a real cluster';
 
@@ -20,17 +20,7 @@ export function estimatedSeconds() {
 export async function run(ctx) {
   if (!process.env.KUBEBUILDER_ASSETS) return skipped(title, 'policy changes');
   const result = await runDriver(ctx, 'policy-changes.ts', estimatedSeconds() + 300);
-  const rows = result.rows.map((row) => ({
-    target: `${row.target} admission`,
-    requests: row.requests,
-    withoutP50ms: row.without.p50,
-    withP50ms: row.with.p50,
-    addedP50ms: row.addedP50,
-    withoutP99ms: row.without.p99,
-    withP99ms: row.with.p99,
-    addedP99ms: row.addedP99,
-    tierguardMeanMs: row.tierguardMeanMs,
-  }));
+  const rows = result.rows.map((row) => ({ target: `${row.target} admission`, ...latencyColumns(row), tierguardMeanMs: row.tierguardMeanMs }));
   const summary = [
     `policy changes (${result.guardrails} guardrails, ${result.namespaces} namespaces as cluster objects): start to ready ${result.readyMs} ms, RSS ${result.readyRssMb} MB at ready and ${result.afterRssMb} MB after the runs`,
     `  admission added p99: ${result.rows.map((row) => `${row.target} ${row.addedP99} ms (tierguard's own mean ${row.tierguardMeanMs} ms)`).join(', ')}`,

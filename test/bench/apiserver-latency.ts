@@ -17,12 +17,12 @@
  * handshake per call would show). Prints one JSON line on stdout.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import { metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { freePort, isListening, spawnManaged } from '../helpers/managed-process.js';
+import { apiClient, loadAverage, percentile, round, runDriver, type ApiRequest } from './api-client.js';
 
 const REQUESTS = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
@@ -67,27 +67,6 @@ interface Webhook {
   readonly url: string;
   readonly caCert: string;
   readonly port: number;
-}
-
-type Post = (method: 'GET' | 'POST', requestPath: string, body?: string) => Promise<{ status: number; ms: number; text: string }>;
-
-function client(cluster: TestCluster): Post {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: readFileSync(cluster.caFile) });
-  const url = new URL(cluster.server);
-  return (method, requestPath, body) => new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = https.request({
-      host: url.hostname, port: url.port, method, path: requestPath, agent,
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${cluster.token.admin}`, ...(body === undefined ? {} : { 'Content-Length': Buffer.byteLength(body) }) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { text += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** bench/bare-server.mjs on a free port with a certificate for 127.0.0.1, stopped with the cluster. */
@@ -138,7 +117,7 @@ function newConnections(before: Set<number> | undefined, after: Set<number> | un
 }
 
 /** REQUESTS sequential dry runs of each target, appended to `times[target][phase]`. */
-async function timeRequests(post: Post, phase: Phase, times: Record<string, Record<Phase, number[]>>): Promise<void> {
+async function timeRequests(post: ApiRequest, phase: Phase, times: Record<string, Record<Phase, number[]>>): Promise<void> {
   for (let i = 0; i < REQUESTS; i += 1) {
     for (const target of targets) {
       const { status, ms, text } = await post('POST', `${target.path}?dryRun=All`, target.body);
@@ -148,8 +127,6 @@ async function timeRequests(post: Post, phase: Phase, times: Record<string, Reco
   }
 }
 
-const percentile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-const round = (value: number) => Math.round(value * 100) / 100;
 
 /** Sum and count of a histogram's series with `labels`, to subtract one reading from another. */
 interface Tally { count: number; sum: number }
@@ -163,15 +140,6 @@ interface Calls { mutate: Tally; validate: Tally }
 const zero = (): Calls => ({ mutate: { count: 0, sum: 0 }, validate: { count: 0, sum: 0 } });
 const add = (total: Calls, after: Calls, before: Calls): Calls => ({ mutate: plus(total.mutate, minus(after.mutate, before.mutate)), validate: plus(total.validate, minus(after.validate, before.validate)) });
 
-/** The 1, 5 and 15 minute load averages, or `n/a`: the figures mean little without them. */
-function loadAverage(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'n/a';
-  }
-}
-
 const API_SERVER_WEBHOOK = 'apiserver_admission_webhook_admission_duration_seconds';
 const TIERGUARD_DURATION = 'tierguard_admission_duration_seconds';
 /** How long the API server waited on each webhook call, by its type (`admit` or `validating`). */
@@ -179,7 +147,7 @@ const apiServerWaits = (text: string): Calls => ({ mutate: tally(text, API_SERVE
 /** tierguard's duration histogram, by webhook. */
 const tierguardTimes = (text: string): Calls => ({ mutate: tally(text, TIERGUARD_DURATION, { webhook: 'mutate' }), validate: tally(text, TIERGUARD_DURATION, { webhook: 'validate' }) });
 
-async function main(): Promise<void> {
+async function main(): Promise<Record<string, unknown>> {
   const cluster = await startCluster();
   try {
     await cluster.apply(readFileSync(path.join(REPO_DIR, 'examples', 'manifests', 'namespaces.yaml'), 'utf8'));
@@ -191,7 +159,7 @@ async function main(): Promise<void> {
     if (ready.code !== 0) throw new Error(`guardrails not Ready: ${ready.stderr}`);
     const bare = await startBareWebhook(cluster);
     const webhooks: Record<Exclude<Phase, 'without'>, Webhook> = { with: { name: 'tierguard', url: tierguard.url, caCert: tierguard.caCert, port: tierguard.port }, bare };
-    const post = client(cluster);
+    const post = apiClient(cluster);
     const apiServerMetrics = async () => (await post('GET', '/metrics')).text;
     const tierguardCalls = async () => metricSum(await tierguard.metrics(), `${TIERGUARD_DURATION}_count`);
 
@@ -247,7 +215,7 @@ async function main(): Promise<void> {
         bareAddedP50: round(bareWebhook.p50 - without.p50), bareAddedP99: round(bareWebhook.p99 - without.p99),
       };
     });
-    process.stdout.write(`${JSON.stringify({
+    return {
       config: path.relative(REPO_DIR, CONFIG),
       loadAverage: loadAverage(),
       rows,
@@ -258,13 +226,10 @@ async function main(): Promise<void> {
       }])),
       connectionsOpened: { tierguard: opened.with ?? null, bare: opened.bare ?? null },
       apiServerCalls: { tierguard: apiServerSide.with.mutate.count + apiServerSide.with.validate.count, bare: apiServerSide.bare.mutate.count + apiServerSide.bare.validate.count },
-    })}\n`);
+    };
   } finally {
     await cluster.stop();
   }
 }
 
-main().catch((error: Error) => {
-  process.stderr.write(`${error.stack ?? error.message}\n`);
-  process.exitCode = 1;
-});
+runDriver(main);

@@ -15,9 +15,9 @@
  * Prints one JSON line on stdout.
  */
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import { generateRealisticSet } from '../../bench/realistic-set.mjs';
 import { metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { apiClient, percentile, round, runDriver, type ApiRequest } from './api-client.js';
 
 const GUARDRAILS = Number(process.env.BENCH_POLICY_GUARDRAILS ?? 1000);
 const REQUESTS = Number(process.env.BENCH_POLICY_REQUESTS ?? 50);
@@ -41,27 +41,6 @@ const targets = [
   { name: 'Tier', path: '/apis/tierguard.dev/v1alpha1/tiers', body: JSON.stringify(newTier) },
 ] as const;
 
-function client(cluster: TestCluster) {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: readFileSync(cluster.caFile) });
-  const url = new URL(cluster.server);
-  return (method: string, requestPath: string, body: string, contentType = 'application/json'): Promise<{ status: number; ms: number; text: string }> => new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const req = https.request({
-      host: url.hostname, port: url.port, method, path: requestPath, agent,
-      headers: { 'Content-Type': contentType, Authorization: `Bearer ${cluster.token.admin}`, 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { text += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const percentile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-const round = (value: number) => Math.round(value * 100) / 100;
 const summary = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return { p50: round(percentile(sorted, 0.5)), p99: round(percentile(sorted, 0.99)), max: round(sorted.at(-1) ?? NaN) };
@@ -85,7 +64,7 @@ async function calls(tierguard: TierguardProcess, kind: string): Promise<{ count
   };
 }
 
-async function switchTo(phase: Phase, cluster: TestCluster, tierguard: TierguardProcess, post: ReturnType<typeof client>): Promise<void> {
+async function switchTo(phase: Phase, cluster: TestCluster, tierguard: TierguardProcess, post: ApiRequest): Promise<void> {
   if (phase === 'with') await cluster.registerWebhooks({ name: 'tierguard', url: tierguard.url, caBundle: tierguard.caCert });
   else await cluster.unregisterWebhooks('tierguard');
   let settled = 0;
@@ -99,7 +78,7 @@ async function switchTo(phase: Phase, cluster: TestCluster, tierguard: Tierguard
 }
 
 /** Creates every object with POSTs, a few at a time (kubectl's client-side throttling makes 2,000 objects take minutes). */
-async function createAll(post: ReturnType<typeof client>, set: ReturnType<typeof generateRealisticSet>): Promise<number> {
+async function createAll(post: ApiRequest, set: ReturnType<typeof generateRealisticSet>): Promise<number> {
   const started = performance.now();
   const collections: Record<string, string> = { Namespace: '/api/v1/namespaces', Tier: '/apis/tierguard.dev/v1alpha1/tiers', Guardrail: '/apis/tierguard.dev/v1alpha1/guardrails' };
   for (const objects of [set.namespaces, set.tiers, set.guardrails]) {
@@ -120,7 +99,7 @@ type Times = Record<string, Record<Phase, number[]>>;
 type Calls = Record<string, { count: number; sum: number }>;
 
 /** REQUESTS dry runs of each target per phase and round, and tierguard's own time for those with the webhooks. */
-async function timeAdmissions(cluster: TestCluster, tierguard: TierguardProcess, post: ReturnType<typeof client>): Promise<{ times: Times; inTierguard: Calls }> {
+async function timeAdmissions(cluster: TestCluster, tierguard: TierguardProcess, post: ApiRequest): Promise<{ times: Times; inTierguard: Calls }> {
   const times: Times = Object.fromEntries(targets.map((target) => [target.name, { without: [], with: [] }]));
   const inTierguard: Calls = Object.fromEntries(targets.map((target) => [target.name, { count: 0, sum: 0 }]));
   for (let r = 0; r < ROUNDS; r += 1) {
@@ -140,7 +119,7 @@ async function timeAdmissions(cluster: TestCluster, tierguard: TierguardProcess,
   return { times, inTierguard };
 }
 
-async function dryRuns(post: ReturnType<typeof client>, phase: Phase, times: Times): Promise<void> {
+async function dryRuns(post: ApiRequest, phase: Phase, times: Times): Promise<void> {
   for (let i = 0; i < REQUESTS; i += 1) {
     for (const target of targets) {
       const { status, ms, text } = await post('POST', `${target.path}?dryRun=All`, target.body);
@@ -150,11 +129,11 @@ async function dryRuns(post: ReturnType<typeof client>, phase: Phase, times: Tim
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<Record<string, unknown>> {
   const cluster = await startCluster();
   try {
     const set = generateRealisticSet({ guardrails: GUARDRAILS });
-    const post = client(cluster);
+    const post = apiClient(cluster, { maxSockets: 8 });
     const createMs = await createAll(post, set);
 
     const spawned = performance.now();
@@ -193,7 +172,7 @@ async function main(): Promise<void> {
         tierguardMeanMs: own.count > 0 ? round((own.sum / own.count) * 1000) : NaN,
       };
     });
-    process.stdout.write(`${JSON.stringify({
+    return {
       guardrails: set.stats.guardrails,
       namespaces: set.stats.namespaces,
       createSeconds: round(createMs / 1000),
@@ -202,13 +181,10 @@ async function main(): Promise<void> {
       rows,
       reload: summary(reloads),
       afterRssMb: residentMb(tierguard.process.pid),
-    })}\n`);
+    };
   } finally {
     await cluster.stop();
   }
 }
 
-main().catch((error: Error) => {
-  process.stderr.write(`${error.stack ?? error.message}\n`);
-  process.exitCode = 1;
-});
+runDriver(main);
