@@ -63,8 +63,9 @@ export const DEFAULT_MAX_OBJECT_VALUES = 200_000;
 export const DEFAULT_MAX_VALIDATIONS = 500;
 
 /**
- * The cooperative bound is used when the applicable expressions' nodes times the object's size
- * (values plus characters) is at most this: the work between two checks of the deadline is at
+ * The cooperative bound is used when the applicable expressions' nodes times the size of the
+ * variables (values plus characters of the object, the old object, the request and the
+ * namespace) is at most this: the work between two checks of the deadline is at
  * most about that product (./cel/deadline.ts). The costliest operations measured here take up to
  * 17 ns per unit (a map's equality or size, a `split`), so an expression that made every node
  * touch the whole object would overrun the deadline by at most about 0.2 s. The fixture Pod
@@ -146,7 +147,7 @@ export function evaluateValidations(input: ValidationInput, findings: Finding[],
   try {
     const bounded = input.runBounded;
     if (!bounded) run();
-    else if (bounded.cooperative && cooperative && nodes * size.weight <= COOPERATIVE_MAX_WORK) bounded.cooperative(run);
+    else if (bounded.cooperative && cooperative && nodes * (size.weight + contextWeight(input)) <= COOPERATIVE_MAX_WORK) bounded.cooperative(run);
     else bounded(run);
   } catch (error) {
     const skipped = applicable.length - done - 1;
@@ -175,6 +176,12 @@ function messageFor(validation: CompiledValidation, activation: unknown): string
     if (result.ok && typeof result.value === 'string' && result.value.trim() !== '' && !result.value.includes('\n')) return result.value;
   }
   return validation.message ?? `failed expression: ${validation.expression}`;
+}
+
+/** The weight (as `measure`) of the other variables: the request and the namespace (its annotations may hold 256 kB). */
+function contextWeight(input: ValidationInput): number {
+  const namespace = [input.namespace.labels, input.namespace.annotations ?? {}];
+  return measure([input.request, namespace], Number.POSITIVE_INFINITY).weight;
 }
 
 /**

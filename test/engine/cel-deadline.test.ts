@@ -48,7 +48,7 @@ function recordingRunner(reads = Infinity) {
   return { runner, used, asked: () => asked };
 }
 
-function evaluate(expressions: readonly string[], object: unknown, runner: BoundedRunner) {
+function evaluate(expressions: readonly string[], object: unknown, runner: BoundedRunner, annotations: Record<string, string> = {}) {
   const findings: Finding[] = [];
   const errors: RuleError[] = [];
   evaluateValidations({
@@ -57,7 +57,7 @@ function evaluate(expressions: readonly string[], object: unknown, runner: Bound
     object,
     oldObject: null,
     request: { operation: 'CREATE' },
-    namespace: { name: 'payments', labels: {} },
+    namespace: { name: 'payments', labels: {}, annotations },
     runBounded: runner,
     maxObjectValues: 200_000,
     maxValidations: 500,
@@ -99,6 +99,10 @@ describe('which bound an expression gets', () => {
     const large = recordingRunner();
     evaluate([expression], pod(1, 'r'.repeat(Math.ceil(COOPERATIVE_MAX_WORK / nodes) + 1)), large.runner);
     expect(large.used).toEqual(['hard']);
+    // The namespace counts too: its annotations may hold 256 kB that an expression can read.
+    const annotated = recordingRunner();
+    evaluate([expression], pod(2), annotated.runner, { note: 'n'.repeat(Math.ceil(COOPERATIVE_MAX_WORK / nodes) + 1) });
+    expect(annotated.used).toEqual(['hard']);
   });
 });
 
