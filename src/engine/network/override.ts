@@ -221,33 +221,17 @@ function walkChain(chain: readonly ChainEntry[], walk: RuleWalk): void {
       state.passHoles = NO_BOXES;
       tierIndex = entryTier;
     }
-    if (guardrail.mode === 'Enforce') enforcedRules(guardrail, state, walk);
-    else virtualFindings(guardrail, state, walk);
+    guardrailRules(guardrail, state, walk);
   }
 }
 
-/** An Enforce guardrail: each of its Deny rules that traffic no earlier rule decides reaches is a finding. */
-function enforcedRules(guardrail: CompiledGuardrail, state: ChainState, walk: RuleWalk): void {
-  for (const rule of guardrail.network?.[walk.direction] ?? []) {
-    if (walk.expired()) throw new OverrideTimeoutError();
-    const match = ruleRegion(guardrail, rule, walk.universe);
-    if (!regionsMeet(walk.region, match)) continue;
-    boundSize(walk);
-    if (rule.action === 'Deny') {
-      const example = deniedExample(match, state.entries, walk);
-      if (example) walk.found.push(finding(guardrail, rule, example, walk));
-    }
-    if (rule.action === 'Pass') {
-      state.entries.push({ boxes: match, holes: NO_BOXES, pass: true });
-      state.passHoles = [...state.passHoles, ...match];
-    } else {
-      state.entries.push({ boxes: match, holes: state.passHoles });
-    }
-  }
-}
-
-/** A Warn or Audit guardrail, evaluated as if it were enforced in its place (it changes nothing). */
-function virtualFindings(guardrail: CompiledGuardrail, state: ChainState, walk: RuleWalk): void {
+/**
+ * The rules of one guardrail that meet the policy rule, in order: each Deny rule that traffic no
+ * earlier rule decides reaches is a finding. An Enforce guardrail's rules join the chain; a Warn or
+ * Audit guardrail is evaluated as if it were enforced in its place, and changes nothing after it.
+ */
+function guardrailRules(guardrail: CompiledGuardrail, state: ChainState, walk: RuleWalk): void {
+  const enforced = guardrail.mode === 'Enforce';
   let entries = state.entries;
   for (const rule of guardrail.network?.[walk.direction] ?? []) {
     if (walk.expired()) throw new OverrideTimeoutError();
@@ -258,10 +242,16 @@ function virtualFindings(guardrail: CompiledGuardrail, state: ChainState, walk: 
       const example = deniedExample(match, entries, walk);
       if (example) walk.found.push(finding(guardrail, rule, example, walk));
     }
-    // Any earlier rule of the guardrail, Pass included, keeps what it matches from the later ones;
-    // the chain itself does not change.
-    if (entries === state.entries) entries = [...entries];
-    entries.push({ boxes: match, holes: NO_BOXES });
+    if (!enforced) {
+      // Any earlier rule of the guardrail, Pass included, keeps what it matches from the later ones.
+      if (entries === state.entries) entries = [...entries];
+      entries.push({ boxes: match, holes: NO_BOXES });
+    } else if (rule.action === 'Pass') {
+      state.entries.push({ boxes: match, holes: NO_BOXES, pass: true });
+      state.passHoles = [...state.passHoles, ...match];
+    } else {
+      state.entries.push({ boxes: match, holes: state.passHoles });
+    }
   }
 }
 
