@@ -1,12 +1,14 @@
 /**
  * Faults of the cluster policy runtime that a real API server cannot be made to produce on
- * demand, against the fake API server: watches that fail to list. What users see in a cluster
+ * demand, against the fake API server: watches that fail to list, and a watch that lags behind
+ * an object just created. What users see in a cluster
  * (swaps, the lifecycle, status conditions, namespace labels) is tested against a real
  * kube-apiserver in real-cluster-*.test.ts.
  */
 import { rmSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPolicyRuntime, type PolicyRuntime } from '../../src/cluster/policy-runtime.js';
+import { checkPolicyChange } from '../../src/policy/admit.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
 import { startFakeApiServer, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
@@ -68,5 +70,31 @@ describe('cluster policy runtime', () => {
     expect(await reloads('success')).toBe(0);
     fake.clearFailures();
     await waitFor(() => source.ready(), { what: 'readiness' });
+  });
+
+  it('settles a Tier priority conflict that admission missed while the watch lagged: the newer Tier stays out of force and says why', async () => {
+    const source = await start(() => {});
+    await waitFor(() => source.ready(), { what: 'readiness' });
+
+    // `first` is stored, but tierguard's watch has not delivered it yet.
+    fake.pauseWatches();
+    fake.create('tiers', tier('first', 800));
+    // Admission judges `second` on what the watches have seen: no clash, so it is admitted.
+    const judged = checkPolicyChange(await source.currentPolicyDocuments(), { operation: 'CREATE', object: tier('second', 800), oldObject: null });
+    expect(judged.problems).toEqual([]);
+    fake.create('tiers', tier('second', 800));
+    fake.resumeWatches();
+
+    await waitFor(() => source.source.latest()?.outcomes.get('cluster:Tier/second')?.state === 'out', { what: 'the newer Tier out of force' });
+    const outcome = source.source.latest()?.outcomes.get('cluster:Tier/second');
+    expect(outcome?.state === 'out' && outcome.problems.map((problem) => problem.message)).toEqual([
+      expect.stringMatching(/^priority 800 is already used by tier first \(cluster:Tier\/first#1\); tier priorities must be unique$/),
+    ]);
+    expect(source.source.latest()?.outcomes.get('cluster:Tier/first')).toEqual({ state: 'latest' });
+    expect(source.policy()?.tiers.map((t) => t.name)).toEqual(['first']);
+
+    // Once the watch has caught up, the same admission refuses it.
+    const again = checkPolicyChange(await source.currentPolicyDocuments(), { operation: 'CREATE', object: tier('third', 800), oldObject: null });
+    expect(again.problems.map((problem) => problem.message)).toEqual([expect.stringContaining('priority 800 is already used by tier first')]);
   });
 });
