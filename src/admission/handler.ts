@@ -25,8 +25,9 @@ export interface AdmissionHandlerOptions {
   /** The policy set in force; read once per request, so a reload never changes a request midway. */
   readonly policy: () => PolicySet | undefined;
   /**
-   * The Tier and Guardrail documents as they are now, to judge changes to them: in a cluster a
-   * fresh read from the API server (never the watch cache alone), else the documents in force.
+   * The Tier and Guardrail documents as they are now, to judge changes to them: in a cluster the
+   * latest version of every object as tierguard's watches last saw it (see
+   * `PolicyRuntime.currentPolicyDocuments`), else the documents in force.
    */
   readonly policyDocuments: () => readonly ManifestDocument[] | Promise<readonly ManifestDocument[]>;
   readonly namespaces: NamespaceLookup;
@@ -92,8 +93,8 @@ class MissingNamespaceError extends Error {}
 const POLICY_GROUP = 'tierguard.dev';
 
 /**
- * A Tier or Guardrail change, judged on the objects as they are now (`policyDocuments` reads them
- * from the API server in a cluster); see `policy/admit.ts` for what is refused.
+ * A Tier or Guardrail change, judged on the objects as they are now (`policyDocuments`: in a
+ * cluster, as the watches last saw them); see `policy/admit.ts` for what is refused.
  */
 async function answerPolicyChange(request: AdmissionRequest, options: AdmissionHandlerOptions): Promise<AdmissionResponse> {
   if (request.operation === 'CONNECT') return allowed(request.uid);
