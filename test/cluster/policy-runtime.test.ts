@@ -97,4 +97,25 @@ describe('cluster policy runtime', () => {
     const again = checkPolicyChange(await source.currentPolicyDocuments(), { operation: 'CREATE', object: tier('third', 800), oldObject: null });
     expect(again.problems.map((problem) => problem.message)).toEqual([expect.stringContaining('priority 800 is already used by tier first')]);
   });
+
+  it('lets a Tier be deleted while the watch has not delivered a Guardrail naming it; that Guardrail is then out of force, TierNotFound', async () => {
+    const guardrail = (name: string, tierName: string): FakeObject => ({
+      apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name },
+      spec: { tier: tierName, priority: 10, subject: { namespaces: {} }, ingress: [{ name: 'deny-dev', action: 'Deny', from: [{ namespaces: { matchLabels: { env: 'dev' } } }] }] },
+    });
+    const source = await start((server) => server.create('tiers', tier('doomed', 300)));
+    await waitFor(() => source.ready(), { what: 'readiness' });
+
+    fake.pauseWatches();
+    fake.create('guardrails', guardrail('late', 'doomed'));
+    // The deletion is judged on what the watches have seen: no Guardrail names the Tier yet.
+    const judged = checkPolicyChange(await source.currentPolicyDocuments(), { operation: 'DELETE', object: null, oldObject: tier('doomed', 300) });
+    expect(judged.problems).toEqual([]);
+    fake.delete('tiers', 'doomed');
+    fake.resumeWatches();
+
+    await waitFor(() => source.source.latest()?.outcomes.get('cluster:Guardrail/late')?.state === 'out', { what: 'the Guardrail out of force' });
+    expect(source.source.latest()?.outcomes.get('cluster:Guardrail/late')).toMatchObject({ state: 'out', reason: 'TierNotFound', tier: 'doomed' });
+    expect(source.policy()?.guardrails.map((g) => g.name)).toEqual([]);
+  });
 });
