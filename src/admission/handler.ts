@@ -12,7 +12,7 @@ import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import { isUnproven, type RuleError } from '../engine/findings.js';
 import { isNamespaceKind } from '../engine/targets.js';
-import { checkPolicyChange, REQUEST_SOURCE } from '../policy/admit.js';
+import { checkPolicyChange, REQUEST_SOURCE, type PolicyChangeKind } from '../policy/admit.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import { namespaceLabels, type NamespaceLookup } from '../policy/namespaces.js';
 import { logAll, type LogEntry, type Logger } from '../telemetry/logger.js';
@@ -25,11 +25,11 @@ export interface AdmissionHandlerOptions {
   /** The policy set in force; read once per request, so a reload never changes a request midway. */
   readonly policy: () => PolicySet | undefined;
   /**
-   * The Tier and Guardrail documents as they are now, to judge changes to them: in a cluster the
-   * latest version of every object as tierguard's watches last saw it (see
-   * `PolicyRuntime.currentPolicyDocuments`), else the documents in force.
+   * The Tier and Guardrail documents as they are now, to judge a change to them: in a cluster the
+   * latest version of every object as tierguard's watches last saw it, but every Guardrail as
+   * stored for a Tier DELETE (see `PolicyRuntime.currentPolicyDocuments`), else the documents in force.
    */
-  readonly policyDocuments: () => readonly ManifestDocument[] | Promise<readonly ManifestDocument[]>;
+  readonly policyDocuments: (change: PolicyChangeKind) => readonly ManifestDocument[] | Promise<readonly ManifestDocument[]>;
   readonly namespaces: NamespaceLookup;
   readonly engine: EngineOptions;
   readonly failureMode: FailureMode;
@@ -100,7 +100,7 @@ async function answerPolicyChange(request: AdmissionRequest, options: AdmissionH
   if (request.operation === 'CONNECT') return allowed(request.uid);
   let current: readonly ManifestDocument[];
   try {
-    current = await options.policyDocuments();
+    current = await options.policyDocuments({ kind: request.kind.kind, operation: request.operation });
   } catch (error) {
     // Never judged on a guess, whatever the failure mode: a Tier deleted unchecked could take its Guardrails out of force.
     options.metrics.errors.inc({ webhook: 'validate', reason: 'policy_read' });

@@ -11,6 +11,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, NamespaceInfo } from '../api/kube.js';
 import type { PolicySet } from '../engine/policy-set.js';
+import type { PolicyChangeKind } from '../policy/admit.js';
 import type { CompileResult } from '../policy/compile.js';
 import type { ManifestDocument } from '../policy/manifests.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
@@ -18,11 +19,12 @@ import { isClusterSource } from '../policy/problems.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { watchClusterPolicies } from './cluster-policies.js';
+import { decodePolicyObject, POLICY_PATHS, watchClusterPolicies } from './cluster-policies.js';
 import { watchConfigFiles } from './config-files.js';
 import { createKubeClient } from './kube-client.js';
 import { createNamespaceCache } from './namespace-cache.js';
 import { createNetworkPolicyCache } from './network-policy-cache.js';
+import { listAll } from './paged-list.js';
 import { createPolicySource, FILES_INPUT, type PolicySource } from './policy-source.js';
 import type { ResilientWatch } from './resilient-watch.js';
 import { createStatusWriter } from './status-writer.js';
@@ -50,15 +52,17 @@ export interface PolicyRuntime {
   /** For `createAdmissionHandler`: the set in force, read once per request. */
   readonly policy: () => PolicySet | undefined;
   /**
-   * For `createAdmissionHandler`: the Tier and Guardrail documents as they are now, to judge a
-   * change to one — the `--config` files in force plus, in a cluster, the latest version of every
+   * For `createAdmissionHandler`: the Tier and Guardrail documents as they are now, to judge
+   * `change` — the `--config` files in force plus, in a cluster, the latest version of every
    * object as tierguard's watches last saw it. Not a fresh LIST: at 1,000 Guardrails one costs
    * about a second of API server time (0.2 s from its watch cache), far past an admission's
    * budget. A watch lags by milliseconds, so an object created a moment before may be missed:
    * a Guardrail then gets the "tier does not exist yet" warning, and conflicts that slip through
    * are settled by the policy source (the newer object is out of force, its status says why).
+   * The exception is a Tier DELETE: a Guardrail the watch missed would be taken out of force,
+   * so the Guardrails are read with a quorum LIST (deletions are rare); a failed read rejects.
    */
-  readonly currentPolicyDocuments: () => Promise<readonly ManifestDocument[]>;
+  readonly currentPolicyDocuments: (change?: PolicyChangeKind) => Promise<readonly ManifestDocument[]>;
   readonly namespaces: NamespaceLookup;
   /** NetworkPolicies of the cluster (empty without one). */
   readonly networkPolicies: () => readonly KubeObject[];
@@ -106,10 +110,13 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
   const watches = [...(cluster?.watches ?? []), ...(namespaceCache ? [namespaceCache.watch] : []), ...(networkPolicies ? [networkPolicies.watch] : [])];
   return {
     policy: source.policy,
-    currentPolicyDocuments: async () => {
+    currentPolicyDocuments: async (change) => {
       if (!client) return source.documents();
       const files = source.documents().filter((doc) => !isClusterSource(doc.source));
-      return [...files, ...(source.given('Tier')?.documents ?? []), ...(source.given('Guardrail')?.documents ?? [])];
+      const guardrails = change?.kind === 'Tier' && change.operation === 'DELETE'
+        ? (await listAll({ client, path: POLICY_PATHS.Guardrail, decode: (raw) => decodePolicyObject('Guardrail', raw)?.document })).items
+        : source.given('Guardrail')?.documents ?? [];
+      return [...files, ...(source.given('Tier')?.documents ?? []), ...guardrails];
     },
     namespaces: namespaceCache ?? configNamespaces(source),
     networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,

@@ -23,6 +23,12 @@ export interface PolicyChange {
   readonly oldObject: unknown;
 }
 
+/** What the documents a change is judged on may depend on: a Tier DELETE needs every Guardrail as stored. */
+export interface PolicyChangeKind {
+  readonly kind: string;
+  readonly operation: Operation;
+}
+
 export interface PolicyChangeResult {
   /** Why the change is refused; empty when it is admitted. */
   readonly problems: readonly PolicyProblem[];

@@ -41,9 +41,9 @@ const set: PolicySet = { generation: 1, tiers: [tier], guardrails: [exploding], 
 let certs: TestCertificates;
 const servers: https.Server[] = [];
 
-async function serve(failureMode: FailureMode): Promise<{ port: number; metrics: Metrics }> {
+async function serve(failureMode: FailureMode, policyDocuments: Parameters<typeof createAdmissionHandler>[0]['policyDocuments'] = () => []): Promise<{ port: number; metrics: Metrics }> {
   const metrics = createMetrics();
-  const handler = createAdmissionHandler({ policy: () => set, policyDocuments: () => [], namespaces: staticNamespaceLookup(['payments', 'other'].map((name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }))), engine: { excludedNamespaces: new Set() }, failureMode, metrics, logger: silentLogger });
+  const handler = createAdmissionHandler({ policy: () => set, policyDocuments, namespaces: staticNamespaceLookup(['payments', 'other'].map((name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }))), engine: { excludedNamespaces: new Set() }, failureMode, metrics, logger: silentLogger });
   const server = https.createServer({ cert: certs.cert, key: certs.key, minVersion: 'TLSv1.2' }, createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics, logger: silentLogger }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
@@ -96,5 +96,23 @@ describe('--failure-mode', () => {
     const mutateAnswer = await post(port, '/mutate', review('mutate-create-pod'));
     expect(mutateAnswer).toMatchObject({ allowed: true, warnings: ['rule not evaluated, allowed by failure mode: exploding/labels.defaults: selector blew up'] });
     expect(mutateAnswer.patch).toBeUndefined();
+  });
+
+  it('allow does not cover a Tier DELETE whose Guardrails cannot be read: it is refused with 500, never judged on a guess', async () => {
+    const { port, metrics } = await serve('allow', (change) => {
+      if (change.kind === 'Tier' && change.operation === 'DELETE') throw new Error('503 from the API server');
+      return [];
+    });
+    const oldObject = { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name: 'security' }, spec: { priority: 100 } };
+    const body = {
+      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      request: { uid: 'tier-delete', kind: { group: 'tierguard.dev', version: 'v1alpha1', kind: 'Tier' }, name: 'security', operation: 'DELETE', userInfo: { username: 'admin' }, object: null, oldObject },
+    };
+    expect(await post(port, '/validate', body)).toEqual({
+      uid: 'tier-delete',
+      allowed: false,
+      status: { metadata: {}, status: 'Failure', reason: 'InternalError', code: 500, message: 'tierguard cannot read the Tiers and Guardrails to judge this change; try again: 503 from the API server' },
+    });
+    expect((await metrics.errors.get()).values.find((value) => value.labels.reason === 'policy_read')?.value).toBe(1);
   });
 });

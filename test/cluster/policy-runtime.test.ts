@@ -98,7 +98,7 @@ describe('cluster policy runtime', () => {
     expect(again.problems.map((problem) => problem.message)).toEqual([expect.stringContaining('priority 800 is already used by tier first')]);
   });
 
-  it('lets a Tier be deleted while the watch has not delivered a Guardrail naming it; that Guardrail is then out of force, TierNotFound', async () => {
+  it('refuses deleting a Tier that a Guardrail the watch has not delivered yet names: a Tier DELETE reads the Guardrails as stored', async () => {
     const guardrail = (name: string, tierName: string): FakeObject => ({
       apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name },
       spec: { tier: tierName, priority: 10, subject: { namespaces: {} }, ingress: [{ name: 'deny-dev', action: 'Deny', from: [{ namespaces: { matchLabels: { env: 'dev' } } }] }] },
@@ -108,14 +108,16 @@ describe('cluster policy runtime', () => {
 
     fake.pauseWatches();
     fake.create('guardrails', guardrail('late', 'doomed'));
-    // The deletion is judged on what the watches have seen: no Guardrail names the Tier yet.
-    const judged = checkPolicyChange(await source.currentPolicyDocuments(), { operation: 'DELETE', object: null, oldObject: tier('doomed', 300) });
-    expect(judged.problems).toEqual([]);
-    fake.delete('tiers', 'doomed');
-    fake.resumeWatches();
+    const deletion = { kind: 'Tier', operation: 'DELETE' } as const;
+    const judged = checkPolicyChange(await source.currentPolicyDocuments(deletion), { operation: 'DELETE', object: null, oldObject: tier('doomed', 300) });
+    expect(judged.problems.map((problem) => `${problem.object}: ${problem.path}: ${problem.message}`)).toEqual(['Guardrail late: spec.tier: still names tier "doomed"; delete or move it first']);
+    // The watched documents alone would have let it through.
+    const watched = checkPolicyChange(await source.currentPolicyDocuments(), { operation: 'DELETE', object: null, oldObject: tier('doomed', 300) });
+    expect(watched.problems).toEqual([]);
 
-    await waitFor(() => source.source.latest()?.outcomes.get('cluster:Guardrail/late')?.state === 'out', { what: 'the Guardrail out of force' });
-    expect(source.source.latest()?.outcomes.get('cluster:Guardrail/late')).toMatchObject({ state: 'out', reason: 'TierNotFound', tier: 'doomed' });
-    expect(source.policy()?.guardrails.map((g) => g.name)).toEqual([]);
+    // When that read fails, nothing is judged on a guess: the caller refuses (the handler answers 500).
+    fake.failNext({ pathPrefix: '/apis/tierguard.dev/v1alpha1/guardrails', status: 503, count: 1 });
+    await expect(source.currentPolicyDocuments(deletion)).rejects.toThrow();
+    fake.resumeWatches();
   });
 });
