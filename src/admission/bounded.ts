@@ -1,8 +1,8 @@
 /**
  * The time bound for policy code run on one request (CEL evaluation), two ways:
  * - hard: the work runs under a `vm` watchdog that terminates it when the bound passes, however it
- *   loops. The watchdog starts and joins a thread on every call (about 0.1 ms idle; 2.6 ms per Pod
- *   measured under load, where the join waits for the thread to be scheduled);
+ *   loops. The watchdog starts and joins a thread on every call: about 0.1 ms idle, and under load
+ *   the join waits for the thread to be scheduled (see ../engine/cel/deadline.ts);
  * - cooperative: the deadline is asked at every CEL comprehension step and between expressions
  *   (../engine/cel/deadline.ts), for the requests whose expressions and size keep the work between
  *   two checks small. The engine chooses (../engine/validations.ts).
