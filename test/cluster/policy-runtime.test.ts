@@ -39,6 +39,14 @@ async function start(setup: (server: FakeApiServer) => void, configPaths: string
   return runtime;
 }
 
+/**
+ * Ready, and every watch connected: the fake holds back only events for open watches (one opened
+ * later replays what it missed), so a test pausing them must wait for all four.
+ */
+async function waitForOpenWatches(source: PolicyRuntime): Promise<void> {
+  await waitFor(() => source.ready() && fake.openWatches >= source.watches.length, { what: 'readiness and every watch open' });
+}
+
 async function reloads(result: 'success' | 'failure'): Promise<number> {
   return (await metrics.reloads.get()).values.find((value) => value.labels.result === result)?.value ?? 0;
 }
@@ -74,7 +82,7 @@ describe('cluster policy runtime', () => {
 
   it('settles a Tier priority conflict that admission missed while the watch lagged: the newer Tier stays out of force and says why', async () => {
     const source = await start(() => {});
-    await waitFor(() => source.ready(), { what: 'readiness' });
+    await waitForOpenWatches(source);
 
     // `first` is stored, but tierguard's watch has not delivered it yet.
     fake.pauseWatches();
@@ -104,7 +112,7 @@ describe('cluster policy runtime', () => {
       spec: { tier: tierName, priority: 10, subject: { namespaces: {} }, ingress: [{ name: 'deny-dev', action: 'Deny', from: [{ namespaces: { matchLabels: { env: 'dev' } } }] }] },
     });
     const source = await start((server) => server.create('tiers', tier('doomed', 300)));
-    await waitFor(() => source.ready(), { what: 'readiness' });
+    await waitForOpenWatches(source);
 
     fake.pauseWatches();
     fake.create('guardrails', guardrail('late', 'doomed'));
