@@ -2,9 +2,9 @@
  * A cooperative time bound for CEL evaluation, for expressions whose every costly part is a loop.
  *
  * The hard bound (`vm` with a timeout, in ../../admission/bounded.ts) starts and joins a watchdog
- * thread on every call: about 0.1 ms on an idle machine, and on a busy one the join waits for the
- * thread to be scheduled (with it, a loaded server answered 357 Pod reviews/s at 2.65 ms of CPU
- * each and sat 44% idle; with this bound, 693/s at 1.6 ms). This bound instead asks
+ * thread on every call: about 0.1 ms of CPU on an idle machine, and on a busy one the join waits for the
+ * thread to be scheduled (in the bench, Pod reviews with the realistic set took 2.65 ms of CPU
+ * each with it, 1.6 ms with this bound). This bound instead asks
  * the caller's clock at every step of a comprehension (`all`, `exists`, `exists_one`), and the
  * caller asks it between expressions: an expression stops at its first step after the deadline.
  *
