@@ -6,7 +6,7 @@ import { describeObject, objectName } from '../admission/handler.js';
 import { diffPatch, type PatchOperation } from '../admission/patch.js';
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../api/kube.js';
 import type { FailureMode } from '../api/policy.js';
-import type { Finding } from '../engine/findings.js';
+import { errorSource, type Finding } from '../engine/findings.js';
 import { decide, violationLine } from '../engine/decision.js';
 import { mutate, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
 import { namespaceObjectContext } from '../engine/namespace-object.js';
@@ -109,7 +109,7 @@ function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, Nam
       warnings: decision.warnings,
       notes: decision.notes,
       patch,
-      ...(decision.errors.length > 0 ? { error: decision.errors.map((error) => `${error.guardrail}/${error.rule}: ${error.message}`).join('; ') } : {}),
+      ...(decision.errors.length > 0 ? { error: decision.errors.map((error) => `${errorSource(error)}: ${error.message}`).join('; ') } : {}),
     };
   } catch (error) {
     if (!(error instanceof InvalidObjectError)) throw error;

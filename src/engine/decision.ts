@@ -5,8 +5,7 @@
  * finding: its mode decides, the failure mode never does.
  */
 import type { FailureMode } from '../api/policy.js';
-import { isUnproven, type Finding, type RuleError } from './findings.js';
-import type { ValidationResult } from './evaluate.js';
+import { errorSource, isRequestError, isUnproven, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 
 /** Kubernetes shows warnings on one line each; tierguard keeps them under this many characters. */
 export const MAX_WARNING_LENGTH = 119;
@@ -33,13 +32,16 @@ export interface DecideOptions {
   readonly subject: string;
 }
 
-export function decide(result: ValidationResult, options: DecideOptions): Decision {
+/** What is decided on: the outcome of the rules, hints optional. */
+export type DecisionInput = Omit<RuleOutcome, 'hints'> & { readonly hints?: readonly string[] };
+
+export function decide(result: DecisionInput, options: DecideOptions): Decision {
   const enforced = result.findings.filter((finding) => finding.mode === 'Enforce');
   const { findings, errors } = result;
   const findingWarnings = findings.filter((finding) => finding.mode === 'Warn').map(warningFor);
   const notes = result.notes.map(shortWarning);
   if (errors.length > 0 && options.failureMode === 'allow') {
-    notes.push(...errors.map((error) => shortWarning(`rule not evaluated, allowed by failure mode: ${error.guardrail}/${error.rule}: ${error.message}`)));
+    notes.push(...errors.map((error) => shortWarning(`rule not evaluated, allowed by failure mode: ${errorSource(error)}: ${error.message}`)));
   }
   const warnings = [...findingWarnings, ...notes];
   if (enforced.length > 0) {
@@ -63,6 +65,7 @@ export function violationLine(finding: Finding): string {
 }
 
 function errorLine(error: RuleError): string {
+  if (isRequestError(error)) return `- error in the ${error.rule} of every guardrail: ${error.message}`;
   return `- error in tier ${error.tier}, guardrail ${error.guardrail}, rule ${error.rule}: ${error.message}`;
 }
 

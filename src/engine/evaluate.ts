@@ -6,7 +6,7 @@
 import type { GroupVersionKind, Operation } from '../api/admission.js';
 import type { Labels, NamespaceInfo } from '../api/kube.js';
 import type { Mode } from '../api/policy.js';
-import type { AppliedDefault, Finding, RuleError } from './findings.js';
+import { combineOutcomes, NO_OUTCOME, type AppliedDefault, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { namespaceObjectContext } from './namespace-object.js';
@@ -73,13 +73,8 @@ export interface MutationResult {
   readonly errors: readonly RuleError[];
 }
 
-export interface ValidationResult {
-  readonly findings: readonly Finding[];
-  readonly errors: readonly RuleError[];
-  readonly notes: readonly string[];
-  /** Lines a denial message ends with: how to get the change done (e.g. ask an admin). */
-  readonly hints?: readonly string[];
-}
+/** The findings, rule errors, notes and hints of every rule family that applies to the request. */
+export type ValidationResult = RuleOutcome;
 
 /** Why the engine leaves this request alone, or undefined when it evaluates it. */
 export function skipReason(request: EngineRequest, options: EngineOptions): string | undefined {
@@ -122,7 +117,10 @@ export function mutate(set: PolicySet, request: EngineRequest, options: EngineOp
     const parent = objectAt(request.object, target.metadataPath.slice(0, -1));
     if (parent === undefined) continue;
     const existing = labelsAt(request.object, target.metadataPath);
-    const additions = defaultsFor({ set, namespace: request.namespace, target, existing, notes, errors });
+    const defaults = defaultsFor({ set, namespace: request.namespace, target, existing });
+    notes.push(...defaults.notes);
+    errors.push(...defaults.errors);
+    const { additions } = defaults;
     if (additions.size === 0) continue;
     const labels: Record<string, string> = { ...existing };
     for (const [key, { value, guardrail }] of additions) {
@@ -139,23 +137,31 @@ interface DefaultsContext {
   readonly namespace: NamespaceContext;
   readonly target: LabelTarget;
   readonly existing: Labels;
-  readonly notes: string[];
-  readonly errors: RuleError[];
 }
 
-function defaultsFor({ set, namespace, target, existing, notes, errors }: DefaultsContext): Map<string, { value: string; guardrail: string }> {
+interface Defaults {
+  /** Label key → value and the guardrail that defaults it. */
+  readonly additions: ReadonlyMap<string, { value: string; guardrail: string }>;
+  readonly notes: readonly string[];
+  readonly errors: readonly RuleError[];
+}
+
+/** The defaults of the guardrails that apply, in precedence order: the first to default a key wins. */
+function defaultsFor({ set, namespace, target, existing }: DefaultsContext): Defaults {
   const additions = new Map<string, { value: string; guardrail: string }>();
-  eachApplicableGuardrail({ set, namespace, target, errors, rule: 'labels.defaults' }, (guardrail) => {
+  const notes: string[] = [];
+  const walked = eachLabelGuardrail({ set, namespace, target, rule: 'labels.defaults' }, (guardrail) => guardrail.labels.defaults);
+  for (const { guardrail, result: defaults } of walked.results) {
     const mine = new Map<string, string>();
-    for (const entry of guardrail.labels.defaults) {
+    for (const entry of defaults) {
       if (Object.prototype.hasOwnProperty.call(existing, entry.key) || additions.has(entry.key)) continue;
       const value = 'value' in entry ? entry.value : namespace.labels[entry.fromNamespaceLabel];
       if (value !== undefined) mine.set(entry.key, value);
       else notes.push(`${guardrail.name}: namespace ${namespace.name} has no label ${(entry as { fromNamespaceLabel: string }).fromNamespaceLabel}; ${entry.key} not defaulted`);
     }
     for (const [key, value] of mine) additions.set(key, { value, guardrail: guardrail.name });
-  });
-  return additions;
+  }
+  return { additions, notes, errors: walked.errors };
 }
 
 /**
@@ -181,41 +187,53 @@ interface GuardrailWalk {
   readonly set: PolicySet;
   readonly namespace: NamespaceContext;
   readonly target: LabelTarget;
-  readonly errors: RuleError[];
   readonly rule: string;
 }
 
 /**
- * Calls `visit` for every guardrail with label rules for the target's resource whose namespace
+ * `evaluate` of every guardrail with label rules for the target's resource whose namespace
  * selector matches, in precedence order. A guardrail that throws becomes a `RuleError` and the
  * others go on; a malformed object (`InvalidObjectError`) is the request's fault and propagates.
  */
-function eachApplicableGuardrail(walk: GuardrailWalk, visit: (guardrail: LabelGuardrail) => void): void {
+function eachLabelGuardrail<T>(walk: GuardrailWalk, evaluate: (guardrail: LabelGuardrail) => T): { results: { guardrail: LabelGuardrail; result: T }[]; errors: RuleError[] } {
+  const results: { guardrail: LabelGuardrail; result: T }[] = [];
+  const errors: RuleError[] = [];
   for (const guardrail of walk.set.labelGuardrails[walk.target.resource] as readonly LabelGuardrail[]) {
     try {
-      if (guardrail.labels.namespaces(walk.namespace.labels)) visit(guardrail);
+      if (guardrail.labels.namespaces(walk.namespace.labels)) results.push({ guardrail, result: evaluate(guardrail) });
     } catch (error) {
       if (error instanceof InvalidObjectError) throw error;
-      walk.errors.push({ tier: guardrail.tier.name, guardrail: guardrail.name, rule: walk.rule, message: errorMessage(error) });
+      errors.push({ tier: guardrail.tier.name, guardrail: guardrail.name, rule: walk.rule, message: errorMessage(error) });
     }
   }
+  return { results, errors };
 }
 
 /**
- * Collects every finding of the label rules that apply to the object, across all guardrails and
- * all targets. A guardrail whose evaluation throws becomes a `RuleError`; a malformed object
- * throws `InvalidObjectError` (the request is bad, not the rule).
+ * Every finding and rule error of the rule families that apply to the object: namespace
+ * relabelling, label rules, the network override check and CEL validations. A guardrail whose
+ * evaluation throws becomes a `RuleError`; a malformed object throws `InvalidObjectError` (the
+ * request is bad, not the rule).
  */
 export function validate(set: PolicySet, request: EngineRequest, options: EngineOptions): ValidationResult {
+  if (skipReason(request, options) !== undefined) return NO_OUTCOME;
+  const relabelling = isNamespaceUpdate(request) ? checkRelabel(set, request, options) : NO_OUTCOME;
+  // On a subresource (namespaces/status, namespaces/finalize) only relabelling is checked.
+  if (request.subResource) return relabelling;
+  const isNetworkPolicy = request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy';
+  return combineOutcomes([
+    relabelling,
+    labelFindings(set, request),
+    isNetworkPolicy ? networkFindings(set, request, options.networkCheckBudget) : NO_OUTCOME,
+    celFindings(set, request, options),
+  ]);
+}
+
+/** The `labels.required` rules of every guardrail that applies, on every label target of the object. */
+function labelFindings(set: PolicySet, request: EngineRequest): RuleOutcome {
   const findings: Finding[] = [];
   const errors: RuleError[] = [];
   const notes: string[] = [];
-  if (skipReason(request, options) !== undefined) return { findings, errors, notes };
-  const relabelling = isNamespaceUpdate(request) ? checkRelabel(set, request, options) : undefined;
-  if (relabelling) findings.push(...relabelling.findings);
-  const hints = relabelling?.hints ?? [];
-  // On a subresource (namespaces/status, namespaces/finalize) only relabelling is checked.
-  if (request.subResource) return { findings, errors, notes, hints };
   const isUpdate = request.operation === 'UPDATE' && isPlainObject(request.oldObject);
   for (const target of labelTargetsOf(request.kind)) {
     const labels = labelsAt(request.object, target.metadataPath);
@@ -223,20 +241,13 @@ export function validate(set: PolicySet, request: EngineRequest, options: Engine
     if (!request.namespace.known && set.labelGuardrails[target.resource].length > 0) {
       notes.push(`namespace ${request.namespace.name} is unknown to tierguard: matched on its name label only`);
     }
-    eachApplicableGuardrail({ set, namespace: request.namespace, target, errors, rule: 'labels.required' }, (guardrail) => {
-      const found: Finding[] = [];
-      for (const rule of guardrail.labels.required) {
-        const finding = checkRequired({ guardrail, rule, target, labels, oldLabels, namespace: request.namespace });
-        if (finding) found.push(finding);
-      }
-      findings.push(...found);
-    });
+    const walked = eachLabelGuardrail({ set, namespace: request.namespace, target, rule: 'labels.required' }, (guardrail) => guardrail.labels.required
+      .map((rule) => checkRequired({ guardrail, rule, target, labels, oldLabels, namespace: request.namespace }))
+      .filter((finding): finding is Finding => finding !== undefined));
+    for (const { result } of walked.results) findings.push(...result);
+    errors.push(...walked.errors);
   }
-  if (request.kind.group === 'networking.k8s.io' && request.kind.kind === 'NetworkPolicy') {
-    findings.push(...networkFindings(set, request, options.networkCheckBudget));
-  }
-  celFindings(set, request, options, { findings, errors });
-  return { findings, errors, notes, hints };
+  return { findings, errors, notes, hints: [] };
 }
 
 function isNamespaceUpdate(request: EngineRequest): boolean {
@@ -247,8 +258,8 @@ function isNamespaceUpdate(request: EngineRequest): boolean {
  * Namespace UPDATE: a change to a label some guardrail reads is a finding of each such guardrail,
  * unless the requester is an admin. Both label sets are read from the objects themselves.
  */
-function checkRelabel(set: PolicySet, request: EngineRequest, options: EngineOptions): { findings: Finding[]; hints: string[] } {
-  if (!isPlainObject(request.oldObject) || isAdmin(options.admins, request.userInfo)) return { findings: [], hints: [] };
+function checkRelabel(set: PolicySet, request: EngineRequest, options: EngineOptions): RuleOutcome {
+  if (!isPlainObject(request.oldObject) || isAdmin(options.admins, request.userInfo)) return NO_OUTCOME;
   const { name } = request.namespace;
   const findings = relabelFindings({
     set,
@@ -256,15 +267,15 @@ function checkRelabel(set: PolicySet, request: EngineRequest, options: EngineOpt
     before: namespaceObjectContext(request.oldObject, name).labels,
     after: namespaceObjectContext(request.object, name).labels,
   });
-  return { findings, hints: findings.some((finding) => finding.mode === 'Enforce') ? [adminHint(options.admins)] : [] };
+  return { ...NO_OUTCOME, findings, hints: findings.some((finding) => finding.mode === 'Enforce') ? [adminHint(options.admins)] : [] };
 }
 
-function celFindings(set: PolicySet, request: EngineRequest, options: EngineOptions, out: { findings: Finding[]; errors: RuleError[] }): void {
+function celFindings(set: PolicySet, request: EngineRequest, options: EngineOptions): RuleOutcome {
   // Every checked kind has exactly one target resource.
   const resource = labelTargetsOf(request.kind)[0]?.resource;
   const guardrails = resource ? set.validationGuardrails[resource] : [];
-  if (!resource || guardrails.length === 0) return;
-  evaluateValidations({
+  if (!resource || guardrails.length === 0) return NO_OUTCOME;
+  return evaluateValidations({
     guardrails,
     resources: new Set([resource]),
     object: request.object,
@@ -274,7 +285,7 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
     ...(options.runBounded ? { runBounded: options.runBounded } : {}),
     maxObjectValues: options.maxObjectValues ?? DEFAULT_MAX_OBJECT_VALUES,
     maxValidations: options.maxValidations ?? DEFAULT_MAX_VALIDATIONS,
-  }, out.findings, out.errors);
+  });
 }
 
 /**
@@ -283,7 +294,7 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
  * strictest mode of the guardrails that could apply, so an Enforce guardrail denies the policy
  * whatever `--failure-mode` says (a policy padded past a bound must not get in unchecked).
  */
-function networkFindings(set: PolicySet, request: EngineRequest, budget?: EngineOptions['networkCheckBudget']): Finding[] {
+function networkFindings(set: PolicySet, request: EngineRequest, budget?: EngineOptions['networkCheckBudget']): RuleOutcome {
   const deadline = budget ? budget.now() + budget.timeoutMs : Infinity;
   const check = checkOverrides(set, {
     policy: request.object,
@@ -303,7 +314,7 @@ function networkFindings(set: PolicySet, request: EngineRequest, budget?: Engine
     warning: override.short,
   }));
   const unproven = check.unproven && unprovenFinding(check.unproven, budget?.timeoutMs);
-  return unproven ? [...findings, unproven] : findings;
+  return { ...NO_OUTCOME, findings: unproven ? [...findings, unproven] : findings };
 }
 
 const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, Audit: 0 };

@@ -35,11 +35,57 @@ export function isUnproven(finding: Pick<Finding, 'kind'>): boolean {
  * Not a violation: `--failure-mode` decides. The network override check's bounds are not rule
  * errors but `unproven` findings (see `Finding.kind`).
  */
-export interface RuleError {
+export type RuleError = GuardrailError | RequestError;
+
+/** One rule of one guardrail could not be evaluated. */
+export interface GuardrailError {
+  readonly scope?: 'guardrail';
   readonly tier: string;
   readonly guardrail: string;
   readonly rule: string;
   readonly message: string;
+}
+
+/**
+ * A family of rules could not be evaluated for this request as a whole, whatever the guardrail
+ * (e.g. the object is too large for the CEL validations): no tier or guardrail to name.
+ */
+export interface RequestError {
+  readonly scope: 'request';
+  /** The family of rules, e.g. `validations`. */
+  readonly rule: string;
+  readonly message: string;
+}
+
+export function isRequestError(error: RuleError): error is RequestError {
+  return error.scope === 'request';
+}
+
+/** `guardrail/rule`, or the family of rules alone for an error about the whole request. */
+export function errorSource(error: RuleError): string {
+  return isRequestError(error) ? error.rule : `${error.guardrail}/${error.rule}`;
+}
+
+/** What one family of rules (labels, network, CEL, namespace relabelling) makes of a request. */
+export interface RuleOutcome {
+  readonly findings: readonly Finding[];
+  readonly errors: readonly RuleError[];
+  /** Lines for the requester that are neither findings nor errors (an unknown namespace, a default not applied). */
+  readonly notes: readonly string[];
+  /** Lines a denial message ends with: how to get the change done (e.g. ask an admin). */
+  readonly hints: readonly string[];
+}
+
+export const NO_OUTCOME: RuleOutcome = { findings: [], errors: [], notes: [], hints: [] };
+
+/** The outcomes of several families, in order. */
+export function combineOutcomes(outcomes: readonly RuleOutcome[]): RuleOutcome {
+  return {
+    findings: outcomes.flatMap((outcome) => outcome.findings),
+    errors: outcomes.flatMap((outcome) => outcome.errors),
+    notes: outcomes.flatMap((outcome) => outcome.notes),
+    hints: outcomes.flatMap((outcome) => outcome.hints),
+  };
 }
 
 /** A default label the mutating webhook injects. */

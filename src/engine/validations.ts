@@ -7,7 +7,7 @@
 import type { Labels } from '../api/kube.js';
 import type { RuleResource } from '../api/policy.js';
 import { checkCelDeadline, evaluateCel, toCelActivation, type CelProgram } from './cel/index.js';
-import type { Finding, RuleError } from './findings.js';
+import { NO_OUTCOME, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 import type { CompiledGuardrail } from './policy-set.js';
 
 export interface CompiledValidation {
@@ -114,18 +114,19 @@ function applicableValidations(guardrails: readonly CompiledGuardrail[], resourc
   return applicable;
 }
 
-export function evaluateValidations(input: ValidationInput, findings: Finding[], errors: RuleError[]): void {
+/** Evaluates every validation of `input.guardrails` that applies, in order, within the caller's bound. */
+export function evaluateValidations(input: ValidationInput): RuleOutcome {
   const { entries: applicable, nodes, cooperative } = applicableValidations(input.guardrails, input.resources);
-  if (applicable.length === 0) return;
+  if (applicable.length === 0) return NO_OUTCOME;
   if (applicable.length > input.maxValidations) {
-    errors.push({ tier: '-', guardrail: '-', rule: ALL_VALIDATIONS, message: `${applicable.length} CEL validations apply to this object, more than the limit of ${input.maxValidations} (--max-validations); none was evaluated` });
-    return;
+    return requestError(`${applicable.length} CEL validations apply to this object, more than the limit of ${input.maxValidations} (--max-validations); none was evaluated`);
   }
   const size = measure([input.object, input.oldObject], input.maxObjectValues);
   if (size.values > input.maxObjectValues) {
-    errors.push({ tier: '-', guardrail: '-', rule: ALL_VALIDATIONS, message: `the object has more than ${input.maxObjectValues} values, too large for CEL validations (--max-object-values)` });
-    return;
+    return requestError(`the object has more than ${input.maxObjectValues} values, too large for CEL validations (--max-object-values)`);
   }
+  const findings: Finding[] = [];
+  const errors: RuleError[] = [];
   let current = applicable[0] as (typeof applicable)[number];
   let done = 0;
   const run = () => {
@@ -154,6 +155,12 @@ export function evaluateValidations(input: ValidationInput, findings: Finding[],
     const more = skipped > 0 ? ` (${skipped} later validation${skipped === 1 ? '' : 's'} not evaluated)` : '';
     errors.push({ tier: current.guardrail.tier.name, guardrail: current.guardrail.name, rule: current.validation.id, message: `${errorText(error, input.runBounded?.timeoutMs)}${more}` });
   }
+  return { findings, errors, notes: [], hints: [] };
+}
+
+/** None of the validations was evaluated, for a reason of the request as a whole (a limit). */
+function requestError(message: string): RuleOutcome {
+  return { ...NO_OUTCOME, errors: [{ scope: 'request', rule: ALL_VALIDATIONS, message }] };
 }
 
 type Outcome = { kind: 'pass' } | { kind: 'finding'; finding: Finding } | { kind: 'error'; error: RuleError };

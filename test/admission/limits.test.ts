@@ -104,7 +104,7 @@ describe('--max-object-values: the size of the object given to CEL validations',
         reason: 'InternalError',
         code: 500,
         message: 'Pod payments/api-0 is denied by tierguard: 1 rule could not be evaluated (failure mode deny):\n'
-          + '- error in tier -, guardrail -, rule validations: the object has more than 1000 values, too large for CEL validations (--max-object-values)',
+          + '- error in the validations of every guardrail: the object has more than 1000 values, too large for CEL validations (--max-object-values)',
       },
     });
   });
@@ -140,7 +140,7 @@ describe('--max-validations: the CEL validations evaluated for one request', () 
       reason: 'InternalError',
       code: 500,
       message: 'Pod payments/api-0 is denied by tierguard: 1 rule could not be evaluated (failure mode deny):\n'
-        + '- error in tier -, guardrail -, rule validations: 3 CEL validations apply to this object, more than the limit of 2 (--max-validations); none was evaluated',
+        + '- error in the validations of every guardrail: 3 CEL validations apply to this object, more than the limit of 2 (--max-validations); none was evaluated',
     });
   });
 
@@ -161,7 +161,7 @@ describe('--max-validations with --failure-mode allow', () => {
     const response = await validate(server(), body);
     expect(response.allowed).toBe(true);
     // Warnings are cut to 119 characters; the log line has the whole message.
-    expect(response.warnings).toEqual([expect.stringMatching(/^rule not evaluated, allowed by failure mode: -\/validations: 3 CEL validations apply to this object/)]);
+    expect(response.warnings).toEqual([expect.stringMatching(/^rule not evaluated, allowed by failure mode: validations: 3 CEL validations apply to this object/)]);
   });
 });
 

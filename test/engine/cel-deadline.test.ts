@@ -10,7 +10,6 @@ import { boundedRunner } from '../../src/admission/bounded.js';
 import { compileCel, evaluateWithin } from '../../src/engine/cel/index.js';
 import type { CompiledGuardrail } from '../../src/engine/policy-set.js';
 import { COOPERATIVE_MAX_WORK, evaluateValidations, type BoundedRunner } from '../../src/engine/validations.js';
-import type { Finding, RuleError } from '../../src/engine/findings.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
 
 const API = 'tierguard.dev/v1alpha1';
@@ -49,9 +48,7 @@ function recordingRunner(reads = Infinity) {
 }
 
 function evaluate(expressions: readonly string[], object: unknown, runner: BoundedRunner, annotations: Record<string, string> = {}) {
-  const findings: Finding[] = [];
-  const errors: RuleError[] = [];
-  evaluateValidations({
+  const { findings, errors } = evaluateValidations({
     guardrails: guardrailsWith(expressions),
     resources: new Set(['Pod']),
     object,
@@ -61,7 +58,7 @@ function evaluate(expressions: readonly string[], object: unknown, runner: Bound
     runBounded: runner,
     maxObjectValues: 200_000,
     maxValidations: 500,
-  }, findings, errors);
+  });
   return { findings, errors };
 }
 
