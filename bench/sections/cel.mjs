@@ -24,7 +24,7 @@ export async function run(ctx) {
   const dist = (p) => import(pathToFileURL(path.join(ctx.repoRoot, 'dist', p)).href);
   const { compilePolicySet } = await dist('policy/compile.js');
   const { validate } = await dist('engine/evaluate.js');
-  const { boundedRunner } = await dist('admission/bounded.js');
+  const { boundedRunner } = await dist('review/bounded.js');
   const review = JSON.parse(readFileSync(path.join(ctx.repoRoot, 'test', 'fixtures', 'admission-reviews', 'validate-create-pod.json'), 'utf8'));
   const rows = [];
   for (const count of [10, 100]) {

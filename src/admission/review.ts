@@ -138,30 +138,41 @@ function readUid(value: unknown): string {
   return typeof uid === 'string' ? uid : '';
 }
 
-export function reviewOf(response: AdmissionResponse): AdmissionReview {
-  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+/** A response before it is bound to a request: `reviewOf` sets the uid, in this one place. */
+export type Response = Omit<AdmissionResponse, 'uid'>;
+
+/** The AdmissionReview answering the request with this uid. */
+export function reviewOf(uid: string, response: Response): AdmissionReview {
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response: { uid, ...response } };
 }
 
-export function allowed(uid: string, options: { patch?: readonly unknown[]; warnings?: readonly string[] } = {}): AdmissionResponse {
-  const response: AdmissionResponse = { uid, allowed: true };
+export function allowed(options: { patch?: readonly unknown[]; warnings?: readonly string[] } = {}): Response {
+  const response: Response = { allowed: true };
   if (options.patch && options.patch.length > 0) {
     response.patchType = 'JSONPatch';
     response.patch = Buffer.from(JSON.stringify(options.patch)).toString('base64');
   }
-  if (options.warnings && options.warnings.length > 0) response.warnings = [...options.warnings];
-  return response;
+  return withWarnings(response, options.warnings);
 }
 
 /** Denied by policy: 403 Forbidden, as kubectl shows it. */
-export function denied(uid: string, message: string, warnings: readonly string[] = []): AdmissionResponse {
-  const response: AdmissionResponse = { uid, allowed: false, status: { metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 } };
-  if (warnings.length > 0) response.warnings = [...warnings];
-  return response;
+export function denied(message: string, warnings: readonly string[] = []): Response {
+  return withWarnings({ allowed: false, status: { metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 } }, warnings);
+}
+
+/** A Tier or Guardrail that must not be stored: 422 Invalid, as the API server's own validation says it. */
+export function invalid(message: string, warnings: readonly string[] = []): Response {
+  return withWarnings({ allowed: false, status: { metadata: {}, status: 'Failure', message, reason: 'Invalid', code: 422 } }, warnings);
 }
 
 const reasons: Record<number, string> = { 400: 'BadRequest', 413: 'RequestEntityTooLarge', 500: 'InternalError' };
 
 /** The request could not be handled normally: bad input (400/413) or an evaluation error (500). */
-export function errored(uid: string, code: 400 | 413 | 500, message: string): AdmissionResponse {
-  return { uid, allowed: false, status: { metadata: {}, status: 'Failure', message, reason: reasons[code] ?? 'InternalError', code } };
+export function errored(code: 400 | 413 | 500, message: string, warnings: readonly string[] = []): Response {
+  return withWarnings({ allowed: false, status: { metadata: {}, status: 'Failure', message, reason: reasons[code] ?? 'InternalError', code } }, warnings);
+}
+
+function withWarnings(response: Response, warnings: readonly string[] | undefined): Response {
+  if (warnings && warnings.length > 0) response.warnings = [...warnings];
+  return response;
 }

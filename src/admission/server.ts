@@ -98,16 +98,16 @@ async function answerPost(webhook: Webhook, req: IncomingMessage, options: Webho
     const body = await readBody(req, maxBodyBytes);
     if (body === undefined) {
       metrics.errors.inc({ webhook, reason: 'too_large' });
-      return { ...answer(reviewOf(errored('', 413, `request body is larger than the limit of ${maxBodyBytes} bytes (--max-body-bytes)`))), close: true };
+      return { ...answer(reviewOf('', errored(413, `request body is larger than the limit of ${maxBodyBytes} bytes (--max-body-bytes)`))), close: true };
     }
     const contentType = req.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(contentType)) {
       metrics.errors.inc({ webhook, reason: 'bad_request' });
-      return answer(reviewOf(errored(uidOf(body), 400, `Content-Type is ${JSON.stringify(contentType)}, expected application/json`)));
+      return answer(reviewOf(uidOf(body), errored(400, `Content-Type is ${JSON.stringify(contentType)}, expected application/json`)));
     }
     if (body.length === 0) {
       metrics.errors.inc({ webhook, reason: 'bad_request' });
-      return answer(reviewOf(errored('', 400, 'request body is empty')));
+      return answer(reviewOf('', errored(400, 'request body is empty')));
     }
     const handled = await options.handler(webhook, body);
     kind = handled.kind;
@@ -115,7 +115,7 @@ async function answerPost(webhook: Webhook, req: IncomingMessage, options: Webho
   } catch (error) {
     metrics.errors.inc({ webhook, reason: 'internal' });
     logger.error('admission route failed', { webhook, error: (error as Error).message });
-    return answer(reviewOf(errored('', 500, 'tierguard failed to handle the request')));
+    return answer(reviewOf('', errored(500, 'tierguard failed to handle the request')));
   }
 }
 

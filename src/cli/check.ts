@@ -2,20 +2,19 @@
  * `tierguard check`: evaluates every object in manifests as a CREATE, exactly as the webhook does —
  * mutation first, then validation of the mutated object — for CI and GitOps pipelines.
  */
-import { describeObject, objectName } from '../admission/handler.js';
-import { diffPatch, type PatchOperation } from '../admission/patch.js';
-import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../api/kube.js';
+import type { NamespaceInfo } from '../api/kube.js';
 import type { FailureMode } from '../api/policy.js';
+import { violationLine } from '../engine/decision.js';
+import type { EngineOptions } from '../engine/evaluate.js';
 import { errorSource, type Finding } from '../engine/findings.js';
-import { decide, violationLine } from '../engine/decision.js';
-import { mutate, validate, type EngineOptions, type EngineRequest, type NamespaceContext } from '../engine/evaluate.js';
-import { namespaceObjectContext } from '../engine/namespace-object.js';
-import { InvalidObjectError } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
-import { isNamespaceKind } from '../engine/targets.js';
+import type { PatchOperation } from '../review/patch.js';
+import { reviewBoth } from '../review/review.js';
+import { objectName } from '../review/subject.js';
+import type { Verdict } from '../review/verdict.js';
 import { namespaceInfo } from '../policy/read-document.js';
 import type { ManifestDocument } from '../policy/manifests.js';
-import { namespaceLabels } from '../policy/namespaces.js';
+import { staticNamespaceLookup } from '../policy/namespaces.js';
 import type { PolicyProblem } from '../policy/problems.js';
 
 export interface CheckResult {
@@ -56,7 +55,7 @@ export function manifestProblems(documents: readonly ManifestDocument[]): Policy
   });
 }
 
-export function checkManifests(options: CheckOptions): CheckResult[] {
+export async function checkManifests(options: CheckOptions): Promise<CheckResult[]> {
   const namespaces = new Map(options.namespaces.map((namespace) => [namespace.name, namespace]));
   for (const { value } of options.documents) {
     const object = value as { kind?: string; metadata?: { name?: unknown } };
@@ -64,8 +63,14 @@ export function checkManifests(options: CheckOptions): CheckResult[] {
       namespaces.set(object.metadata.name, namespaceInfo(value as Parameters<typeof namespaceInfo>[0]));
     }
   }
-  const known = [...namespaces.values()];
-  return options.documents.map(({ value }) => checkObject(value as ManifestObject, namespaces, known, options));
+  const context = { policy: () => options.set, namespaces: staticNamespaceLookup([...namespaces.values()]), engine: options.engine, failureMode: options.failureMode };
+  const results: CheckResult[] = [];
+  for (const { value } of options.documents) {
+    const object = value as ManifestObject;
+    const request = createRequest(object);
+    results.push(resultOf(request.namespace, object, await reviewBoth(context, request)));
+  }
+  return results;
 }
 
 interface ManifestObject {
@@ -74,57 +79,33 @@ interface ManifestObject {
   metadata?: { name?: string; generateName?: string; namespace?: string };
 }
 
-function checkObject(object: ManifestObject, namespaces: ReadonlyMap<string, NamespaceInfo>, known: readonly NamespaceInfo[], options: CheckOptions): CheckResult {
+/** The AdmissionRequest the API server would send for creating `object` (no user, not a dry run). */
+function createRequest(object: ManifestObject) {
   const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] as string : '';
   const kind = { group, version: object.apiVersion.split('/').pop() as string, kind: object.kind };
-  const namespace = clusterScoped.has(object.kind) ? '' : object.metadata?.namespace ?? 'default';
-  const subject = describeObject({ kind, namespace, object });
-  const info = namespaces.get(namespace);
-  // A Namespace is checked against its own labels, as the webhook does.
-  const context: NamespaceContext = isNamespaceKind(kind)
-    ? ownContext(object)
-    : { name: namespace, labels: namespace ? namespaceLabels(namespace, info) : { [NAMESPACE_NAME_LABEL]: '' }, known: info !== undefined };
-  const request: EngineRequest = {
-    operation: 'CREATE',
-    kind,
-    namespace: context,
-    object,
-    oldObject: null,
-    knownNamespaces: known,
-    celRequest: () => ({ operation: 'CREATE', namespace, name: objectName(object), dryRun: false, userInfo: {}, kind }),
-  };
-  const base = { kind: object.kind, namespace, name: objectName(object) };
-  try {
-    const mutation = mutate(options.set, request, options.engine);
-    const patched = mutation.object ?? object;
-    const patch = mutation.object === undefined ? [] : diffPatch(object, mutation.object);
-    const validation = validate(options.set, { ...request, object: patched }, options.engine);
-    const combined = { ...validation, errors: [...mutation.errors, ...validation.errors] };
-    const decision = decide(combined, { failureMode: options.failureMode, subject });
-    return {
-      ...base,
-      allowed: decision.allowed,
-      lines: decision.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`),
-      violations: decision.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, kind }) => ({ tier, guardrail, rule, mode, path, message, ...(compliance.length ? { compliance } : {}), ...(kind ? { kind } : {}) })),
-      warnings: decision.warnings,
-      notes: decision.notes,
-      patch,
-      ...(decision.errors.length > 0 ? { error: decision.errors.map((error) => `${errorSource(error)}: ${error.message}`).join('; ') } : {}),
-    };
-  } catch (error) {
-    if (!(error instanceof InvalidObjectError)) throw error;
-    return { ...base, allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error: `invalid ${object.kind}: ${error.message}` };
-  }
+  // A Namespace's request names itself, as the API server's does.
+  const namespace = object.kind === 'Namespace' ? objectName(object) : clusterScoped.has(object.kind) ? '' : object.metadata?.namespace ?? 'default';
+  const name = typeof object.metadata?.name === 'string' && object.metadata.name ? { name: object.metadata.name } : {};
+  return { kind, namespace, ...name, operation: 'CREATE' as const, userInfo: {}, object, oldObject: null, dryRun: false };
 }
 
-/** A Namespace's own labels; malformed ones are the object's error, reported like the engine's. */
-function ownContext(object: ManifestObject): NamespaceContext {
-  try {
-    return namespaceObjectContext(object, objectName(object));
-  } catch (error) {
-    if (!(error instanceof InvalidObjectError)) throw error;
-    return { name: objectName(object), labels: { [NAMESPACE_NAME_LABEL]: objectName(object) }, known: true };
+function resultOf(namespace: string, object: ManifestObject, verdict: Verdict): CheckResult {
+  const base = { kind: object.kind, namespace: object.kind === 'Namespace' ? '' : namespace, name: objectName(object) };
+  if (verdict.failure?.reason === 'invalid_object') {
+    return { ...base, allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error: verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail };
   }
+  const failure = verdict.failure ? [verdict.failure.detail] : [];
+  const errors = [...failure, ...verdict.errors.map((error) => `${errorSource(error)}: ${error.message}`)];
+  return {
+    ...base,
+    allowed: verdict.outcome === 'allowed',
+    lines: verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`),
+    violations: verdict.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, kind }) => ({ tier, guardrail, rule, mode, path, message, ...(compliance.length ? { compliance } : {}), ...(kind ? { kind } : {}) })),
+    warnings: verdict.warnings,
+    notes: verdict.notes,
+    patch: verdict.patch,
+    ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+  };
 }
 
 /** The JSON report of DESIGN §4: `{"results": [...]}` without the text-only lines. */

@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { boundedRunner } from '../admission/bounded.js';
+import { boundedRunner } from '../review/bounded.js';
 import { DEFAULT_CA_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions, type ServeOptions } from '../config/options.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
@@ -239,7 +239,7 @@ function buildProgram(): Command {
       const manifests = await readManifests(flags.filename);
       const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
       if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
-      const results = checkManifests({
+      const results = await checkManifests({
         set: loaded.set,
         documents: manifests.documents,
         namespaces: loaded.namespaces,

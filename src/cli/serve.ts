@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdmissionHandler } from '../admission/handler.js';
-import { boundedRunner } from '../admission/bounded.js';
+import { boundedRunner } from '../review/bounded.js';
 import { createGracefulShutdown, type DrainOutcome } from '../admission/drain.js';
 import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';

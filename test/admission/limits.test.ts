@@ -298,7 +298,7 @@ describe('tierguard check: a check stopped at a bound denies, even with --failur
     };
     if (budget) {
       const loaded = await loadPolicySet([fixturePath('policies', 'network-guardrails.yaml')], { generation: 1 });
-      const [result] = checkManifests({ set: loaded.set!, documents: [{ source: { file: 'padded.json', document: 1 }, value: object }], namespaces: [], engine: { excludedNamespaces: new Set(), networkCheckBudget: budget }, failureMode: 'allow' });
+      const [result] = await checkManifests({ set: loaded.set!, documents: [{ source: { file: 'padded.json', document: 1 }, value: object }], namespaces: [], engine: { excludedNamespaces: new Set(), networkCheckBudget: budget }, failureMode: 'allow' });
       expect(result).toMatchObject(expected);
       expect(result!.error).toBeUndefined();
       return;

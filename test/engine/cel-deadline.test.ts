@@ -6,7 +6,7 @@
  * The deadline here is a count of clock reads, not a clock: nothing is timed.
  */
 import { describe, expect, it } from 'vitest';
-import { boundedRunner } from '../../src/admission/bounded.js';
+import { boundedRunner } from '../../src/review/bounded.js';
 import { compileCel, evaluateWithin } from '../../src/engine/cel/index.js';
 import type { CompiledGuardrail } from '../../src/engine/policy-set.js';
 import { COOPERATIVE_MAX_WORK, evaluateValidations, type BoundedRunner } from '../../src/engine/validations.js';

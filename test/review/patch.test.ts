@@ -1,6 +1,6 @@
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { diffPatch } from '../../src/admission/patch.js';
+import { diffPatch } from '../../src/review/patch.js';
 
 describe('diffPatch', () => {
   it.each([
