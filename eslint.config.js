@@ -2,9 +2,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const httpModules = ['express', 'http', 'https', 'node:http', 'node:https', 'net', 'node:net'];
+
 /** Modules the pure engine must never import: it receives everything it needs in its input. */
 const engineForbidden = [
-  'express', 'http', 'https', 'node:http', 'node:https', 'net', 'node:net',
+  ...httpModules,
   'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process',
   '@kubernetes/client-node', 'prom-client', 'node-forge',
 ];
@@ -15,8 +17,8 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
-    // lint-probe.ts never exists on disk: test/lint.test.ts lints text under that name to prove the engine rule.
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['src/engine/lint-probe.ts'] }, tsconfigRootDir: import.meta.dirname } },
+    // lint-probe.ts never exists on disk: test/lint.test.ts lints text under that name to prove the layer rules.
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['src/engine/lint-probe.ts', 'src/review/lint-probe.ts', 'src/admission/lint-probe.ts'] }, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -30,10 +32,30 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: engineForbidden.map((name) => ({ name, message: 'src/engine is pure: no I/O, HTTP, Kubernetes client or metrics imports.' })),
-        patterns: [{ group: ['**/admission/**', '**/cli/**', '**/telemetry/**', '**/cluster/**', '**/tls/**', '**/policy/**', '**/config/**'], message: 'src/engine must not depend on outer layers.' }],
+        patterns: [{ group: ['**/admission/**', '**/review/**', '**/cli/**', '**/telemetry/**', '**/cluster/**', '**/tls/**', '**/policy/**', '**/config/**'], message: 'src/engine must not depend on outer layers.' }],
       }],
       'no-restricted-globals': ['error', { name: 'process', message: 'src/engine receives its input; it never reads process.' }],
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'src/engine takes no clock.' }],
+    },
+  },
+  {
+    // What a request means, free of transport: the webhook, check and the audit call it.
+    files: ['src/review/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [...httpModules, '@kubernetes/client-node', 'prom-client'].map((name) => ({ name, message: 'src/review is transport-free: no HTTP, Kubernetes client or metrics.' })),
+        patterns: [{ group: ['**/admission/**', '**/cli/**', '**/telemetry/**', '**/cluster/**', '**/tls/**', '**/config/**'], message: 'src/review must not depend on the layers that call it.' }],
+      }],
+    },
+  },
+  {
+    // HTTP only: parse, call the review layer, encode, count. Policy loading and the cluster are not its business.
+    files: ['src/admission/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['@kubernetes/client-node'].map((name) => ({ name, message: 'src/admission is HTTP only: the cluster is src/cluster\'s.' })),
+        patterns: [{ group: ['**/cluster/**', '**/policy/**', '**/cli/**', '**/config/**', '**/tls/**'], message: 'src/admission is HTTP only: it calls src/review and never Cluster or Policy internals.' }],
+      }],
     },
   },
   {

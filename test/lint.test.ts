@@ -1,4 +1,8 @@
-/** The engine stays pure: the lint rule that keeps I/O, HTTP, metrics and Kubernetes clients out of it. */
+/**
+ * The layers' lint fences: the engine stays pure (no I/O, HTTP, metrics or Kubernetes clients),
+ * the review layer stays transport-free, and the admission layer is HTTP only (never Cluster or
+ * Policy internals).
+ */
 import { ESLint } from 'eslint';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,10 +10,12 @@ import { REPO_DIR } from './helpers/fixtures.js';
 
 const eslint = new ESLint({ cwd: REPO_DIR });
 
-async function lintEngine(code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath: path.join(REPO_DIR, 'src', 'engine', 'lint-probe.ts') });
+async function lintIn(layer: 'engine' | 'review' | 'admission', code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: path.join(REPO_DIR, 'src', layer, 'lint-probe.ts') });
   return (result?.messages ?? []).filter((m) => m.ruleId?.startsWith('no-restricted')).map((m) => m.message);
 }
+
+const lintEngine = (code: string) => lintIn('engine', code);
 
 describe('src/engine purity rule', () => {
   it.each([
@@ -26,5 +32,35 @@ describe('src/engine purity rule', () => {
 
   it('accepts pure code', async () => {
     expect(await lintEngine("import type { Labels } from '../api/kube.js';\nexport const size = (labels: Labels): number => Object.keys(labels).length;\n")).toEqual([]);
+  });
+});
+
+describe('src/review transport-free rule', () => {
+  it.each([
+    { name: 'node:https', code: "import https from 'node:https';\nexport const x = https;\n" },
+    { name: 'prom-client', code: "import { Counter } from 'prom-client';\nexport const x = Counter;\n" },
+    { name: 'the admission layer', code: "import { reviewOf } from '../admission/review.js';\nexport const x = reviewOf;\n" },
+    { name: 'metrics', code: "import { createMetrics } from '../telemetry/metrics.js';\nexport const x = createMetrics;\n" },
+    { name: 'the cluster', code: "import { startPolicyRuntime } from '../cluster/policy-runtime.js';\nexport const x = startPolicyRuntime;\n" },
+  ])('rejects $name', async ({ code }) => {
+    expect(await lintIn('review', code)).not.toEqual([]);
+  });
+
+  it('accepts the engine and policy set reading', async () => {
+    expect(await lintIn('review', "import { validate } from '../engine/evaluate.js';\nimport { checkPolicyChange } from '../policy/admit.js';\nexport const x = [validate, checkPolicyChange];\n")).toEqual([]);
+  });
+});
+
+describe('src/admission HTTP-only rule', () => {
+  it.each([
+    { name: 'policy internals', code: "import { checkPolicyChange } from '../policy/admit.js';\nexport const x = checkPolicyChange;\n" },
+    { name: 'the cluster', code: "import { startPolicyRuntime } from '../cluster/policy-runtime.js';\nexport const x = startPolicyRuntime;\n" },
+    { name: '@kubernetes/client-node', code: "import { KubeConfig } from '@kubernetes/client-node';\nexport const x = KubeConfig;\n" },
+  ])('rejects $name', async ({ code }) => {
+    expect(await lintIn('admission', code)).not.toEqual([]);
+  });
+
+  it('accepts the review layer', async () => {
+    expect(await lintIn('admission', "import { review } from '../review/review.js';\nexport const x = review;\n")).toEqual([]);
   });
 });

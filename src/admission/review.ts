@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ADMISSION_API_VERSION, ADMISSION_KIND, type AdmissionRequest, type AdmissionResponse, type AdmissionReview } from '../api/admission.js';
-import { formatPath } from '../policy/problems.js';
+import { formatPath } from '../engine/object.js';
 
 const objectOrNull = z.union([z.record(z.string(), z.unknown()), z.null()]).optional();
 

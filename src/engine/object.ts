@@ -46,3 +46,14 @@ export function labelsAt(root: unknown, metadataPath: readonly string[]): Record
   }
   return labels as Record<string, string>;
 }
+
+/** `spec.ingress[0].from[1]` from `['spec', 'ingress', 0, 'from', 1]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const step of path) {
+    if (typeof step === 'number') out += `[${step}]`;
+    else if (typeof step === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(step)) out += out ? `.${step}` : step;
+    else out += `[${String(step)}]`;
+  }
+  return out;
+}

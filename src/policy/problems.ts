@@ -1,3 +1,4 @@
+import { formatPath } from '../engine/object.js';
 import type { z } from 'zod';
 
 /** Where a document came from: a file and its 1-based document number, or a cluster object. */
@@ -36,17 +37,6 @@ export function formatProblem(problem: PolicyProblem): string {
   const object = problem.object ? ` (${problem.object})` : '';
   const path = problem.path ? ` ${problem.path}:` : ':';
   return `${problem.source.file}#${problem.source.document}${object}${path} ${problem.message}`;
-}
-
-/** `spec.ingress[0].from[1]` from `['spec', 'ingress', 0, 'from', 1]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const step of path) {
-    if (typeof step === 'number') out += `[${step}]`;
-    else if (typeof step === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(step)) out += out ? `.${step}` : step;
-    else out += `[${String(step)}]`;
-  }
-  return out;
 }
 
 /** Zod issues as problems: one per unknown key, with plain-words messages for missing fields. */
