@@ -7,9 +7,9 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../review/bounded.js';
-import { DEFAULT_CA_VALIDITY_MS, DEFAULT_CERT_VALIDITY_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DELAY_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, parseServeOptions, type ServeOptions } from '../config/options.js';
+import { LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, type NumberOption, type ServeOptions } from '../config/options.js';
+import { failureModes } from '../api/policy.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
-import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS } from '../engine/validations.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
@@ -42,12 +42,33 @@ function integer(name: string, min: number, max: number) {
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration with its unit, `90d`, `2160h`, `30s`, as milliseconds. */
-function duration(name: string) {
+function duration(name: string, min: number, max: number) {
   return (value: string): number => {
     const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
     if (!match) throw new InvalidArgumentError(`${name} must be a whole number with a unit (ms, s, m, h or d), e.g. 90d`);
-    return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    const ms = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    if (ms < min || ms > max) throw new InvalidArgumentError(`${name} must be from ${formatDuration(min)} to ${formatDuration(max)}`);
+    return ms;
   };
+}
+
+/** Milliseconds as a user types a duration: the largest unit that divides it (`90d`, `1500ms`). */
+function formatDuration(ms: number): string {
+  for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * A numeric `serve` flag whose range and default are `NUMBER_OPTIONS[name]` (config/options.ts,
+ * which the options schema reads too); the help shows the default as a user types it.
+ */
+function numberFlag(name: keyof typeof NUMBER_OPTIONS, flags: string, description: string): Option {
+  const option: NumberOption = NUMBER_OPTIONS[name];
+  const flag = flags.split(' ')[0] as string;
+  const parse = option.unit === 'duration' ? duration(flag, option.min, option.max) : integer(flag, option.min, option.max);
+  return new Option(flags, description).argParser(parse).default(option.default, option.unit === 'duration' ? formatDuration(option.default) : String(option.default));
 }
 
 function ipAddress(value: string, previous: string[] = []): string[] {
@@ -127,10 +148,19 @@ async function runQueries(context: ExplainContext, file: string): Promise<void> 
   }
 }
 
+/** `--failure-mode`, as `serve` and `check` take it. */
+function failureModeFlag(): Option {
+  return new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated (CEL error, internal error); a NetworkPolicy whose override check stops at a bound is denied whatever the mode')
+    .choices(failureModes).default(OPTION_DEFAULTS.failureMode);
+}
+
+/** `--exclude-namespace`, as `serve` and `check` take it; its default is applied by whoever reads it. */
+function excludeNamespaceFlag(): Option {
+  return new Option('--exclude-namespace <name>', `namespace to leave alone, by name (repeatable; default ${OPTION_DEFAULTS.excludeNamespaces.join(', ')})`).argParser(collect);
+}
+
 /** `serve` flags given in milliseconds or as durations: `--cel-timeout` is the option `celTimeoutMs`. */
-const MILLISECOND_FLAGS: ReadonlySet<string> = new Set([
-  'certReloadInterval', 'celTimeout', 'networkCheckTimeout', 'configPollInterval', 'shutdownDelay', 'shutdownTimeout', 'certValidity', 'caValidity', 'certCheckInterval',
-]);
+const MILLISECOND_FLAGS: ReadonlySet<string> = new Set(Object.keys(NUMBER_OPTIONS).filter((name) => name.endsWith('Ms')).map((name) => name.slice(0, -2)));
 
 /** The options of `serve` from its parsed flags (names as the options schema has them). */
 function serveOptionsFrom(flags: Record<string, unknown>): ServeOptions {
@@ -155,39 +185,39 @@ function buildProgram(): Command {
   program.command('serve')
     .description('run the admission webhook (HTTPS) and the metrics endpoint (HTTP)')
     .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
-    .option('--address <addr>', 'webhook bind address', '0.0.0.0')
-    .option('--port <port>', 'webhook HTTPS port', integer('--port', 0, 65535), 8443)
-    .option('--metrics-address <addr>', 'metrics bind address', '0.0.0.0')
-    .option('--metrics-port <port>', 'metrics HTTP port', integer('--metrics-port', 0, 65535), 9090)
+    .option('--address <addr>', 'webhook bind address', OPTION_DEFAULTS.address)
+    .addOption(numberFlag('port', '--port <port>', 'webhook HTTPS port'))
+    .option('--metrics-address <addr>', 'metrics bind address', OPTION_DEFAULTS.metricsAddress)
+    .addOption(numberFlag('metricsPort', '--metrics-port <port>', 'metrics HTTP port'))
     .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
     .option('--tls-key <file>', 'serving key (PEM)')
     .option('--ca-out <file>', 'where to write the generated CA bundle when no certificate is given')
-    .option('--cert-reload-interval <ms>', 'how often certificate files are checked for changes', integer('--cert-reload-interval', 100, 86_400_000), 10_000)
+    .addOption(numberFlag('certReloadIntervalMs', '--cert-reload-interval <ms>', 'how often certificate files are checked for changes'))
     .option('--client-ca <file>', 'require a client certificate signed by this CA (PEM) on the webhook port, e.g. the API server\'s')
     .option('--tls-secret <name>', 'self-managed certificates: keep the CA and serving certificate in this Secret of --namespace (created if absent, rotated; needs a cluster)')
     .option('--webhook-configuration <name>', 'Mutating- and ValidatingWebhookConfiguration whose caBundle tierguard keeps in step with --tls-secret (repeatable)', collect, [])
-    .option('--service <name>', 'the webhook Service: the self-managed certificate is issued for its DNS names in --namespace', 'tierguard')
+    .option('--service <name>', 'the webhook Service: the self-managed certificate is issued for its DNS names in --namespace', OPTION_DEFAULTS.service)
     .option('--ip <addr>', 'also issue the self-managed certificate for this IP address, e.g. for a webhook registered by URL (repeatable)', ipAddress, [])
     .option('--dns <name>', 'also issue the self-managed certificate for this DNS name (repeatable)', collect, [])
-    .option('--cert-validity <duration>', 'lifetime of a self-managed serving certificate, e.g. 90d or 2160h (renewed with a third left)', duration('--cert-validity'), DEFAULT_CERT_VALIDITY_MS)
-    .option('--ca-validity <duration>', 'lifetime of the self-managed CA, e.g. 730d (a successor is trusted with a third left)', duration('--ca-validity'), DEFAULT_CA_VALIDITY_MS)
-    .option('--cert-check-interval <ms>', 'how often the certificate Secret is checked for due rotations and other replicas\' changes', integer('--cert-check-interval', 100, 86_400_000), 300_000)
-    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated (CEL error, internal error); a NetworkPolicy whose override check stops at a bound is denied whatever the mode').choices(['deny', 'allow']).default('deny'))
-    .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? 'tierguard')
-    .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
-    .option('--admin-groups <names>', 'groups whose members may change namespace labels that guardrails select on (repeatable, comma-separated; replaces the default system:masters; "" for none)', collectList)
+    .addOption(numberFlag('certValidityMs', '--cert-validity <duration>', 'lifetime of a self-managed serving certificate, e.g. 90d or 2160h (renewed with a third left)'))
+    .addOption(numberFlag('caValidityMs', '--ca-validity <duration>', 'lifetime of the self-managed CA, e.g. 730d (a successor is trusted with a third left)'))
+    .addOption(numberFlag('certCheckIntervalMs', '--cert-check-interval <ms>', 'how often the certificate Secret is checked for due rotations and other replicas\' changes'))
+    .addOption(failureModeFlag())
+    .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? OPTION_DEFAULTS.namespace)
+    .addOption(excludeNamespaceFlag())
+    .option('--admin-groups <names>', `groups whose members may change namespace labels that guardrails select on (repeatable, comma-separated; replaces the default ${OPTION_DEFAULTS.adminGroups.join(',')}; "" for none)`, collectList)
     .option('--admin-users <names>', 'users who may change namespace labels that guardrails select on (repeatable, comma-separated; default none)', collectList)
-    .option('--max-body-bytes <n>', 'largest accepted AdmissionReview body', integer('--max-body-bytes', 1024, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
-    .option('--cel-timeout <ms>', 'time bound for the CEL validations of one request', integer('--cel-timeout', 1, 10_000), 100)
-    .option('--network-check-timeout <ms>', 'time bound for the override check of one NetworkPolicy', integer('--network-check-timeout', 1, 30_000), 2000)
-    .option('--max-object-values <n>', 'CEL validations refuse an object (with its oldObject) of more JSON values', integer('--max-object-values', 100, 10_000_000), DEFAULT_MAX_OBJECT_VALUES)
-    .option('--max-validations <n>', 'most CEL validations evaluated for one request; above, none is and the request gets a rule error', integer('--max-validations', 1, 100_000), DEFAULT_MAX_VALIDATIONS)
+    .addOption(numberFlag('maxBodyBytes', '--max-body-bytes <n>', 'largest accepted AdmissionReview body'))
+    .addOption(numberFlag('celTimeoutMs', '--cel-timeout <ms>', 'time bound for the CEL validations of one request'))
+    .addOption(numberFlag('networkCheckTimeoutMs', '--network-check-timeout <ms>', 'time bound for the override check of one NetworkPolicy'))
+    .addOption(numberFlag('maxObjectValues', '--max-object-values <n>', 'CEL validations refuse an object (with its oldObject) of more JSON values'))
+    .addOption(numberFlag('maxValidations', '--max-validations <n>', 'most CEL validations evaluated for one request; above, none is and the request gets a rule error'))
     .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')
     .option('--no-in-cluster', "do not use the pod's service account even when running in a cluster")
-    .option('--config-poll-interval <ms>', 'how often --config files are checked for changes', integer('--config-poll-interval', 100, 3_600_000), 2000)
-    .option('--shutdown-delay <ms>', 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes', integer('--shutdown-delay', 0, 600_000), DEFAULT_SHUTDOWN_DELAY_MS)
-    .option('--shutdown-timeout <ms>', 'then, how long requests in flight may take before their connections are cut', integer('--shutdown-timeout', 0, 600_000), DEFAULT_SHUTDOWN_TIMEOUT_MS)
-    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(numberFlag('configPollIntervalMs', '--config-poll-interval <ms>', 'how often --config files are checked for changes'))
+    .addOption(numberFlag('shutdownDelayMs', '--shutdown-delay <ms>', 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes'))
+    .addOption(numberFlag('shutdownTimeoutMs', '--shutdown-timeout <ms>', 'then, how long requests in flight may take before their connections are cut'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(OPTION_DEFAULTS.logLevel))
     .action(async (flags: Record<string, unknown>) => {
       let options;
       try {
@@ -229,9 +259,9 @@ function buildProgram(): Command {
     .requiredOption('-f, --filename <path>', 'manifest file or directory (repeatable)', collect)
     .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addOption(new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated (CEL error, internal error); a NetworkPolicy whose override check stops at a bound is denied whatever the mode').choices(['deny', 'allow']).default('deny'))
-    .option('--namespace <name>', "tierguard's own namespace (excluded)", 'tierguard')
-    .option('--exclude-namespace <name>', 'namespace to leave alone, by name (repeatable; default kube-system)', collect)
+    .addOption(failureModeFlag())
+    .option('--namespace <name>', "tierguard's own namespace (excluded)", OPTION_DEFAULTS.namespace)
+    .addOption(excludeNamespaceFlag())
     .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; failureMode: 'deny' | 'allow'; namespace: string; excludeNamespace?: string[] }) => {
       const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
       if (!loaded.set) return failOnPolicySet(loaded.problems);
@@ -243,7 +273,7 @@ function buildProgram(): Command {
         set: loaded.set,
         documents: manifests.documents,
         namespaces: loaded.namespaces,
-        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? ['kube-system']), flags.namespace]), runBounded: boundedRunner(100) },
+        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) },
         failureMode: flags.failureMode,
       });
       process.stdout.write(flags.output === 'json' ? checkJson(results) : formatCheckText(results));
