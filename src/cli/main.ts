@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../review/bounded.js';
-import { LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, type NumberOption, type ServeOptions } from '../config/options.js';
+import { flagOf, LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, type NumberOption, type ServeOptions } from '../config/options.js';
 import { failureModes } from '../api/policy.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
@@ -64,9 +64,10 @@ function formatDuration(ms: number): string {
  * A numeric `serve` flag whose range and default are `NUMBER_OPTIONS[name]` (config/options.ts,
  * which the options schema reads too); the help shows the default as a user types it.
  */
-function numberFlag(name: keyof typeof NUMBER_OPTIONS, flags: string, description: string): Option {
+function numberFlag(name: keyof typeof NUMBER_OPTIONS, placeholder: string, description: string): Option {
   const option: NumberOption = NUMBER_OPTIONS[name];
-  const flag = flags.split(' ')[0] as string;
+  const flag = flagOf(name);
+  const flags = `${flag} <${placeholder}>`;
   const parse = option.unit === 'duration' ? duration(flag, option.min, option.max) : integer(flag, option.min, option.max);
   return new Option(flags, description).argParser(parse).default(option.default, option.unit === 'duration' ? formatDuration(option.default) : String(option.default));
 }
@@ -186,37 +187,37 @@ function buildProgram(): Command {
     .description('run the admission webhook (HTTPS) and the metrics endpoint (HTTP)')
     .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
     .option('--address <addr>', 'webhook bind address', OPTION_DEFAULTS.address)
-    .addOption(numberFlag('port', '--port <port>', 'webhook HTTPS port'))
+    .addOption(numberFlag('port', 'port', 'webhook HTTPS port'))
     .option('--metrics-address <addr>', 'metrics bind address', OPTION_DEFAULTS.metricsAddress)
-    .addOption(numberFlag('metricsPort', '--metrics-port <port>', 'metrics HTTP port'))
+    .addOption(numberFlag('metricsPort', 'port', 'metrics HTTP port'))
     .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
     .option('--tls-key <file>', 'serving key (PEM)')
     .option('--ca-out <file>', 'where to write the generated CA bundle when no certificate is given')
-    .addOption(numberFlag('certReloadIntervalMs', '--cert-reload-interval <ms>', 'how often certificate files are checked for changes'))
+    .addOption(numberFlag('certReloadIntervalMs', 'ms', 'how often certificate files are checked for changes'))
     .option('--client-ca <file>', 'require a client certificate signed by this CA (PEM) on the webhook port, e.g. the API server\'s')
     .option('--tls-secret <name>', 'self-managed certificates: keep the CA and serving certificate in this Secret of --namespace (created if absent, rotated; needs a cluster)')
     .option('--webhook-configuration <name>', 'Mutating- and ValidatingWebhookConfiguration whose caBundle tierguard keeps in step with --tls-secret (repeatable)', collect, [])
     .option('--service <name>', 'the webhook Service: the self-managed certificate is issued for its DNS names in --namespace', OPTION_DEFAULTS.service)
     .option('--ip <addr>', 'also issue the self-managed certificate for this IP address, e.g. for a webhook registered by URL (repeatable)', ipAddress, [])
     .option('--dns <name>', 'also issue the self-managed certificate for this DNS name (repeatable)', collect, [])
-    .addOption(numberFlag('certValidityMs', '--cert-validity <duration>', 'lifetime of a self-managed serving certificate, e.g. 90d or 2160h (renewed with a third left)'))
-    .addOption(numberFlag('caValidityMs', '--ca-validity <duration>', 'lifetime of the self-managed CA, e.g. 730d (a successor is trusted with a third left)'))
-    .addOption(numberFlag('certCheckIntervalMs', '--cert-check-interval <ms>', 'how often the certificate Secret is checked for due rotations and other replicas\' changes'))
+    .addOption(numberFlag('certValidityMs', 'duration', 'lifetime of a self-managed serving certificate, e.g. 90d or 2160h (renewed with a third left)'))
+    .addOption(numberFlag('caValidityMs', 'duration', 'lifetime of the self-managed CA, e.g. 730d (a successor is trusted with a third left)'))
+    .addOption(numberFlag('certCheckIntervalMs', 'ms', 'how often the certificate Secret is checked for due rotations and other replicas\' changes'))
     .addOption(failureModeFlag())
     .option('--namespace <name>', "tierguard's own namespace (always excluded)", process.env.POD_NAMESPACE ?? OPTION_DEFAULTS.namespace)
     .addOption(excludeNamespaceFlag())
     .option('--admin-groups <names>', `groups whose members may change namespace labels that guardrails select on (repeatable, comma-separated; replaces the default ${OPTION_DEFAULTS.adminGroups.join(',')}; "" for none)`, collectList)
     .option('--admin-users <names>', 'users who may change namespace labels that guardrails select on (repeatable, comma-separated; default none)', collectList)
-    .addOption(numberFlag('maxBodyBytes', '--max-body-bytes <n>', 'largest accepted AdmissionReview body'))
-    .addOption(numberFlag('celTimeoutMs', '--cel-timeout <ms>', 'time bound for the CEL validations of one request'))
-    .addOption(numberFlag('networkCheckTimeoutMs', '--network-check-timeout <ms>', 'time bound for the override check of one NetworkPolicy'))
-    .addOption(numberFlag('maxObjectValues', '--max-object-values <n>', 'CEL validations refuse an object (with its oldObject) of more JSON values'))
-    .addOption(numberFlag('maxValidations', '--max-validations <n>', 'most CEL validations evaluated for one request; above, none is and the request gets a rule error'))
+    .addOption(numberFlag('maxBodyBytes', 'n', 'largest accepted AdmissionReview body'))
+    .addOption(numberFlag('celTimeoutMs', 'ms', 'time bound for the CEL validations of one request'))
+    .addOption(numberFlag('networkCheckTimeoutMs', 'ms', 'time bound for the override check of one NetworkPolicy'))
+    .addOption(numberFlag('maxObjectValues', 'n', 'CEL validations refuse an object (with its oldObject) of more JSON values'))
+    .addOption(numberFlag('maxValidations', 'n', 'most CEL validations evaluated for one request; above, none is and the request gets a rule error'))
     .option('--kubeconfig <file>', 'watch Tier, Guardrail, Namespace and NetworkPolicy objects in this cluster (current context)')
     .option('--no-in-cluster', "do not use the pod's service account even when running in a cluster")
-    .addOption(numberFlag('configPollIntervalMs', '--config-poll-interval <ms>', 'how often --config files are checked for changes'))
-    .addOption(numberFlag('shutdownDelayMs', '--shutdown-delay <ms>', 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes'))
-    .addOption(numberFlag('shutdownTimeoutMs', '--shutdown-timeout <ms>', 'then, how long requests in flight may take before their connections are cut'))
+    .addOption(numberFlag('configPollIntervalMs', 'ms', 'how often --config files are checked for changes'))
+    .addOption(numberFlag('shutdownDelayMs', 'ms', 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes'))
+    .addOption(numberFlag('shutdownTimeoutMs', 'ms', 'then, how long requests in flight may take before their connections are cut'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(OPTION_DEFAULTS.logLevel))
     .action(async (flags: Record<string, unknown>) => {
       let options;

@@ -171,11 +171,11 @@ export type ServeOptions = z.infer<typeof serveOptionsSchema>;
 export function parseServeOptions(raw: Record<string, unknown>): ServeOptions {
   const parsed = serveOptionsSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `--${kebab(String(issue.path[0] ?? ''))}: ${issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.join(', ')}` : issue.message}`);
+  const problems = parsed.error.issues.map((issue) => `${flagOf(String(issue.path[0] ?? ''))}: ${issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.join(', ')}` : issue.message}`);
   throw new Error(`invalid options:\n${problems.join('\n')}`);
 }
 
 /** The flag of an option: `shutdownDelayMs` is `--shutdown-delay` (flags in ms carry no unit). */
-function kebab(name: string): string {
-  return name.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export function flagOf(name: string): string {
+  return `--${name.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

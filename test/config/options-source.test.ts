@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NUMBER_OPTIONS, parseServeOptions } from '../../src/config/options.js';
+import { flagOf, NUMBER_OPTIONS, parseServeOptions } from '../../src/config/options.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
 
 const CLI = path.join(REPO_DIR, 'dist', 'cli', 'main.js');
@@ -19,8 +19,6 @@ function tierguard(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 const entries = Object.entries(NUMBER_OPTIONS);
-/** `celTimeoutMs` is `--cel-timeout`. */
-const flagOf = (name: string) => `--${name.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 /** How the command line takes a value in milliseconds for this option. */
 const typed = (unit: string, ms: number) => (unit === 'duration' ? `${ms}ms` : String(ms));
 
