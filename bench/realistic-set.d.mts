@@ -44,8 +44,19 @@ export interface RealisticSetStats {
   applying: { namespace: string; network: number; labels: number; cel: number };
 }
 
+/** What the whole organisation agrees on: label vocabularies, fixed defaults, cost centres. */
+export interface Organisation {
+  /** Per label key, the values guardrails' value lists are drawn from (in full or with the key's default). */
+  vocabulary: Record<string, string[]>;
+  /** Per label key, the fixed default; every value list and pattern of that key accepts it. */
+  defaults: Record<string, string>;
+  /** The cost centres namespaces are booked to (`payments`: cc-4410). */
+  costCentres: string[];
+}
+
 export interface RealisticSet {
   options: Required<Omit<RealisticSetOptions, 'applying'>> & Pick<RealisticSetOptions, 'applying'>;
+  organisation: Organisation;
   tiers: GeneratedObject[];
   guardrails: GeneratedObject[];
   namespaces: GeneratedObject[];

@@ -1,8 +1,10 @@
 // A realistic tierguard policy set, generated reproducibly (issue 11): Tiers, Guardrails with
 // network rules, label rules and CEL validations, and Namespaces with labels. Every guardrail
 // draws its own selectors, CIDRs and ports from a seeded PRNG (no few shared values), so the set
-// looks like what platform teams write, not like one rule copied a hundred times. The same seed
-// and options always give the same documents and the same files.
+// looks like what platform teams write, not like one rule copied a hundred times. Label values,
+// though, come from one organisation-wide vocabulary per key, as in a real organisation, so that
+// all the rules that apply to an object can be met at once. The same seed and options always
+// give the same documents and the same files.
 //
 //   node bench/realistic-set.mjs [DIR] [--seed N] [--guardrails N] [--namespaces N]
 //        [--applying-namespace NS] [--applying-network N] [--applying-labels N] [--quiet]
@@ -378,54 +380,103 @@ function networkGuardrail(seed, index, ctx, want) {
   return { apiVersion: API, kind: 'Guardrail', metadata: { name: `net-${shape}-${pad(index)}` }, spec };
 }
 
+// ---------------------------------------------------------------- the organisation
+
+// payments' cost centre, and the catch-all that objects nobody booked go to.
+const PAYMENTS_COST_CENTRE = 'cc-4410';
+const UNALLOCATED_COST_CENTRE = 'cc-10000';
+const PLATFORM_TEAM = 'platform-ops';
+const PLATFORM_DOMAIN = 'platform';
+
+/**
+ * What the whole organisation agrees on, drawn once per seed from its own stream (so adding
+ * guardrails or namespaces changes none of it): the vocabulary of every label key whose values
+ * guardrails list, and the value objects get when nobody says otherwise. One team's guardrails
+ * do not invent their own cost centres or environments: they list the organisation's, so that
+ * the rules of every guardrail that applies to an object can be met together, and a namespace's
+ * own labels (what `fromNamespaceLabel` injects) are always among the allowed values.
+ */
+function drawOrganisation(seed) {
+  const r = createRng(seed, 'organisation');
+  const costCentres = new Set([PAYMENTS_COST_CENTRE]);
+  // 4 or 5 digits: what every cost-center pattern below accepts
+  while (costCentres.size < 40) costCentres.add(`cc-${r.int(1000, 99999)}`);
+  return {
+    /** The values namespaces carry (env, team, domain, cost-center) and guardrails list in full. */
+    vocabulary: {
+      env: ENV_NAMES,
+      team: [...ALL_TEAMS, PLATFORM_TEAM].sort(),
+      [DOMAIN_LABEL]: [...DOMAINS, PLATFORM_DOMAIN].sort(),
+      'cost-center': [...costCentres, UNALLOCATED_COST_CENTRE].sort(),
+      'data.tierguard.dev/classification': ['public', 'internal', 'confidential', 'restricted'],
+      'security.tierguard.dev/zone': ['dmz', 'internal', 'restricted', 'management'],
+      'backup.tierguard.dev/policy': ['none', 'daily', 'hourly', 'weekly'],
+      'pci.tierguard.dev/scope': ['in', 'out', 'connected'],
+    },
+    /** Fixed defaults: each is allowed by every value list and matches every pattern of its key. */
+    defaults: {
+      'data.tierguard.dev/classification': 'internal', 'security.tierguard.dev/zone': 'internal', 'backup.tierguard.dev/policy': 'daily',
+      'pci.tierguard.dev/scope': 'out', 'app.kubernetes.io/part-of': 'unassigned', owner: 'platform.team', 'cost-center': UNALLOCATED_COST_CENTRE,
+    },
+    /** The cost centres a namespace may be booked to (not the catch-all). */
+    costCentres: [...costCentres].sort(),
+  };
+}
+
 // ---------------------------------------------------------------- label guardrails
 
-/** Label keys platform teams require, with how values are constrained. */
+/**
+ * Label keys platform teams require, with how values are constrained. A value list is the
+ * organisation's vocabulary of the key: in full for the keys namespaces carry (every namespace's
+ * own value must pass), or a part that always holds the organisation's default. The patterns a
+ * key may be given all accept its conventional values (`1.4.2`, `payments.team`, `cc-4410`), so
+ * two guardrails never ask for values no label can have at once.
+ */
 const REQUIRED_KEYS = [
   { key: 'app.kubernetes.io/name', pattern: () => '[a-z0-9]([-a-z0-9]*[a-z0-9])?' },
   { key: 'app.kubernetes.io/part-of', pattern: (r) => `[a-z][-a-z0-9]{1,${r.int(20, 62)}}` },
-  { key: 'app.kubernetes.io/version', pattern: (r) => r.pick(['v?[0-9]+\\.[0-9]+\\.[0-9]+', '[0-9]+(\\.[0-9]+){1,2}(-[a-z0-9.]+)?', 'v[0-9]+']) },
-  { key: 'team', values: (r) => r.sample(ALL_TEAMS, r.int(5, 30)).sort(), pattern: () => '[a-z][a-z0-9-]*' },
-  { key: 'owner', pattern: (r) => r.pick(['[a-z][a-z0-9.-]*', '[a-z]+\\.[a-z]+', 'team-[a-z0-9-]+']) },
-  { key: 'cost-center', pattern: (r) => `cc-[0-9]{${r.int(3, 4)},${r.int(5, 6)}}`, values: (r) => Array.from({ length: r.int(3, 12) }, () => `cc-${r.int(1000, 99999)}`) },
-  { key: 'data.tierguard.dev/classification', values: (r) => r.sample(['public', 'internal', 'confidential', 'restricted'], r.int(2, 4)) },
-  { key: DOMAIN_LABEL, values: (r) => r.sample(DOMAINS, r.int(3, 12)).sort(), pattern: () => '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?' },
-  { key: 'env', values: (r) => r.sample(ENV_NAMES, r.int(2, 4)) },
-  { key: 'security.tierguard.dev/zone', values: (r) => r.sample(['dmz', 'internal', 'restricted', 'management'], r.int(2, 4)) },
-  { key: 'backup.tierguard.dev/policy', values: (r) => r.sample(['none', 'daily', 'hourly', 'weekly'], r.int(2, 4)) },
-  { key: 'pci.tierguard.dev/scope', values: () => ['in', 'out', 'connected'] },
+  { key: 'app.kubernetes.io/version', pattern: (r) => r.pick(['v?[0-9]+\\.[0-9]+\\.[0-9]+', '[0-9]+(\\.[0-9]+){1,2}(-[a-z0-9.]+)?', 'v?[0-9]+(\\.[0-9]+)*']) },
+  { key: 'team', values: 'all', pattern: () => '[a-z][a-z0-9-]*' },
+  { key: 'owner', pattern: (r) => r.pick(['[a-z][a-z0-9.-]*', '[a-z]+\\.[a-z]+', '[a-z][a-z0-9-]*(\\.[a-z][a-z0-9-]*)+']) },
+  { key: 'cost-center', values: 'all', pattern: (r) => `cc-[0-9]{${r.int(3, 4)},${r.int(5, 6)}}` },
+  { key: 'data.tierguard.dev/classification', values: 'some' },
+  { key: DOMAIN_LABEL, values: 'all', pattern: () => '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?' },
+  { key: 'env', values: 'all' },
+  { key: 'security.tierguard.dev/zone', values: 'some' },
+  { key: 'backup.tierguard.dev/policy', values: 'some' },
+  { key: 'pci.tierguard.dev/scope', values: 'all' },
 ];
 
-function drawRequired(r, key) {
+/** `all`: the key's whole vocabulary; `some`: its default and at least one more, in vocabulary order. */
+function drawValues(r, org, key, how) {
+  const vocabulary = org.vocabulary[key];
+  if (how === 'all') return [...vocabulary];
+  const fallback = org.defaults[key];
+  const more = r.sample(vocabulary.filter((v) => v !== fallback), r.int(1, vocabulary.length - 1));
+  return vocabulary.filter((v) => v === fallback || more.includes(v));
+}
+
+function drawRequired(r, org, key) {
   const def = REQUIRED_KEYS.find((k) => k.key === key);
   const entry = { key };
   const how = r.weighted([['values', def.values ? 45 : 0], ['pattern', def.pattern ? 35 : 0], ['present', 20]]);
-  if (how === 'values') entry.values = def.values(r);
+  if (how === 'values') entry.values = drawValues(r, org, key, def.values);
   if (how === 'pattern') entry.pattern = def.pattern(r);
   if (r.chance(0.2)) entry.immutable = true;
   return entry;
 }
 
-/** Whether a default value satisfies the guardrail's own required rule for that key. */
-function satisfies(value, required) {
-  if (!required) return true;
-  if (required.values && !required.values.includes(value)) return false;
-  return !required.pattern || new RegExp(`^(?:${required.pattern})$`).test(value);
-}
+const FROM_NAMESPACE = { env: 'env', team: 'team', [DOMAIN_LABEL]: DOMAIN_LABEL, 'cost-center': 'cost-center' };
 
-const FIXED_DEFAULTS = {
-  'data.tierguard.dev/classification': 'internal', 'security.tierguard.dev/zone': 'internal', 'backup.tierguard.dev/policy': 'daily',
-  'pci.tierguard.dev/scope': 'out', 'app.kubernetes.io/part-of': 'unassigned', owner: 'platform.team', 'cost-center': 'cc-10000',
-};
-
-/** A default for `key` (from a namespace label, or a fixed value that satisfies `required`), or undefined. */
-function drawDefault(r, key, required) {
-  const source = { env: 'env', team: 'team', [DOMAIN_LABEL]: DOMAIN_LABEL, 'cost-center': 'cost-center' }[key];
-  if (source && r.chance(0.8)) return { key, fromNamespaceLabel: source };
-  if (required?.values) return { key, value: r.pick(required.values) };
-  const fixed = FIXED_DEFAULTS[key];
-  if (fixed !== undefined && satisfies(fixed, required)) return { key, value: fixed };
-  if (source) return { key, fromNamespaceLabel: source };
+/**
+ * A default for `key`: the namespace's own label (for the keys namespaces carry), or the
+ * organisation's fixed default, or undefined. Never a value only this guardrail allows.
+ */
+function drawDefault(r, org, key) {
+  const source = FROM_NAMESPACE[key];
+  const fixed = org.defaults[key];
+  if (source && (fixed === undefined || r.chance(0.8))) return { key, fromNamespaceLabel: source };
+  if (fixed !== undefined) return { key, value: fixed };
   return undefined;
 }
 
@@ -448,12 +499,12 @@ function labelGuardrail(seed, index, ctx, want) {
   }
   if (namespaces) match.namespaces = namespaces;
   const keys = r.sample(REQUIRED_KEYS.map((k) => k.key), r.int(1, 4));
-  const required = keys.slice(0, r.int(keys.length > 1 ? 1 : 0, Math.min(3, keys.length))).map((key) => drawRequired(r, key));
+  const required = keys.slice(0, r.int(keys.length > 1 ? 1 : 0, Math.min(3, keys.length))).map((key) => drawRequired(r, ctx.org, key));
   const defaults = [];
   for (const key of keys) {
     const req = required.find((q) => q.key === key);
     if (r.chance(req ? 0.35 : 1) && (req || !required.length || r.chance(0.5))) {
-      const d = drawDefault(r, key, req);
+      const d = drawDefault(r, ctx.org, key);
       if (d) defaults.push(d);
     }
   }
@@ -479,17 +530,23 @@ const everyContainer = (f) => everySpec((s) => `${s}.?containers.orValue([]).all
 const prodOnly = (env, body) => `namespaceObject.?metadata.?labels[?'env'].orValue('') != '${env}' || (${body})`;
 const npRules = (dir, peers, f) => `!has(object.spec.${dir}) || object.spec.${dir}.all(r, !has(r.${peers}) || r.${peers}.all(p, !has(p.ipBlock) || (${f('p.ipBlock')})))`;
 
+// The organisation's own registry comes first: every allow-list holds it, so that two guardrails'
+// lists always leave an image that both accept.
+const ORG_REGISTRY = 'registry.example.com/';
 const REGISTRIES = [
-  'registry.example.com/', 'ghcr.io/example-org/', 'quay.io/example/', 'harbor.internal.example.net/',
+  ORG_REGISTRY, 'ghcr.io/example-org/', 'quay.io/example/', 'harbor.internal.example.net/',
   'europe-docker.pkg.dev/example-prod/', 'mirror.gcr.io/', 'docker.io/library/',
 ];
+// NetworkPolicy naming conventions, stricter or looser, all met by `<app>-allow-<peer>` names
+// (`api-allow-web`): two guardrails never ask for names no policy can have at once.
+const NP_NAME_PREFIXES = ['[a-z]+-(allow|deny)-', '[a-z][a-z0-9]*-(allow|deny|default)-', '[a-z][-a-z0-9]*-(allow|deny)-', '[a-z0-9]'];
 
 /** 22 validation templates, each drawing its own parameters. */
 const CEL_TEMPLATES = [
   () => ({ resources: ['Pod'], expression: everySpec((s) => `!${s}.?hostNetwork.orValue(false)`), message: 'host-network pods bypass NetworkPolicy' }),
   () => ({ resources: ['Pod'], expression: everySpec((s) => `!${s}.?hostPID.orValue(false) && !${s}.?hostIPC.orValue(false)`), message: 'hostPID and hostIPC are forbidden' }),
   (r) => {
-    const allowed = r.sample(REGISTRIES, r.int(1, 3));
+    const allowed = r.shuffle([ORG_REGISTRY, ...r.sample(REGISTRIES.slice(1), r.int(0, 2))]);
     return {
       resources: ['Pod'],
       expression: everyContainer((c) => allowed.map((p) => `${c}.image.startsWith('${p}')`).join(' || ')),
@@ -568,7 +625,7 @@ const CEL_TEMPLATES = [
     const [dir, peers] = r.pick([['ingress', 'from'], ['egress', 'to']]);
     return { resources: ['NetworkPolicy'], expression: npRules(dir, peers, (b) => `cidr(${b}.cidr).ip().family() == ${family}`), message: `${dir} ipBlocks are IPv${family} only` };
   },
-  (r) => ({ resources: ['NetworkPolicy'], expression: `object.metadata.name.matches('^${r.pick(['(allow|deny)-', 'np-', '[a-z]+-(allow|deny)-', '[a-z0-9]'])}[-a-z0-9]*$')`, message: 'NetworkPolicy names follow the naming convention' }),
+  (r) => ({ resources: ['NetworkPolicy'], expression: `object.metadata.name.matches('^${r.pick(NP_NAME_PREFIXES)}[-a-z0-9]*$')`, message: 'NetworkPolicy names follow the naming convention' }),
 ];
 
 function celGuardrail(seed, index, templates) {
@@ -593,12 +650,12 @@ function namespaceDoc(name, labels) {
 /**
  * `count` namespaces: the fixtures' `payments` (a PCI prod namespace), a few platform ones, and
  * application namespaces `<domain>-<team suffix>-<component>-<env>` with env, team, domain and
- * tier labels (and PCI scope, owner requirement, cost centre for some).
+ * tier labels (and PCI scope, owner requirement, one of the organisation's cost centres for some).
  */
-function drawNamespaces(seed, count) {
+function drawNamespaces(seed, count, org) {
   const fixed = [
-    namespaceDoc('payments', { env: 'prod', team: 'payments-api', [DOMAIN_LABEL]: 'payments', tier: 'backend', [PCI_LABEL]: 'true', [OWNER_REQUIRED_LABEL]: 'true', 'cost-center': 'cc-4410' }),
-    ...PLATFORM_NAMESPACES.map((name) => namespaceDoc(name, { team: 'platform-ops', [DOMAIN_LABEL]: 'platform', tier: 'platform' })),
+    namespaceDoc('payments', { env: 'prod', team: 'payments-api', [DOMAIN_LABEL]: 'payments', tier: 'backend', [PCI_LABEL]: 'true', [OWNER_REQUIRED_LABEL]: 'true', 'cost-center': PAYMENTS_COST_CENTRE }),
+    ...PLATFORM_NAMESPACES.map((name) => namespaceDoc(name, { team: PLATFORM_TEAM, [DOMAIN_LABEL]: PLATFORM_DOMAIN, tier: 'platform' })),
   ];
   const out = fixed.slice(0, count);
   const used = new Set(out.map((n) => n.metadata.name));
@@ -613,7 +670,7 @@ function drawNamespaces(seed, count) {
     const labels = { env, team, [DOMAIN_LABEL]: domain, tier: r.weighted(NS_TIERS) };
     if (PCI_DOMAINS.has(domain) && r.chance(env === 'prod' ? 0.8 : 0.2)) labels[PCI_LABEL] = 'true';
     if (r.chance(0.2)) labels[OWNER_REQUIRED_LABEL] = 'true';
-    if (r.chance(0.5)) labels['cost-center'] = `cc-${r.int(1000, 9999)}`;
+    if (r.chance(0.5)) labels['cost-center'] = r.pick(org.costCentres);
     out.push(namespaceDoc(name, labels));
   }
   return out;
@@ -640,7 +697,7 @@ function checkCount(name, value, min, max) {
 /**
  * Generates the set. Options (all optional, see DEFAULTS): seed, guardrails, namespaces, mix
  * {network, labels, cel}, celPerGuardrail, applying {namespace, network?, labels?}.
- * Returns { options, tiers, guardrails, namespaces, files: {name: documents}, stats }.
+ * Returns { options, organisation, tiers, guardrails, namespaces, files: {name: documents}, stats }.
  */
 export function generateRealisticSet(options = {}) {
   const o = { ...DEFAULTS, ...options, mix: { ...DEFAULTS.mix, ...options.mix } };
@@ -649,11 +706,12 @@ export function generateRealisticSet(options = {}) {
   checkCount('celPerGuardrail', o.celPerGuardrail, 1, CEL_TEMPLATES.length);
   const counts = split(o.guardrails, o.mix);
 
-  const namespaces = drawNamespaces(o.seed, o.namespaces);
+  const org = drawOrganisation(o.seed);
+  const namespaces = drawNamespaces(o.seed, o.namespaces, org);
   const applyingName = o.applying?.namespace ?? 'payments';
   const applyingNs = namespaces.find((n) => n.metadata.name === applyingName);
   if (!applyingNs) throw new Error(`applying.namespace: ${applyingName} is not one of the generated namespaces`);
-  const ctx = { namespaceNames: namespaces.map((n) => n.metadata.name), applyingLabels: applyingNs.metadata.labels };
+  const ctx = { org, namespaceNames: namespaces.map((n) => n.metadata.name), applyingLabels: applyingNs.metadata.labels };
 
   // which network / label guardrails must (not) apply to the namespace, when asked
   const plan = (kind, count) => {
@@ -686,6 +744,7 @@ export function generateRealisticSet(options = {}) {
   const guardrails = [...network, ...labels, ...cel];
   return {
     options: o,
+    organisation: org,
     tiers,
     guardrails,
     namespaces,

@@ -22,38 +22,18 @@ import { generateCertificates } from '../../src/tls/certs.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import { metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { freePort, isListening, spawnManaged } from '../helpers/managed-process.js';
+import { benchNetworkPolicy, benchPod } from './admitted-objects.js';
 import { apiClient, loadAverage, percentile, round, runDriver, type ApiRequest } from './api-client.js';
 
 const REQUESTS = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
 const CONFIG = process.env.BENCH_APISERVER_CONFIG ?? path.join(REPO_DIR, 'examples', 'policies');
 
-// Allowed by examples/policies and by the realistic set (bench/realistic-set.mjs, seed 1), so that
-// both measure an admitted CREATE.
-const pod = {
-  apiVersion: 'v1', kind: 'Pod',
-  metadata: {
-    name: 'bench', namespace: 'payments',
-    labels: {
-      app: 'api', team: 'payments', 'segment.tierguard.dev/domain': 'payments', 'data-classification': 'internal',
-      owner: 'payments-team', 'app.kubernetes.io/name': 'api', env: 'prod', 'data.tierguard.dev/classification': 'internal',
-    },
-  },
-  spec: {
-    serviceAccountName: 'api', securityContext: { runAsNonRoot: true },
-    containers: [{ name: 'api', image: 'registry.example.com/api:1.0', resources: { limits: { cpu: '100m' } }, securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true } }],
-  },
-};
-const networkPolicy = {
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
-  metadata: { name: 'bench', namespace: 'payments', labels: { 'segment.tierguard.dev/domain': 'payments' } },
-  spec: { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }] },
-};
 /** BENCH_APISERVER_TARGETS: which of them to send (default both). */
 const TARGET_NAMES = (process.env.BENCH_APISERVER_TARGETS ?? 'pod,networkpolicy').split(',');
 const targets = [
-  { name: 'pod', path: '/api/v1/namespaces/payments/pods', body: JSON.stringify(pod) },
-  { name: 'networkpolicy', path: '/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies', body: JSON.stringify(networkPolicy) },
+  { name: 'pod', path: '/api/v1/namespaces/payments/pods', body: JSON.stringify(benchPod) },
+  { name: 'networkpolicy', path: '/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies', body: JSON.stringify(benchNetworkPolicy) },
 ].filter((target) => TARGET_NAMES.includes(target.name));
 if (targets.length === 0) throw new Error(`BENCH_APISERVER_TARGETS=${process.env.BENCH_APISERVER_TARGETS}: expected pod, networkpolicy or both`);
 
