@@ -82,7 +82,7 @@ function compileWhole(set: RealisticSet) {
 }
 
 /** Every object as a CREATE through mutation and validation, as `tierguard check` runs them. */
-function check(compiled: ReturnType<typeof compileWhole>, objects: readonly unknown[]): CheckResult[] {
+function check(compiled: ReturnType<typeof compileWhole>, objects: readonly unknown[]): Promise<CheckResult[]> {
   const documents = objects.map((value, i) => ({ source: { file: 'objects', document: i + 1 }, value }));
   return checkManifests({ ...compiled, documents, engine: { excludedNamespaces: new Set() }, failureMode: 'deny' });
 }
@@ -102,8 +102,8 @@ function unlabelled<T extends { metadata: object }>(object: T, namespace: string
 }
 
 describe('the realistic policy set can be complied with', () => {
-  it('admits the API-latency driver\'s Pod and NetworkPolicy in payments, with defaults injected, under the set of seed 1', () => {
-    const results = check(compileWhole(generateRealisticSet()), [benchPod, benchNetworkPolicy]);
+  it('admits the API-latency driver\'s Pod and NetworkPolicy in payments, with defaults injected, under the set of seed 1', async () => {
+    const results = await check(compileWhole(generateRealisticSet()), [benchPod, benchNetworkPolicy]);
     expect(results.map((result) => ({ kind: result.kind, blockers: blockers(result), allowed: result.allowed }))).toEqual([
       { kind: 'Pod', blockers: [], allowed: true },
       { kind: 'NetworkPolicy', blockers: [], allowed: true },
@@ -116,13 +116,13 @@ describe('the realistic policy set can be complied with', () => {
     const loaded = await loadPolicySet([path.join(REPO_DIR, 'examples', 'policies')], { generation: 1 });
     const manifests = await readManifests([path.join(REPO_DIR, 'examples', 'manifests', 'namespaces.yaml')]);
     const documents = [...manifests.documents, ...[benchPod, benchNetworkPolicy].map((value, i) => ({ source: { file: 'objects', document: i + 1 }, value }))];
-    const results = checkManifests({ set: loaded.set!, documents, namespaces: loaded.namespaces, engine: { excludedNamespaces: new Set() }, failureMode: 'deny' });
+    const results = await checkManifests({ set: loaded.set!, documents, namespaces: loaded.namespaces, engine: { excludedNamespaces: new Set() }, failureMode: 'deny' });
     expect(results.filter((result) => result.kind !== 'Namespace').map((result) => [result.kind, blockers(result)])).toEqual([['Pod', []], ['NetworkPolicy', []]]);
   });
 
-  it('still denies the bench\'s /validate fixtures as captured: they carry none of the labels', () => {
+  it('still denies the bench\'s /validate fixtures as captured: they carry none of the labels', async () => {
     const fixtures = ['validate-create-pod', 'validate-create-networkpolicy', 'validate-create-deployment'].map((name) => review(name).request.object);
-    const results = check(compileWhole(generateRealisticSet()), fixtures);
+    const results = await check(compileWhole(generateRealisticSet()), fixtures);
     for (const result of results) {
       expect(result.allowed, `${result.kind} ${result.name}`).toBe(false);
       expect(result.violations.some((v) => v.mode === 'Enforce' && v.message.startsWith('missing required label')), `${result.kind} ${result.name}`).toBe(true);
@@ -131,16 +131,16 @@ describe('the realistic policy set can be complied with', () => {
 
   // Without network guardrails (a NetworkPolicy's traffic is another question): the label and
   // CEL rules of 300 guardrails, enough that every CEL template is drawn several times.
-  it.each([1, 2, 3, 4, 5].map((seed) => ({ name: `seed ${seed}`, seed })))('$name: an object with every conventional label is admitted in payments, and no injected default breaks a rule anywhere', ({ seed }) => {
+  it.each([1, 2, 3, 4, 5].map((seed) => ({ name: `seed ${seed}`, seed })))('$name: an object with every conventional label is admitted in payments, and no injected default breaks a rule anywhere', async ({ seed }) => {
     const generated = generateRealisticSet({ seed, guardrails: 300, namespaces: 300, mix: { network: 0, labels: 0.7, cel: 0.3 } });
     const compiled = compileWhole(generated);
     const withNamespaceLabels = (object: typeof benchPod | typeof benchNetworkPolicy) => ({ ...object, metadata: { ...object.metadata, labels: { ...object.metadata.labels, env: 'prod', 'cost-center': 'cc-4410' } } });
-    const admitted = check(compiled, [withNamespaceLabels(benchPod), withNamespaceLabels(benchNetworkPolicy)]);
+    const admitted = await check(compiled, [withNamespaceLabels(benchPod), withNamespaceLabels(benchNetworkPolicy)]);
     expect(admitted.map(blockers)).toEqual([[], []]);
 
     // In every namespace, a label a default put there is never the one a rule rejects.
     const bare = generated.namespaces.flatMap((ns) => [unlabelled(benchPod, ns.metadata.name), unlabelled(benchNetworkPolicy, ns.metadata.name)]);
-    const rejectedDefaults = check(compiled, bare).flatMap((result) => {
+    const rejectedDefaults = (await check(compiled, bare)).flatMap((result) => {
       const injected = injectedKeys(result);
       return result.violations
         .filter((v) => v.rule.startsWith('label:') && injected.has(v.rule.slice('label:'.length)))
