@@ -10,6 +10,7 @@ import { errorSource, type Finding } from '../engine/findings.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { PatchOperation } from '../review/patch.js';
 import { reviewBoth } from '../review/review.js';
+import { createRequest, manifestNamespace, type ManifestObject } from '../review/manifest-request.js';
 import { objectName } from '../review/subject.js';
 import type { Verdict } from '../review/verdict.js';
 import { namespaceInfo } from '../policy/read-document.js';
@@ -42,9 +43,6 @@ export interface CheckOptions {
   readonly failureMode: FailureMode;
 }
 
-/** Cluster-scoped kinds tierguard may meet in manifests; everything else defaults to namespace `default`. */
-const clusterScoped = new Set(['Namespace', 'Node', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass', 'Tier', 'Guardrail', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'PriorityClass', 'IngressClass']);
-
 /** Objects that are not Kubernetes objects (no kind or apiVersion) are problems. */
 export function manifestProblems(documents: readonly ManifestDocument[]): PolicyProblem[] {
   return documents.flatMap(({ source, value }) => {
@@ -67,30 +65,13 @@ export async function checkManifests(options: CheckOptions): Promise<CheckResult
   const results: CheckResult[] = [];
   for (const { value } of options.documents) {
     const object = value as ManifestObject;
-    const request = createRequest(object);
-    results.push(resultOf(request.namespace, object, await reviewBoth(context, request)));
+    results.push(resultOf(object, await reviewBoth(context, createRequest(object))));
   }
   return results;
 }
 
-interface ManifestObject {
-  apiVersion: string;
-  kind: string;
-  metadata?: { name?: string; generateName?: string; namespace?: string };
-}
-
-/** The AdmissionRequest the API server would send for creating `object` (no user, not a dry run). */
-function createRequest(object: ManifestObject) {
-  const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] as string : '';
-  const kind = { group, version: object.apiVersion.split('/').pop() as string, kind: object.kind };
-  // A Namespace's request names itself, as the API server's does.
-  const namespace = object.kind === 'Namespace' ? objectName(object) : clusterScoped.has(object.kind) ? '' : object.metadata?.namespace ?? 'default';
-  const name = typeof object.metadata?.name === 'string' && object.metadata.name ? { name: object.metadata.name } : {};
-  return { kind, namespace, ...name, operation: 'CREATE' as const, userInfo: {}, object, oldObject: null, dryRun: false };
-}
-
-function resultOf(namespace: string, object: ManifestObject, verdict: Verdict): CheckResult {
-  const base = { kind: object.kind, namespace: object.kind === 'Namespace' ? '' : namespace, name: objectName(object) };
+function resultOf(object: ManifestObject, verdict: Verdict): CheckResult {
+  const base = { kind: object.kind, namespace: manifestNamespace(object), name: objectName(object) };
   if (verdict.failure?.reason === 'invalid_object') {
     return { ...base, allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error: verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail };
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The composition root and the only code that reads `process`: parses the command line and runs
- * `serve`, `check`, `explain` or `certs`. Exit codes: 0 ok, 1 something denied (check), 2 usage or policy errors.
+ * `serve`, `check`, `audit`, `explain`, `lint` or `certs`. Exit codes: 0 ok, 1 something denied (check) or failing (audit), 2 usage or policy errors.
  */
 import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -279,6 +279,32 @@ function buildProgram(): Command {
       });
       process.stdout.write(flags.output === 'json' ? checkJson(results) : formatCheckText(results));
       process.exitCode = results.every((result) => result.allowed) ? 0 : 1;
+    });
+
+  program.command('audit')
+    .description('judge existing objects as admission would judge their creation (validation only), and find the pods a guardrail\'s Deny does not reach because no NetworkPolicy isolates them (exit 0 no Enforce guardrail fails, 1 one does, 2 errors)')
+    .requiredOption('-f, --filename <path>', 'manifests of the objects to audit (repeatable), e.g. the output of kubectl get namespaces,networkpolicies,pods,deployments,statefulsets,daemonsets,cronjobs -A -o yaml', collect)
+    .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--namespace <name>', "tierguard's own namespace (excluded)", OPTION_DEFAULTS.namespace)
+    .addOption(excludeNamespaceFlag())
+    .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; namespace: string; excludeNamespace?: string[] }) => {
+      const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
+      if (!loaded.set) return failOnPolicySet(loaded.problems);
+      for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
+      const manifests = await readManifests(flags.filename);
+      const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
+      if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+      const { auditObjects } = await import('../review/audit.js');
+      const { auditFails, auditJson, formatAuditText } = await import('./audit.js');
+      const report = await auditObjects({
+        set: loaded.set,
+        objects: manifests.documents.map(({ value }) => value as Parameters<typeof auditObjects>[0]['objects'][number]),
+        namespaces: loaded.namespaces,
+        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) },
+      });
+      process.stdout.write(flags.output === 'json' ? auditJson(report) : formatAuditText(report));
+      process.exitCode = auditFails(report) ? 1 : 0;
     });
 
   program.command('explain')

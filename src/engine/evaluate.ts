@@ -62,6 +62,11 @@ export interface EngineOptions {
   readonly maxValidations?: number;
   /** Who may change namespace labels that guardrails select on; nobody when absent. */
   readonly admins?: Admins;
+  /**
+   * Audit of existing objects: the CEL validations that read `request` or `oldObject` are left
+   * out, since no request is being made.
+   */
+  readonly objectValidationsOnly?: boolean;
 }
 
 export interface MutationResult {
@@ -285,6 +290,7 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
     ...(options.runBounded ? { runBounded: options.runBounded } : {}),
     maxObjectValues: options.maxObjectValues ?? DEFAULT_MAX_OBJECT_VALUES,
     maxValidations: options.maxValidations ?? DEFAULT_MAX_VALIDATIONS,
+    ...(options.objectValidationsOnly ? { objectOnly: true } : {}),
   });
 }
 

@@ -46,6 +46,19 @@ export interface ValidationInput {
   readonly maxObjectValues: number;
   /** When more validations than this apply to the request, none is evaluated (a rule error). */
   readonly maxValidations: number;
+  /**
+   * Audit: only the validations that read neither `request` nor `oldObject` apply, whose verdict
+   * depends on the object alone, not on a request.
+   */
+  readonly objectOnly?: boolean;
+}
+
+/** Variables whose value comes from a request, not from the object. */
+const REQUEST_VARIABLES = ['request', 'oldObject'];
+
+/** True when the validation's verdict depends on the object (and its namespace) alone. */
+export function readsObjectOnly(validation: CompiledValidation): boolean {
+  return !REQUEST_VARIABLES.some((name) => validation.program.identifiers.has(name));
 }
 
 /**
@@ -90,18 +103,18 @@ interface ApplicableValidations {
   readonly cooperative: boolean;
 }
 
-/** The applicable validations of each guardrail list (a compiled set's lists never change), by resources. */
+/** The applicable validations of each guardrail list (a compiled set's lists never change), by resources and audit. */
 const applicableCache = new WeakMap<readonly CompiledGuardrail[], Map<string, ApplicableValidations>>();
 
 /** The validations of `guardrails` for any of `resources`, in order; computed once per list and resources. */
-function applicableValidations(guardrails: readonly CompiledGuardrail[], resources: ReadonlySet<RuleResource>): ApplicableValidations {
+function applicableValidations(guardrails: readonly CompiledGuardrail[], resources: ReadonlySet<RuleResource>, objectOnly: boolean): ApplicableValidations {
   let byResources = applicableCache.get(guardrails);
   if (!byResources) applicableCache.set(guardrails, (byResources = new Map()));
-  const key = [...resources].sort().join(',');
+  const key = `${[...resources].sort().join(',')}${objectOnly ? ' object-only' : ''}`;
   let applicable = byResources.get(key);
   if (!applicable) {
     const entries = guardrails.flatMap((guardrail) => (guardrail.validations ?? [])
-      .filter((validation) => [...validation.resources].some((resource) => resources.has(resource)))
+      .filter((validation) => [...validation.resources].some((resource) => resources.has(resource)) && (!objectOnly || readsObjectOnly(validation)))
       .map((validation) => ({ guardrail, validation })));
     const programs = entries.flatMap(({ validation }) => [validation.program, ...(validation.messageProgram ? [validation.messageProgram] : [])]);
     applicable = {
@@ -116,7 +129,7 @@ function applicableValidations(guardrails: readonly CompiledGuardrail[], resourc
 
 /** Evaluates every validation of `input.guardrails` that applies, in order, within the caller's bound. */
 export function evaluateValidations(input: ValidationInput): RuleOutcome {
-  const { entries: applicable, nodes, cooperative } = applicableValidations(input.guardrails, input.resources);
+  const { entries: applicable, nodes, cooperative } = applicableValidations(input.guardrails, input.resources, input.objectOnly === true);
   if (applicable.length === 0) return NO_OUTCOME;
   if (applicable.length > input.maxValidations) {
     return requestError(`${applicable.length} CEL validations apply to this object, more than the limit of ${input.maxValidations} (--max-validations); none was evaluated`);

@@ -98,7 +98,7 @@ describe('huge or deep inputs evaluate or fail clearly, and never throw', () => 
 
 describe('the API refuses what it did not produce', () => {
   it.each([
-    { name: 'a program not from compileCel', program: { source: 'true', resultType: 'bool', nodes: 1, cooperative: true }, activation: objectActivation({}), error: 'not a program compiled by compileCel' },
+    { name: 'a program not from compileCel', program: { source: 'true', resultType: 'bool', nodes: 1, cooperative: true, identifiers: new Set<string>() }, activation: objectActivation({}), error: 'not a program compiled by compileCel' },
     { name: 'raw variables instead of toCelActivation', program: undefined, activation: { object: {}, oldObject: null, request: {}, namespaceObject: null }, error: 'variables were not prepared by toCelActivation' },
   ])('$name', ({ program, activation, error }) => {
     const compiled = compileCel('true');

@@ -27,6 +27,8 @@ export interface CelProgram {
   readonly nodes: number;
   /** The cooperative time bound holds for it (./deadline.ts); otherwise only the hard one does. */
   readonly cooperative: boolean;
+  /** The variables it may read (`object`, `request`, ...): every identifier in it, so a superset. */
+  readonly identifiers: ReadonlySet<string>;
 }
 
 export interface CelCompileOptions {
@@ -45,9 +47,10 @@ export class CompiledCelProgram implements CelProgram {
   readonly #run: ParseResult;
   readonly nodes: number;
   readonly cooperative: boolean;
+  readonly identifiers: ReadonlySet<string>;
   constructor(readonly source: string, readonly resultType: string, readonly expected: ExpectedType, run: ParseResult) {
     this.#run = run;
-    ({ nodes: this.nodes, cooperative: this.cooperative } = cooperativeShape(run.ast));
+    ({ nodes: this.nodes, cooperative: this.cooperative, identifiers: this.identifiers } = cooperativeShape(run.ast));
   }
 
   /** Evaluates against prepared variables; throws what the library throws. */

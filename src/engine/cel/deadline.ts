@@ -54,6 +54,8 @@ export interface CooperativeShape {
   readonly nodes: number;
   /** No `map`, `filter`, `cel.bind` or `replace`: the cooperative bound holds (see the module comment). */
   readonly cooperative: boolean;
+  /** Every identifier it reads (variables, and comprehension variables, which may shadow them). */
+  readonly identifiers: ReadonlySet<string>;
 }
 
 /** Method calls that can build a value larger than their input (logical size): the hard bound. */
@@ -72,6 +74,7 @@ function isNode(value: unknown): value is Node {
 export function cooperativeShape(ast: unknown): CooperativeShape {
   let nodes = 0;
   let cooperative = true;
+  const identifiers = new Set<string>();
   const pending: unknown[] = [ast];
   while (pending.length > 0) {
     const item = pending.pop();
@@ -82,10 +85,11 @@ export function cooperativeShape(ast: unknown): CooperativeShape {
     if (!isNode(item)) continue;
     nodes++;
     if (item.op === 'value') continue;
+    if (item.op === 'id' && typeof item.args === 'string') identifiers.add(item.args);
     if ((item.op === 'rcall' || item.op === 'call') && Array.isArray(item.args) && BUILDERS.has(item.args[0] as string)) cooperative = false;
     pending.push(item.args);
   }
-  return { nodes, cooperative };
+  return { nodes, cooperative, identifiers };
 }
 
 let hooked = false;

@@ -1,0 +1,132 @@
+/**
+ * Audit: what already exists, judged against the policy set as admission would judge its
+ * creation — validation only, nothing is mutated — and the isolation coverage of the guardrails
+ * with Deny rules (`../engine/network/isolation.ts`). CEL validations that read `request` or
+ * `oldObject` are left out: their verdict depends on a request that is not being made.
+ */
+import type { Labels, NamespaceInfo } from '../api/kube.js';
+import type { Mode } from '../api/policy.js';
+import { violationLine } from '../engine/decision.js';
+import type { EngineOptions } from '../engine/evaluate.js';
+import { errorSource } from '../engine/findings.js';
+import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap, type PodGroup } from '../engine/network/isolation.js';
+import { isPlainObject, labelsAt } from '../engine/object.js';
+import type { PolicySet } from '../engine/policy-set.js';
+import { staticNamespaceLookup } from '../policy/namespaces.js';
+import { namespaceInfo } from '../policy/read-document.js';
+import { createRequest, manifestNamespace, type ManifestObject } from './manifest-request.js';
+import { review } from './review.js';
+import { objectName } from './subject.js';
+
+export interface AuditOptions {
+  readonly set: PolicySet;
+  /** Kubernetes objects: Namespaces, NetworkPolicies, Pods, workloads; other kinds are left alone. */
+  readonly objects: readonly ManifestObject[];
+  /** Namespaces known besides the Namespace objects among `objects` (which take precedence). */
+  readonly namespaces: readonly NamespaceInfo[];
+  readonly engine: EngineOptions;
+}
+
+export interface AuditViolation {
+  readonly tier: string;
+  readonly guardrail: string;
+  readonly rule: string;
+  readonly mode: Mode;
+  readonly path: string;
+  readonly message: string;
+  /** `unproven`: the override check stopped at a bound (decided by its mode, as at admission). */
+  readonly kind?: 'unproven';
+}
+
+export interface AuditResult {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly violations: readonly AuditViolation[];
+  /** Rules that could not be evaluated for the object, or why the object itself is malformed. */
+  readonly errors?: readonly string[];
+  /** The violations as a denial message shows them, mode first unless Enforce (text output only). */
+  readonly lines: readonly string[];
+}
+
+export interface AuditReport {
+  /** The objects with a violation or an error, in input order. */
+  readonly results: readonly AuditResult[];
+  readonly isolation: readonly IsolationGap[];
+  /** How many objects were evaluated, and how many left alone (kinds not checked, excluded namespaces, owned ReplicaSets). */
+  readonly evaluated: number;
+  readonly skipped: number;
+}
+
+export async function auditObjects(options: AuditOptions): Promise<AuditReport> {
+  const namespaces = new Map(options.namespaces.map((namespace) => [namespace.name, namespace]));
+  for (const object of options.objects) {
+    if (object.kind === 'Namespace' && typeof object.metadata?.name === 'string') namespaces.set(object.metadata.name, namespaceInfo(object as Parameters<typeof namespaceInfo>[0]));
+  }
+  const context = {
+    policy: () => options.set,
+    namespaces: staticNamespaceLookup([...namespaces.values()]),
+    engine: { ...options.engine, objectValidationsOnly: true },
+    failureMode: 'deny' as const,
+  };
+  const results: AuditResult[] = [];
+  let evaluated = 0;
+  for (const object of options.objects) {
+    const verdict = await review(context, 'validate', createRequest(object));
+    if (verdict.outcome === 'allowed' && verdict.skipped !== undefined) continue;
+    evaluated++;
+    const violations = verdict.findings.map(({ tier, guardrail, rule, mode, path, message, kind }) => ({ tier, guardrail, rule, mode, path, message, ...(kind === 'unproven' ? { kind } : {}) }));
+    const errors = [...(verdict.failure ? [verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail] : []), ...verdict.errors.map((error) => `${errorSource(error)}: ${error.message}`)];
+    if (violations.length === 0 && errors.length === 0) continue;
+    const lines = verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`);
+    results.push({ kind: object.kind, namespace: manifestNamespace(object), name: objectName(object), violations, ...(errors.length > 0 ? { errors } : {}), lines });
+  }
+  const isolation = isolationGaps({
+    set: options.set,
+    namespaces: [...namespaces.values()],
+    pods: podGroups(options.objects),
+    policies: networkPolicies(options.objects),
+    excludedNamespaces: options.engine.excludedNamespaces,
+  });
+  return { results, isolation, evaluated, skipped: options.objects.length - evaluated };
+}
+
+/** The Pods among `objects`, by namespace, grouped by their labels (only labels are kept). */
+export function podGroups(objects: readonly ManifestObject[]): Map<string, PodGroup[]> {
+  const byNamespace = new Map<string, Map<string, { labels: Labels; count: number }>>();
+  for (const object of objects) {
+    if (object.kind !== 'Pod' || object.apiVersion !== 'v1') continue;
+    const labels = podLabels(object);
+    if (!labels) continue;
+    const namespace = manifestNamespace(object);
+    let groups = byNamespace.get(namespace);
+    if (!groups) byNamespace.set(namespace, (groups = new Map()));
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const group = groups.get(key);
+    if (group) group.count++;
+    else groups.set(key, { labels, count: 1 });
+  }
+  return new Map([...byNamespace].map(([namespace, groups]) => [namespace, [...groups.values()]]));
+}
+
+/** A Pod's labels, or undefined when they are malformed (that Pod's own result says so). */
+function podLabels(object: ManifestObject): Labels | undefined {
+  try {
+    return isPlainObject(object) ? labelsAt(object, ['metadata']) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The NetworkPolicies among `objects`, by namespace. */
+function networkPolicies(objects: readonly ManifestObject[]): Map<string, IsolatingPolicy[]> {
+  const byNamespace = new Map<string, IsolatingPolicy[]>();
+  for (const object of objects) {
+    if (object.kind !== 'NetworkPolicy' || object.apiVersion !== 'networking.k8s.io/v1') continue;
+    const policy = isolatingPolicy(object);
+    if (!policy) continue;
+    const namespace = manifestNamespace(object);
+    byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), policy]);
+  }
+  return byNamespace;
+}
