@@ -13,6 +13,7 @@ import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
+import type { AuditOptions } from '../review/audit.js';
 import { createLogger, type LogLevel } from '../telemetry/logger.js';
 import { checkJson, checkManifests, formatCheckText, manifestProblems } from './check.js';
 import {
@@ -149,6 +150,54 @@ async function runQueries(context: ExplainContext, file: string): Promise<void> 
   }
 }
 
+interface AuditFlags {
+  filename: string[];
+  kubeconfig?: string;
+  config: string[];
+  output: 'text' | 'json';
+  namespace: string;
+  excludeNamespace?: string[];
+}
+
+type AuditInput = Pick<AuditOptions, 'set' | 'objects' | 'namespaces'>;
+
+/** The policy set of `--config` (default: the embedded guardrails) and the objects of `-f`. */
+async function manifestAuditInput(flags: AuditFlags): Promise<AuditInput> {
+  const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
+  if (!loaded.set) return failOnPolicySet(loaded.problems);
+  for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
+  const manifests = await readManifests(flags.filename);
+  const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
+  if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+  return { set: loaded.set, objects: manifests.documents.map(({ value }) => value as AuditInput['objects'][number]), namespaces: loaded.namespaces };
+}
+
+/**
+ * A cluster's objects, listed once, and the policy set `serve` would have in force there: its
+ * Tiers and Guardrails (an invalid one left out, said on stderr) with the `--config` files, if any.
+ */
+async function clusterAuditInput(kubeconfig: string, config: readonly string[]): Promise<AuditInput> {
+  const { loadKubeConfig } = await import('../cluster/kube-config.js');
+  const { createKubeClient } = await import('../cluster/kube-client.js');
+  const { readClusterSnapshot } = await import('../cluster/audit-snapshot.js');
+  const { documentUnits, resolvePolicySet } = await import('../policy/resolve.js');
+  let snapshot;
+  try {
+    const kubeConfig = await loadKubeConfig({ kubeconfig });
+    snapshot = await readClusterSnapshot(createKubeClient({ kubeConfig: kubeConfig! }));
+  } catch (error) {
+    fail(`cannot read the cluster: ${(error as Error).message}`);
+  }
+  const files = config.length > 0 ? await readManifests(config) : { documents: [], problems: [] };
+  if (files.problems.length > 0) return failOnPolicySet(files.problems);
+  const resolution = resolvePolicySet(documentUnits([...files.documents, ...snapshot.policyDocuments]), { generation: 1, shadows: 'none' });
+  if (!resolution.result.set) return failOnPolicySet(resolution.result.problems);
+  for (const [key, outcome] of resolution.outcomes) {
+    if (outcome.state === 'out') process.stderr.write(`tierguard: warning: ${key} is not in force (${outcome.reason}): not audited against\n`);
+  }
+  return { set: resolution.result.set, objects: snapshot.objects, namespaces: resolution.result.namespaces };
+}
+
 /** `--failure-mode`, as `serve` and `check` take it. */
 function failureModeFlag(): Option {
   return new Option('--failure-mode <mode>', 'what to do when a rule cannot be evaluated (CEL error, internal error); a NetworkPolicy whose override check stops at a bound is denied whatever the mode')
@@ -283,24 +332,19 @@ function buildProgram(): Command {
 
   program.command('audit')
     .description('judge existing objects as admission would judge their creation (validation only), and find the pods a guardrail\'s Deny does not reach because no NetworkPolicy isolates them (exit 0 no Enforce guardrail fails, 1 one does, 2 errors)')
-    .requiredOption('-f, --filename <path>', 'manifests of the objects to audit (repeatable), e.g. the output of kubectl get namespaces,networkpolicies,pods,deployments,statefulsets,daemonsets,cronjobs -A -o yaml', collect)
-    .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
+    .option('-f, --filename <path>', 'manifests of the objects to audit (repeatable), e.g. the output of kubectl get namespaces,networkpolicies,pods,deployments,statefulsets,daemonsets,cronjobs -A -o yaml', collect, [])
+    .option('--kubeconfig <file>', 'audit the cluster of this kubeconfig (current context) instead, read-only: its objects, and its Tiers and Guardrails with any --config')
+    .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails (with --kubeconfig: none, the cluster\'s)', collect, [])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--namespace <name>', "tierguard's own namespace (excluded)", OPTION_DEFAULTS.namespace)
     .addOption(excludeNamespaceFlag())
-    .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; namespace: string; excludeNamespace?: string[] }) => {
-      const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
-      if (!loaded.set) return failOnPolicySet(loaded.problems);
-      for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
-      const manifests = await readManifests(flags.filename);
-      const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
-      if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+    .action(async (flags: AuditFlags) => {
+      if ((flags.filename.length > 0) === (flags.kubeconfig !== undefined)) fail('give -f PATH... (manifests) or --kubeconfig FILE (a cluster, read-only)');
+      const input = flags.kubeconfig !== undefined ? await clusterAuditInput(flags.kubeconfig, flags.config) : await manifestAuditInput(flags);
       const { auditObjects } = await import('../review/audit.js');
       const { auditFails, auditJson, formatAuditText } = await import('./audit.js');
       const report = await auditObjects({
-        set: loaded.set,
-        objects: manifests.documents.map(({ value }) => value as Parameters<typeof auditObjects>[0]['objects'][number]),
-        namespaces: loaded.namespaces,
+        ...input,
         engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) },
       });
       process.stdout.write(flags.output === 'json' ? auditJson(report) : formatAuditText(report));

@@ -92,7 +92,9 @@ describe('tierguard audit', () => {
   it.each([
     { name: 'a path that does not exist', args: ['-f', '/nonexistent/objects.yaml'], stderr: 'cannot read the manifests' },
     { name: 'a policy set that does not compile', args: ['-f', path.join(REPO_DIR, 'examples', 'manifests'), '--config', path.join(REPO_DIR, 'test', 'fixtures', 'policies', 'broken.yaml')], stderr: 'problem' },
-    { name: 'no -f', args: [], stderr: "required option '-f, --filename <path>' not specified" },
+    { name: 'neither -f nor --kubeconfig', args: [], stderr: 'give -f PATH... (manifests) or --kubeconfig FILE (a cluster, read-only)' },
+    { name: 'both -f and --kubeconfig', args: ['-f', path.join(REPO_DIR, 'examples', 'manifests'), '--kubeconfig', '/nonexistent'], stderr: 'give -f PATH... (manifests) or --kubeconfig FILE' },
+    { name: 'a kubeconfig that cannot be read', args: ['--kubeconfig', '/nonexistent/kubeconfig'], stderr: 'cannot read the cluster: cannot load --kubeconfig /nonexistent/kubeconfig' },
   ])('exit 2 for $name', async ({ args, stderr }) => {
     const result = await tierguard(...args);
     expect(result.code).toBe(2);

@@ -21,9 +21,12 @@ const LABELS = { [DOMAIN]: 'payments', team: 'pay', 'data.tierguard.dev/classifi
 const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'payments', labels: { app: 'api', ...LABELS } }, spec: { containers: [{ name: 'api', image: 'registry.example/api:1' }] } });
 const networkPolicy = (name: string, spec: object) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: 'payments', labels: LABELS }, spec });
 
-function audit(file: string): Promise<{ code: number; report: any; stderr: string }> {
+const EXAMPLES = path.join(REPO_DIR, 'examples', 'policies');
+
+/** `tierguard audit -o json` of a file exported with kubectl (`-f`), or of the cluster itself (`--kubeconfig`). */
+function audit(file: string, args: readonly string[] = ['-f', file, '--config', EXAMPLES]): Promise<{ code: number; report: any; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'audit', '-f', file, '--config', path.join(REPO_DIR, 'examples', 'policies'), '-o', 'json'], { cwd: REPO_DIR, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, 'audit', ...args, '-o', 'json'], { cwd: REPO_DIR, timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, report: stdout ? JSON.parse(stdout) : undefined, stderr });
     });
   });
@@ -71,6 +74,20 @@ describeCluster('tierguard audit of what the API server holds', () => {
     expect(report.isolation).toEqual([
       { tier: 'security', guardrail: 'prod-isolation', mode: 'Enforce', namespace: 'payments', direction: 'Ingress', pods: 3, example: { app: 'api', ...LABELS } },
     ]);
+    // Read from the API server directly, read-only: the same report.
+    const direct = await audit('', ['--kubeconfig', cluster.kubeconfig.admin, '--config', EXAMPLES]);
+    expect(direct).toEqual({ code: 1, report, stderr: '' });
+  });
+
+  it('with --kubeconfig and no --config, audits against the Tiers and Guardrails stored in the cluster', async () => {
+    const applied = await cluster.kubectl(['apply', '-f', EXAMPLES]);
+    expect(applied.code, applied.stderr).toBe(0);
+    const fromFiles = await audit(await exportCluster('with-policies'));
+    const fromCluster = await audit('', ['--kubeconfig', cluster.kubeconfig.admin]);
+    expect(fromCluster.stderr).toBe('');
+    expect(fromCluster.report.results).toEqual(fromFiles.report.results);
+    expect(fromCluster.report.isolation).toEqual(fromFiles.report.isolation);
+    expect(fromCluster.code).toBe(1);
   });
 
   it('passes once the NetworkPolicy is fixed and the pods are isolated both ways', async () => {
@@ -84,5 +101,6 @@ describeCluster('tierguard audit of what the API server holds', () => {
     const { code, report } = await audit(await exportCluster('after'));
     expect(report).toEqual({ results: [], isolation: [] });
     expect(code).toBe(0);
+    expect(await audit('', ['--kubeconfig', cluster.kubeconfig.admin])).toEqual({ code: 0, report: { results: [], isolation: [] }, stderr: '' });
   });
 });
