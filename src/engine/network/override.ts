@@ -459,7 +459,7 @@ function firstOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceOfBoth | undefi
   if (first !== undefined) return { point: { name: first }, set: { known: new Set([first]), unknown: [] } };
   for (const x of a.unknown) {
     for (const y of b.unknown) {
-      const both = cubesMeet(x, y) ? cubesBoth(x, y) : null;
+      const both = cubesMeet(x, y) ? cubeIntersect(x, y) : null;
       if (both) return { point: { labels: cubePoint(both) }, set: { known: new Set(), unknown: [both] } };
     }
   }
@@ -528,32 +528,7 @@ function withDimension(box: Box, index: number, value: unknown): Box {
 
 // ---------------------------------------------------------------- dimensions
 
-/*
- * The set operations of ./region.ts, one dimension at a time, for the search and its examples.
- * Namespace sets and label cubes go through `distinct`: every cube of one namespace universe carries
- * the same constraint object on `kubernetes.io/metadata.name` (none of the known names, a set as large
- * as the cluster), which ./label-set.ts would otherwise copy or scan at every operation.
- */
-
-/** The constraints of `cube` that are not the very same object in `other` (those change nothing between them). */
-function distinct(cube: LabelCube, other: LabelCube): LabelCube {
-  for (const [key, set] of cube) {
-    if (other.get(key) === set) return new Map([...cube].filter(([k, s]) => other.get(k) !== s));
-  }
-  return cube;
-}
-
-function cubesBoth(a: LabelCube, b: LabelCube): LabelCube | null {
-  return cubeIntersect(a, distinct(b, a));
-}
-
-function cubesLess(a: LabelCube, b: LabelCube): LabelCube[] {
-  return cubeSubtract(a, distinct(b, a));
-}
-
-function cubeHolds(outer: LabelCube, inner: LabelCube): boolean {
-  return cubeIncludes(distinct(outer, inner), inner);
-}
+/* The set operations of ./region.ts, one dimension at a time, for the search and its examples. */
 
 /** As `nsIntersect`. */
 function namespacesBoth(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
@@ -562,7 +537,7 @@ function namespacesBoth(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
   const unknown: LabelCube[] = [];
   for (const x of a.unknown) {
     for (const y of b.unknown) {
-      const both = cubesMeet(x, y) ? cubesBoth(x, y) : null;
+      const both = cubesMeet(x, y) ? cubeIntersect(x, y) : null;
       if (both) unknown.push(both);
     }
   }
@@ -573,14 +548,14 @@ function namespacesBoth(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
 function namespacesLess(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
   const known = new Set([...a.known].filter((name) => !b.known.has(name)));
   let unknown: LabelCube[] = [...a.unknown];
-  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubesLess(x, y) : [x]));
+  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubeSubtract(x, y) : [x]));
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
 }
 
 /** As `nsIncludes`. */
 function namespacesInclude(outer: NamespaceSet, inner: NamespaceSet): boolean {
   if (outer === inner) return true;
-  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeHolds(other, cube)));
+  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeIncludes(other, cube)));
 }
 
 /** As `regionIntersect` of two boxes: their intersection, or undefined when they do not meet. */
@@ -606,7 +581,7 @@ function boxHolds(outer: Box, inner: Box): boolean {
 function dimensionIntersect(kind: DimensionKind, a: unknown, b: unknown): unknown {
   switch (kind) {
     case 'namespaces': return namespacesBoth(a as NamespaceSet, b as NamespaceSet);
-    case 'labels': return cubesBoth(a as LabelCube, b as LabelCube);
+    case 'labels': return cubeIntersect(a as LabelCube, b as LabelCube);
     case 'addresses': {
       const both = ipIntersect(a as IpSet, b as IpSet);
       return ipIsEmpty(both) ? null : both;
@@ -625,7 +600,7 @@ function dimensionPieces(kind: DimensionKind, a: unknown, b: unknown): unknown[]
       const rest = namespacesLess(a as NamespaceSet, b as NamespaceSet);
       return rest ? [rest] : [];
     }
-    case 'labels': return cubesLess(a as LabelCube, b as LabelCube);
+    case 'labels': return cubeSubtract(a as LabelCube, b as LabelCube);
     case 'addresses': {
       const rest = ipSubtract(a as IpSet, b as IpSet);
       return ipIsEmpty(rest) ? [] : [rest];
@@ -640,7 +615,7 @@ function dimensionPieces(kind: DimensionKind, a: unknown, b: unknown): unknown[]
 function dimensionIncludes(kind: DimensionKind, outer: unknown, inner: unknown): boolean {
   switch (kind) {
     case 'namespaces': return namespacesInclude(outer as NamespaceSet, inner as NamespaceSet);
-    case 'labels': return cubeHolds(outer as LabelCube, inner as LabelCube);
+    case 'labels': return cubeIncludes(outer as LabelCube, inner as LabelCube);
     case 'addresses': return ipsInclude(outer as IpSet, inner as IpSet);
     case 'ports': return portsInclude(outer as PortSet, inner as PortSet);
   }
