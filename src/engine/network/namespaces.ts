@@ -65,12 +65,14 @@ export function namespaceNamed(universe: NamespaceUniverse, name: string): Names
   return { known: new Set(), unknown: [new Map([[NAMESPACE_NAME_LABEL, { kind: 'in' as const, values: new Set([name]) }]])] };
 }
 
+/** The namespaces in both sets, or null when there are none. */
 export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = new Set([...a.known].filter((name) => b.known.has(name)));
+  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  const known = new Set([...small].filter((name) => large.has(name)));
   const unknown: LabelCube[] = [];
   for (const x of a.unknown) {
     for (const y of b.unknown) {
-      const both = cubeIntersect(x, y);
+      const both = cubesMeet(x, y) ? cubeIntersect(x, y) : null;
       if (both) unknown.push(both);
     }
   }
@@ -150,9 +152,13 @@ function pairMemo(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>, a
   return answer;
 }
 
+/**
+ * The namespaces of `a` not in `b`, or null when there are none. A cube of `a` that a cube of `b`
+ * does not meet is kept whole: `cubeSubtract` would cut it along the other cube's keys.
+ */
 export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
   const known = new Set([...a.known].filter((name) => !b.known.has(name)));
   let unknown: LabelCube[] = [...a.unknown];
-  for (const y of b.unknown) unknown = unknown.flatMap((x) => cubeSubtract(x, y));
+  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubeSubtract(x, y) : [x]));
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
 }

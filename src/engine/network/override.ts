@@ -17,7 +17,7 @@ import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ALL_IPS, exampleCidr, ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipSubtract, type IpSet } from './ip-set.js';
 import { ABSENT, ANY_LABELS, cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
-import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsContains, nsIntersect, nsKnownIncluded, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsContains, nsIncludes, nsIntersect, nsSubtract, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portContains, portIntersect, portIsEmpty, portRange, portsInclude, portSubtract, portUnion, type PortSet, type Protocol } from './port-set.js';
 import { candidateEntries, type ChainEntry } from './chain-index.js';
 import { boxContainsPoint, boxesMeet, MAX_REGION_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Region } from './region.js';
@@ -530,34 +530,6 @@ function withDimension(box: Box, index: number, value: unknown): Box {
 
 /* The set operations of ./region.ts, one dimension at a time, for the search and its examples. */
 
-/** As `nsIntersect`. */
-function namespacesBoth(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
-  const known = new Set([...small].filter((name) => large.has(name)));
-  const unknown: LabelCube[] = [];
-  for (const x of a.unknown) {
-    for (const y of b.unknown) {
-      const both = cubesMeet(x, y) ? cubeIntersect(x, y) : null;
-      if (both) unknown.push(both);
-    }
-  }
-  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
-}
-
-/** As `nsSubtract`. */
-function namespacesLess(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = new Set([...a.known].filter((name) => !b.known.has(name)));
-  let unknown: LabelCube[] = [...a.unknown];
-  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubeSubtract(x, y) : [x]));
-  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
-}
-
-/** As `nsIncludes`. */
-function namespacesInclude(outer: NamespaceSet, inner: NamespaceSet): boolean {
-  if (outer === inner) return true;
-  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeIncludes(other, cube)));
-}
-
 /** As `regionIntersect` of two boxes: their intersection, or undefined when they do not meet. */
 function boxBoth(a: Box, b: Box): Box | undefined {
   if (a.kind !== b.kind || !boxesMeet(a, b)) return undefined;
@@ -580,7 +552,7 @@ function boxHolds(outer: Box, inner: Box): boolean {
 /** The values in both, or null when there are none. */
 function dimensionIntersect(kind: DimensionKind, a: unknown, b: unknown): unknown {
   switch (kind) {
-    case 'namespaces': return namespacesBoth(a as NamespaceSet, b as NamespaceSet);
+    case 'namespaces': return nsIntersect(a as NamespaceSet, b as NamespaceSet);
     case 'labels': return cubeIntersect(a as LabelCube, b as LabelCube);
     case 'addresses': {
       const both = ipIntersect(a as IpSet, b as IpSet);
@@ -597,7 +569,7 @@ function dimensionIntersect(kind: DimensionKind, a: unknown, b: unknown): unknow
 function dimensionPieces(kind: DimensionKind, a: unknown, b: unknown): unknown[] {
   switch (kind) {
     case 'namespaces': {
-      const rest = namespacesLess(a as NamespaceSet, b as NamespaceSet);
+      const rest = nsSubtract(a as NamespaceSet, b as NamespaceSet);
       return rest ? [rest] : [];
     }
     case 'labels': return cubeSubtract(a as LabelCube, b as LabelCube);
@@ -614,7 +586,7 @@ function dimensionPieces(kind: DimensionKind, a: unknown, b: unknown): unknown[]
 
 function dimensionIncludes(kind: DimensionKind, outer: unknown, inner: unknown): boolean {
   switch (kind) {
-    case 'namespaces': return namespacesInclude(outer as NamespaceSet, inner as NamespaceSet);
+    case 'namespaces': return nsIncludes(outer as NamespaceSet, inner as NamespaceSet);
     case 'labels': return cubeIncludes(outer as LabelCube, inner as LabelCube);
     case 'addresses': return ipsInclude(outer as IpSet, inner as IpSet);
     case 'ports': return portsInclude(outer as PortSet, inner as PortSet);
