@@ -142,14 +142,20 @@ export function boxPoint(box: Box): BoxPoint | undefined {
  */
 export function boxPointOfBoth(a: Box, b: Box): BoxPoint | undefined {
   if (a.kind !== b.kind) return undefined;
+  const values = eachDimension(a, b, (dim, x, y) => dim.pointOfBoth(x, y));
+  return values && { kind: a.kind, values };
+}
+
+/** `op` on each dimension of two boxes of one kind, or undefined as soon as one answers null or undefined. */
+function eachDimension(a: Box, b: Box, op: (dim: Dimension, x: unknown, y: unknown) => unknown): unknown[] | undefined {
   const dims = DIMENSIONS[a.kind];
-  const values: unknown[] = [];
+  const out: unknown[] = [];
   for (let i = 0; i < dims.length; i++) {
-    const value = (dims[i] as Dimension).pointOfBoth(a.dims[i], b.dims[i]);
-    if (value === undefined) return undefined;
-    values.push(value);
+    const value = op(dims[i] as Dimension, a.dims[i], b.dims[i]);
+    if (value === null || value === undefined) return undefined;
+    out.push(value);
   }
-  return { kind: a.kind, values };
+  return out;
 }
 
 export function boxContainsPoint(box: Box, point: BoxPoint): boolean {
@@ -186,14 +192,8 @@ export const MAX_REGION_BOXES = 20_000;
 /** The connections in both boxes, or null when there are none. */
 export function boxIntersect(a: Box, b: Box): Box | null {
   if (!boxesMeet(a, b)) return null;
-  const dims = DIMENSIONS[a.kind];
-  const out: unknown[] = [];
-  for (let i = 0; i < dims.length; i++) {
-    const both = (dims[i] as Dimension).intersect(a.dims[i], b.dims[i]);
-    if (both === null) return null;
-    out.push(both);
-  }
-  return { kind: a.kind, dims: out } as unknown as Box;
+  const dims = eachDimension(a, b, (dim, x, y) => dim.intersect(x, y));
+  return dims ? ({ kind: a.kind, dims } as unknown as Box) : null;
 }
 
 /** `a` minus `b` as disjoint boxes. */
