@@ -65,12 +65,14 @@ export function namespaceNamed(universe: NamespaceUniverse, name: string): Names
   return { known: new Set(), unknown: [new Map([[NAMESPACE_NAME_LABEL, { kind: 'in' as const, values: new Set([name]) }]])] };
 }
 
+/** The namespaces in both sets, or null when there are none. */
 export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = new Set([...a.known].filter((name) => b.known.has(name)));
+  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  const known = new Set([...small].filter((name) => large.has(name)));
   const unknown: LabelCube[] = [];
   for (const x of a.unknown) {
     for (const y of b.unknown) {
-      const both = cubeIntersect(x, y);
+      const both = cubesMeet(x, y) ? cubeIntersect(x, y) : null;
       if (both) unknown.push(both);
     }
   }
@@ -80,11 +82,48 @@ export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | nu
 /** One namespace of a non-empty set: a known one by name, or an unknown one by its labels (`cubePoint`). */
 export type NamespacePoint = { readonly name: string } | { readonly labels: Readonly<Record<string, string>> };
 
+/** The least known name, else a plain label set of the first cube (`cubePoint`); undefined for an empty set. */
 export function nsPoint(set: NamespaceSet): NamespacePoint | undefined {
-  const known = [...set.known].sort()[0];
+  const known = leastName(set.known);
   if (known !== undefined) return { name: known };
   const cube = set.unknown[0];
   return cube ? { labels: cubePoint(cube) } : undefined;
+}
+
+/** `[...names].sort()[0]` without the sort; only names also `within` it when given. */
+function leastName(names: ReadonlySet<string>, within?: ReadonlySet<string>): string | undefined {
+  let least: string | undefined;
+  for (const name of names) if ((within === undefined || within.has(name)) && (least === undefined || name < least)) least = name;
+  return least;
+}
+
+/** A namespace in both of two sets, and the smallest set that holds it. */
+export interface NamespaceInBoth {
+  readonly point: NamespacePoint;
+  /** The point's name, or the cube of the intersection it was drawn from. */
+  readonly set: NamespaceSet;
+}
+
+/**
+ * The namespace `nsPoint` picks in `nsIntersect(a, b)`, found without building the intersection
+ * (known names of a large cluster are costly to intersect); undefined when the sets do not meet.
+ * Remembered per pair of set objects, as `nsMeet` remembers its answers.
+ */
+export function nsPointOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceInBoth | undefined {
+  return pairMemo(pointOfBothMemo, a, b, () => firstOfBoth(a, b) ?? null) ?? undefined;
+}
+
+function firstOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceInBoth | undefined {
+  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  const first = leastName(small, large);
+  if (first !== undefined) return { point: { name: first }, set: { known: new Set([first]), unknown: [] } };
+  for (const x of a.unknown) {
+    for (const y of b.unknown) {
+      const both = cubesMeet(x, y) ? cubeIntersect(x, y) : null;
+      if (both) return { point: { labels: cubePoint(both) }, set: { known: new Set(), unknown: [both] } };
+    }
+  }
+  return undefined;
 }
 
 export function nsContains(set: NamespaceSet, point: NamespacePoint): boolean {
@@ -138,8 +177,10 @@ function knownMeet(small: ReadonlySet<string>, large: ReadonlySet<string>): bool
 const SMALL_SET = 16;
 const meetMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
 const includesMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
+const pointOfBothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, NamespaceInBoth | null>>();
 
-function pairMemo(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>, a: NamespaceSet, b: NamespaceSet, compute: () => boolean): boolean {
+/** The answer for the pair (a, b), computed once; `compute` must not return undefined. */
+function pairMemo<T>(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, T>>, a: NamespaceSet, b: NamespaceSet, compute: () => T): T {
   let byB = memo.get(a);
   if (!byB) memo.set(a, (byB = new WeakMap()));
   let answer = byB.get(b);
@@ -150,9 +191,13 @@ function pairMemo(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>, a
   return answer;
 }
 
+/**
+ * The namespaces of `a` not in `b`, or null when there are none. A cube of `a` that a cube of `b`
+ * does not meet is kept whole: `cubeSubtract` would cut it along the other cube's keys.
+ */
 export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
   const known = new Set([...a.known].filter((name) => !b.known.has(name)));
   let unknown: LabelCube[] = [...a.unknown];
-  for (const y of b.unknown) unknown = unknown.flatMap((x) => cubeSubtract(x, y));
+  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubeSubtract(x, y) : [x]));
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
 }

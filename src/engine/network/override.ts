@@ -14,13 +14,13 @@
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
 import type { Mode } from '../../api/policy.js';
 import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
-import { ALL_IPS, exampleCidr, ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipSubtract, type IpSet } from './ip-set.js';
-import { ABSENT, ANY_LABELS, cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
+import { ALL_IPS, exampleCidr } from './ip-set.js';
+import { ABSENT, ANY_LABELS, cubeContains, cubesMeet, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
-import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsContains, nsIntersect, nsKnownIncluded, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
-import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portContains, portIntersect, portIsEmpty, portRange, portsInclude, portSubtract, portUnion, type PortSet, type Protocol } from './port-set.js';
+import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, nsPoint, nsPointOfBoth, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
 import { candidateEntries, type ChainEntry } from './chain-index.js';
-import { boxContainsPoint, boxesMeet, MAX_REGION_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Region } from './region.js';
+import { boxContainsPoint, boxesMeet, boxIncludes, boxIntersect, boxPoint, boxPointOfBoth, DIMENSIONS, MAX_REGION_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Dimension, type Region } from './region.js';
 import type { CompiledNetworkRule, CompiledSelector, Direction } from './rules.js';
 
 export interface OverrideInput {
@@ -272,7 +272,7 @@ function deniedExample(deny: Region, entries: readonly Entry[], walk: RuleWalk):
   for (const allowed of walk.region) {
     for (const denied of deny) {
       if (!boxesMeet(allowed, denied)) continue;
-      const point = pointOfBoth(allowed, denied);
+      const point = boxPointOfBoth(allowed, denied);
       if (!point) continue;
       // The entry that settled the last pair often settles this one too (a broad earlier rule).
       const hint = walk.settledBy.entry;
@@ -290,7 +290,7 @@ function deniedExample(deny: Region, entries: readonly Entry[], walk: RuleWalk):
       }
       if (!held) return exampleAround({ box: boxAround(allowed, denied, point), point }, entries);
       if (settled) continue;
-      const both = boxBoth(allowed, denied);
+      const both = boxIntersect(allowed, denied);
       if (!both) continue;
       const near = entries.filter((entry) => entry.boxes.some((box) => boxesMeet(box, both)));
       const witness = uncovered({ box: both, point }, near, walk);
@@ -310,11 +310,11 @@ function decides(entry: Entry, point: BoxPoint): boolean {
  */
 function holdsBoth(entry: Entry, a: Box, b: Box): boolean {
   if (entry.holes.some((hole) => boxesMeet(hole, a) && boxesMeet(hole, b))) return false;
-  const kinds = DIMENSIONS[a.kind];
+  const dims = DIMENSIONS[a.kind];
   return entry.boxes.some((box) => box.kind === a.kind && CUT_ORDER[a.kind].every((i) => {
-    const kind = kinds[i] as DimensionKind;
-    const [first, second] = kind === 'namespaces' && (a.dims[i] as NamespaceSet).known.size > (b.dims[i] as NamespaceSet).known.size ? [b, a] : [a, b];
-    return dimensionIncludes(kind, box.dims[i], first.dims[i]) || dimensionIncludes(kind, box.dims[i], second.dims[i]);
+    const dim = dims[i] as Dimension;
+    const [first, second] = dim.kind === 'namespaces' && (a.dims[i] as NamespaceSet).known.size > (b.dims[i] as NamespaceSet).known.size ? [b, a] : [a, b];
+    return dim.includes(box.dims[i], first.dims[i]) || dim.includes(box.dims[i], second.dims[i]);
   }));
 }
 
@@ -330,14 +330,14 @@ interface Witness {
  * decides settles it at once; otherwise the part of the box the entry deciding it holds is taken
  * out and what is left is searched in turn. Each step removes the connection it was about.
  */
-function uncovered({ box, point = pointOf(box) }: { box: Box; point?: BoxPoint | undefined }, entries: readonly Entry[], walk: RuleWalk): Witness | undefined {
+function uncovered({ box, point = boxPoint(box) }: { box: Box; point?: BoxPoint | undefined }, entries: readonly Entry[], walk: RuleWalk): Witness | undefined {
   if (++walk.work.steps % STEPS_PER_CLOCK_READ === 0 && walk.expired()) throw new OverrideTimeoutError();
   if (!point) return undefined;
   let holder: { entry: Entry; box: Box } | undefined;
   for (const entry of entries) {
     for (const other of entry.boxes) {
       if (!boxContainsPoint(other, point) || entry.holes.some((hole) => boxContainsPoint(hole, point))) continue;
-      if (boxHolds(other, box) && !entry.holes.some((hole) => boxesMeet(hole, box))) return undefined;
+      if (boxIncludes(other, box) && !entry.holes.some((hole) => boxesMeet(hole, box))) return undefined;
       holder ??= { entry, box: other };
     }
   }
@@ -347,8 +347,8 @@ function uncovered({ box, point = pointOf(box) }: { box: Box; point?: BoxPoint |
     if (found) return found;
   }
   // The parts inside the holder's box that its holes pass on.
-  const inside = boxBoth(box, holder.box);
-  for (const piece of holder.entry.holes.flatMap((hole) => (inside && boxBoth(inside, hole)) ?? [])) {
+  const inside = boxIntersect(box, holder.box);
+  for (const piece of holder.entry.holes.flatMap((hole) => (inside && boxIntersect(inside, hole)) ?? [])) {
     const found = uncovered({ box: piece }, entries, walk);
     if (found) return found;
   }
@@ -361,117 +361,24 @@ function uncovered({ box, point = pointOf(box) }: { box: Box; point?: BoxPoint |
  * usually found outside the holder's ports or labels before any namespace set is cut.
  */
 function* outside(box: Box, other: Box): Generator<Box> {
-  const kinds = DIMENSIONS[box.kind];
+  const dims = DIMENSIONS[box.kind];
   let inside = box;
   for (const i of CUT_ORDER[box.kind]) {
-    const kind = kinds[i] as DimensionKind;
-    for (const rest of dimensionPieces(kind, inside.dims[i], other.dims[i])) yield withDimension(inside, i, rest);
-    const both = dimensionIntersect(kind, inside.dims[i], other.dims[i]);
+    const dim = dims[i] as Dimension;
+    for (const rest of dim.subtract(inside.dims[i], other.dims[i])) yield withDimension(inside, i, rest);
+    const both = dim.intersect(inside.dims[i], other.dims[i]);
     if (both === null) return;
     inside = withDimension(inside, i, both);
   }
 }
 
-// ---------------------------------------------------------------- points and examples
+// ---------------------------------------------------------------- examples
 
-type DimensionKind = 'namespaces' | 'labels' | 'addresses' | 'ports';
-
-const DIMENSIONS: Readonly<Record<Box['kind'], readonly DimensionKind[]>> = {
-  pod: ['namespaces', 'labels', 'namespaces', 'labels', 'ports'],
-  address: ['namespaces', 'labels', 'addresses', 'ports'],
-  same: ['namespaces', 'labels', 'labels', 'ports'],
-};
-
-/**
- * The connection `boxPoint` picks in the intersection of two boxes, found without building it
- * (namespace sets of a large cluster are costly to intersect); undefined when they do not meet.
- */
-function pointOfBoth(a: Box, b: Box): BoxPoint | undefined {
-  const kinds = DIMENSIONS[a.kind];
-  const values: unknown[] = [];
-  for (const [i, kind] of kinds.entries()) {
-    const value = valueOfBoth(kind, a.dims[i], b.dims[i]);
-    if (value === undefined) return undefined;
-    values.push(value);
-  }
-  return { kind: a.kind, values };
-}
-
-function valueOfBoth(kind: DimensionKind, a: unknown, b: unknown): unknown {
-  if (kind === 'namespaces') return namespaceOfBoth(a as NamespaceSet, b as NamespaceSet)?.point;
-  const both = dimensionIntersect(kind, a, b);
-  return both === null ? undefined : pointValue(kind, both);
-}
-
-/** The connection `boxPoint` picks, without sorting the known names of a namespace set. */
-function pointOf(box: Box): BoxPoint | undefined {
-  const kinds = DIMENSIONS[box.kind];
-  const values = box.dims.map((dim, i) => pointValue(kinds[i] as DimensionKind, dim));
-  return values.includes(undefined) ? undefined : { kind: box.kind, values };
-}
-
-function pointValue(kind: DimensionKind, dim: unknown): unknown {
-  switch (kind) {
-    case 'namespaces': {
-      const set = dim as NamespaceSet;
-      const name = firstName(set.known);
-      if (name !== undefined) return { name };
-      return set.unknown[0] && { labels: cubePoint(set.unknown[0]) };
-    }
-    case 'labels': return cubePoint(dim as LabelCube);
-    case 'addresses': {
-      const set = dim as IpSet;
-      const first = set.v4[0] ?? set.v6[0];
-      return first && { family: set.v4[0] ? 4 : 6, value: first[0] };
-    }
-    case 'ports': return examplePort(dim as PortSet);
-  }
-}
-
-interface NamespaceOfBoth {
-  readonly point: NamespacePoint;
-  readonly set: NamespaceSet;
-}
-
-const bothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, NamespaceOfBoth | null>>();
-
-/**
- * The namespace `nsPoint` picks in the intersection of two sets (the first known name, or a plain
- * label set of the first pair of cubes that meet) and the smallest set holding it: that name, or
- * that pair's cube. Remembered per pair of sets: the sets of guardrail rules and of policy peers
- * are remembered per universe, so the same pairs meet again check after check.
- */
-function namespaceOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceOfBoth | undefined {
-  let memo = bothMemo.get(a);
-  if (!memo) bothMemo.set(a, (memo = new WeakMap()));
-  let found = memo.get(b);
-  if (found === undefined) {
-    found = firstOfBoth(a, b) ?? null;
-    memo.set(b, found);
-  }
-  return found ?? undefined;
-}
-
-function firstOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceOfBoth | undefined {
-  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
-  let first: string | undefined;
-  for (const name of small) if (large.has(name) && (first === undefined || name < first)) first = name;
-  if (first !== undefined) return { point: { name: first }, set: { known: new Set([first]), unknown: [] } };
-  for (const x of a.unknown) {
-    for (const y of b.unknown) {
-      const both = cubesMeet(x, y) ? cubesBoth(x, y) : null;
-      if (both) return { point: { labels: cubePoint(both) }, set: { known: new Set(), unknown: [both] } };
-    }
-  }
-  return undefined;
-}
-
-/** A box around `point` within both boxes: their intersection, with each namespace set narrowed as `namespaceOfBoth` does. */
+/** A box around `point` within both boxes: their intersection, with each namespace set narrowed as `nsPointOfBoth` does. */
 function boxAround(a: Box, b: Box, point: BoxPoint): Box {
-  const kinds = DIMENSIONS[a.kind];
-  const dims = kinds.map((kind, i) => (kind === 'namespaces'
-    ? namespaceOfBoth(a.dims[i] as NamespaceSet, b.dims[i] as NamespaceSet)?.set
-    : dimensionIntersect(kind, a.dims[i], b.dims[i])));
+  const dims = DIMENSIONS[a.kind].map((dim, i) => (dim.kind === 'namespaces'
+    ? nsPointOfBoth(a.dims[i] as NamespaceSet, b.dims[i] as NamespaceSet)?.set
+    : dim.intersect(a.dims[i], b.dims[i])));
   return { kind: point.kind, dims } as unknown as Box;
 }
 
@@ -493,16 +400,16 @@ function exampleAround({ box, point }: Witness, entries: readonly Entry[]): Box 
   for (const entry of entries) {
     for (const other of entry.boxes) {
       if (!boxesMeet(example, other)) continue;
-      const kinds = DIMENSIONS[example.kind];
-      const cut = CUT_ORDER[example.kind].find((i) => !dimensionContains(kinds[i] as DimensionKind, other.dims[i], point.values[i]));
+      const dims = DIMENSIONS[example.kind];
+      const cut = CUT_ORDER[example.kind].find((i) => !(dims[i] as Dimension).contains(other.dims[i], point.values[i]));
       if (cut !== undefined) {
-        const kind = kinds[cut] as DimensionKind;
-        const kept = dimensionPieces(kind, example.dims[cut], other.dims[cut]).find((piece) => dimensionContains(kind, piece, point.values[cut]));
+        const dim = dims[cut] as Dimension;
+        const kept = dim.subtract(example.dims[cut], other.dims[cut]).find((piece) => dim.contains(piece, point.values[cut]));
         example = withDimension(example, cut, kept);
         continue;
       }
       const hole = entry.holes.find((candidate) => boxContainsPoint(candidate, point));
-      const inHole = hole && boxBoth(example, hole);
+      const inHole = hole && boxIntersect(example, hole);
       if (inHole) example = inHole;
       break;
     }
@@ -514,7 +421,7 @@ function exampleAround({ box, point }: Witness, entries: readonly Entry[]): Box 
 function narrowed(box: Box, point: BoxPoint): Box {
   const kinds = DIMENSIONS[box.kind];
   const dims = box.dims.map((dim, i) => {
-    if (kinds[i] !== 'namespaces') return dim;
+    if (kinds[i]?.kind !== 'namespaces') return dim;
     const namespace = point.values[i] as NamespacePoint;
     if ('name' in namespace) return { known: new Set([namespace.name]), unknown: [] };
     return { known: new Set(), unknown: (dim as NamespaceSet).unknown.filter((cube) => cubeContains(cube, namespace.labels)).slice(0, 1) };
@@ -524,135 +431,6 @@ function narrowed(box: Box, point: BoxPoint): Box {
 
 function withDimension(box: Box, index: number, value: unknown): Box {
   return { kind: box.kind, dims: box.dims.map((dim, i) => (i === index ? value : dim)) } as unknown as Box;
-}
-
-// ---------------------------------------------------------------- dimensions
-
-/*
- * The set operations of ./region.ts, one dimension at a time, for the search and its examples.
- * Namespace sets and label cubes go through `distinct`: every cube of one namespace universe carries
- * the same constraint object on `kubernetes.io/metadata.name` (none of the known names, a set as large
- * as the cluster), which ./label-set.ts would otherwise copy or scan at every operation.
- */
-
-/** The constraints of `cube` that are not the very same object in `other` (those change nothing between them). */
-function distinct(cube: LabelCube, other: LabelCube): LabelCube {
-  for (const [key, set] of cube) {
-    if (other.get(key) === set) return new Map([...cube].filter(([k, s]) => other.get(k) !== s));
-  }
-  return cube;
-}
-
-function cubesBoth(a: LabelCube, b: LabelCube): LabelCube | null {
-  return cubeIntersect(a, distinct(b, a));
-}
-
-function cubesLess(a: LabelCube, b: LabelCube): LabelCube[] {
-  return cubeSubtract(a, distinct(b, a));
-}
-
-function cubeHolds(outer: LabelCube, inner: LabelCube): boolean {
-  return cubeIncludes(distinct(outer, inner), inner);
-}
-
-/** As `nsIntersect`. */
-function namespacesBoth(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
-  const known = new Set([...small].filter((name) => large.has(name)));
-  const unknown: LabelCube[] = [];
-  for (const x of a.unknown) {
-    for (const y of b.unknown) {
-      const both = cubesMeet(x, y) ? cubesBoth(x, y) : null;
-      if (both) unknown.push(both);
-    }
-  }
-  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
-}
-
-/** As `nsSubtract`. */
-function namespacesLess(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = new Set([...a.known].filter((name) => !b.known.has(name)));
-  let unknown: LabelCube[] = [...a.unknown];
-  for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubesLess(x, y) : [x]));
-  return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
-}
-
-/** As `nsIncludes`. */
-function namespacesInclude(outer: NamespaceSet, inner: NamespaceSet): boolean {
-  if (outer === inner) return true;
-  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeHolds(other, cube)));
-}
-
-/** As `regionIntersect` of two boxes: their intersection, or undefined when they do not meet. */
-function boxBoth(a: Box, b: Box): Box | undefined {
-  if (a.kind !== b.kind || !boxesMeet(a, b)) return undefined;
-  const kinds = DIMENSIONS[a.kind];
-  const dims: unknown[] = [];
-  for (const [i, kind] of kinds.entries()) {
-    const both = dimensionIntersect(kind, a.dims[i], b.dims[i]);
-    if (both === null) return undefined;
-    dims.push(both);
-  }
-  return { kind: a.kind, dims } as unknown as Box;
-}
-
-/** As `boxIncludes`. */
-function boxHolds(outer: Box, inner: Box): boolean {
-  const kinds = DIMENSIONS[outer.kind];
-  return outer.kind === inner.kind && CUT_ORDER[outer.kind].every((i) => dimensionIncludes(kinds[i] as DimensionKind, outer.dims[i], inner.dims[i]));
-}
-
-/** The values in both, or null when there are none. */
-function dimensionIntersect(kind: DimensionKind, a: unknown, b: unknown): unknown {
-  switch (kind) {
-    case 'namespaces': return namespacesBoth(a as NamespaceSet, b as NamespaceSet);
-    case 'labels': return cubesBoth(a as LabelCube, b as LabelCube);
-    case 'addresses': {
-      const both = ipIntersect(a as IpSet, b as IpSet);
-      return ipIsEmpty(both) ? null : both;
-    }
-    case 'ports': {
-      const both = portIntersect(a as PortSet, b as PortSet);
-      return portIsEmpty(both) ? null : both;
-    }
-  }
-}
-
-/** `a` less `b` as disjoint non-empty sets (several only for label cubes). */
-function dimensionPieces(kind: DimensionKind, a: unknown, b: unknown): unknown[] {
-  switch (kind) {
-    case 'namespaces': {
-      const rest = namespacesLess(a as NamespaceSet, b as NamespaceSet);
-      return rest ? [rest] : [];
-    }
-    case 'labels': return cubesLess(a as LabelCube, b as LabelCube);
-    case 'addresses': {
-      const rest = ipSubtract(a as IpSet, b as IpSet);
-      return ipIsEmpty(rest) ? [] : [rest];
-    }
-    case 'ports': {
-      const rest = portSubtract(a as PortSet, b as PortSet);
-      return portIsEmpty(rest) ? [] : [rest];
-    }
-  }
-}
-
-function dimensionIncludes(kind: DimensionKind, outer: unknown, inner: unknown): boolean {
-  switch (kind) {
-    case 'namespaces': return namespacesInclude(outer as NamespaceSet, inner as NamespaceSet);
-    case 'labels': return cubeHolds(outer as LabelCube, inner as LabelCube);
-    case 'addresses': return ipsInclude(outer as IpSet, inner as IpSet);
-    case 'ports': return portsInclude(outer as PortSet, inner as PortSet);
-  }
-}
-
-function dimensionContains(kind: DimensionKind, dim: unknown, value: unknown): boolean {
-  switch (kind) {
-    case 'namespaces': return nsContains(dim as NamespaceSet, value as NamespacePoint);
-    case 'labels': return cubeContains(dim as LabelCube, value as Record<string, string>);
-    case 'addresses': return ipContains(dim as IpSet, value as { family: 4 | 6; value: bigint });
-    case 'ports': return portContains(dim as PortSet, (value as { protocol: Protocol }).protocol, (value as { port: number }).port);
-  }
 }
 
 // ---------------------------------------------------------------- subjects
@@ -696,7 +474,7 @@ function policyRuleRegion(policy: CompiledNetworkPolicy, rule: PolicyRule, direc
 
 const ownMemos = new WeakMap<NamespaceUniverse, Map<string, NamespaceSet>>();
 
-/** `namespaceNamed`, remembered per universe (one set object per namespace, which `namespaceOfBoth` remembers by). */
+/** `namespaceNamed`, remembered per universe (one set object per namespace, which `nsPointOfBoth` remembers by). */
 function ownNamespace(universe: NamespaceUniverse, name: string): NamespaceSet {
   let memo = ownMemos.get(universe);
   if (!memo) ownMemos.set(universe, (memo = new Map()));
@@ -860,8 +638,8 @@ function describePods(namespaces: NamespaceSet, pods: LabelCube): string {
 }
 
 function describeNamespaces(set: NamespaceSet): string {
-  const known = firstName(set.known);
-  if (known !== undefined) return `namespace ${known}`;
+  const point = nsPoint(set);
+  if (point && 'name' in point) return `namespace ${point.name}`;
   const cube = set.unknown[0];
   if (!cube) return 'no namespace';
   const name = cube.get(NAMESPACE_NAME_LABEL);
@@ -872,11 +650,4 @@ function describeNamespaces(set: NamespaceSet): string {
     return others === '{}' ? `namespace ${pinned}` : `namespace ${pinned} with ${others}`;
   }
   return others === '{}' ? 'any namespace' : `namespaces ${others}`;
-}
-
-/** The least name, as `[...names].sort()[0]` without the sort. */
-function firstName(names: ReadonlySet<string>): string | undefined {
-  let first: string | undefined;
-  for (const name of names) if (first === undefined || name < first) first = name;
-  return first;
 }

@@ -6,7 +6,7 @@
  */
 import { ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipsMeet, ipSubtract, type IpSet } from './ip-set.js';
 import { cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, type LabelCube } from './label-set.js';
-import { nsContains, nsIncludes, nsIntersect, nsMeet, nsPoint, nsSubtract, type NamespacePoint, type NamespaceSet } from './namespaces.js';
+import { nsContains, nsIncludes, nsIntersect, nsMeet, nsPoint, nsPointOfBoth, nsSubtract, type NamespacePoint, type NamespaceSet } from './namespaces.js';
 import { examplePort, portContains, portIntersect, portIsEmpty, portsInclude, portsMeet, portSubtract, type PortSet, type Protocol } from './port-set.js';
 
 export interface PodPeerBox {
@@ -31,20 +31,36 @@ export interface SameNamespaceBox {
 export type Box = PodPeerBox | AddressPeerBox | SameNamespaceBox;
 export type Region = readonly Box[];
 
-interface Dimension {
+/** What a dimension of a box holds. */
+export type DimensionKind = 'namespaces' | 'labels' | 'addresses' | 'ports';
+
+/** The set operations of one dimension of a box (values are that dimension's sets and points). */
+export interface Dimension {
+  readonly kind: DimensionKind;
   /** One value of a non-empty set (see `boxPoint`). */
   point(a: unknown): unknown;
+  /** `point` of the intersection, without building it where that is costly; undefined when the two do not meet. */
+  pointOfBoth(a: unknown, b: unknown): unknown;
   contains(a: unknown, point: unknown): boolean;
   /** True when `inner` lies within `outer`; may say false for some subsets (never true for others). */
   includes(outer: unknown, inner: unknown): boolean;
   /** True when the two share a value; cheaper than `intersect`, which builds the result. */
   meet(a: unknown, b: unknown): boolean;
+  /** The values in both, or null when there are none. */
   intersect(a: unknown, b: unknown): unknown;
+  /** `a` less `b` as disjoint non-empty sets (several only for label cubes). */
   subtract(a: unknown, b: unknown): unknown[];
 }
 
+function pointOfIntersection(dimension: Dimension, a: unknown, b: unknown): unknown {
+  const both = dimension.intersect(a, b);
+  return both === null ? undefined : dimension.point(both);
+}
+
 const namespaces: Dimension = {
+  kind: 'namespaces',
   point: (a) => nsPoint(a as NamespaceSet),
+  pointOfBoth: (a, b) => nsPointOfBoth(a as NamespaceSet, b as NamespaceSet)?.point,
   contains: (a, point) => nsContains(a as NamespaceSet, point as NamespacePoint),
   includes: (outer, inner) => nsIncludes(outer as NamespaceSet, inner as NamespaceSet),
   meet: (a, b) => nsMeet(a as NamespaceSet, b as NamespaceSet),
@@ -52,7 +68,9 @@ const namespaces: Dimension = {
   subtract: (a, b) => { const d = nsSubtract(a as NamespaceSet, b as NamespaceSet); return d ? [d] : []; },
 };
 const labels: Dimension = {
+  kind: 'labels',
   point: (a) => cubePoint(a as LabelCube),
+  pointOfBoth: (a, b) => pointOfIntersection(labels, a, b),
   contains: (a, point) => cubeContains(a as LabelCube, point as Record<string, string>),
   includes: (outer, inner) => cubeIncludes(outer as LabelCube, inner as LabelCube),
   meet: (a, b) => cubesMeet(a as LabelCube, b as LabelCube),
@@ -60,7 +78,9 @@ const labels: Dimension = {
   subtract: (a, b) => cubeSubtract(a as LabelCube, b as LabelCube),
 };
 const ports: Dimension = {
+  kind: 'ports',
   point: (a) => examplePort(a as PortSet),
+  pointOfBoth: (a, b) => pointOfIntersection(ports, a, b),
   contains: (a, point) => portContains(a as PortSet, (point as { protocol: Protocol }).protocol, (point as { port: number }).port),
   includes: (outer, inner) => portsInclude(outer as PortSet, inner as PortSet),
   meet: (a, b) => portsMeet(a as PortSet, b as PortSet),
@@ -68,7 +88,9 @@ const ports: Dimension = {
   subtract: (a, b) => { const p = portSubtract(a as PortSet, b as PortSet); return portIsEmpty(p) ? [] : [p]; },
 };
 const addresses: Dimension = {
+  kind: 'addresses',
   point: (a) => { const set = a as IpSet; const first = set.v4[0] ?? set.v6[0]; return first && { family: set.v4[0] ? 4 : 6, value: first[0] }; },
+  pointOfBoth: (a, b) => pointOfIntersection(addresses, a, b),
   contains: (a, point) => ipContains(a as IpSet, point as { family: 4 | 6; value: bigint }),
   includes: (outer, inner) => ipsInclude(outer as IpSet, inner as IpSet),
   meet: (a, b) => ipsMeet(a as IpSet, b as IpSet),
@@ -76,7 +98,8 @@ const addresses: Dimension = {
   subtract: (a, b) => { const i = ipSubtract(a as IpSet, b as IpSet); return ipIsEmpty(i) ? [] : [i]; },
 };
 
-const dimensions: Record<Box['kind'], readonly Dimension[]> = {
+/** The dimensions of each kind of box, in the order of its `dims`. */
+export const DIMENSIONS: Readonly<Record<Box['kind'], readonly Dimension[]>> = {
   pod: [namespaces, labels, namespaces, labels, ports],
   address: [namespaces, labels, addresses, ports],
   same: [namespaces, labels, labels, ports],
@@ -95,7 +118,7 @@ const meetOrder: Record<Box['kind'], readonly number[]> = {
 /** True when the boxes share a connection: every dimension meets. */
 export function boxesMeet(a: Box, b: Box): boolean {
   if (a.kind !== b.kind) return false;
-  const dims = dimensions[a.kind];
+  const dims = DIMENSIONS[a.kind];
   for (const i of meetOrder[a.kind]) if (!(dims[i] as Dimension).meet(a.dims[i], b.dims[i])) return false;
   return true;
 }
@@ -108,14 +131,36 @@ export interface BoxPoint {
 
 /** Undefined when the box is empty (some dimension has no value). */
 export function boxPoint(box: Box): BoxPoint | undefined {
-  const dims = dimensions[box.kind];
+  const dims = DIMENSIONS[box.kind];
   const values = box.dims.map((dim, i) => (dims[i] as Dimension).point(dim));
   return values.includes(undefined) ? undefined : { kind: box.kind, values };
 }
 
+/**
+ * `boxPoint(boxIntersect(a, b))` without building the intersection's namespace sets (see
+ * `nsPointOfBoth`); undefined when the boxes do not meet.
+ */
+export function boxPointOfBoth(a: Box, b: Box): BoxPoint | undefined {
+  if (a.kind !== b.kind) return undefined;
+  const values = eachDimension(a, b, (dim, x, y) => dim.pointOfBoth(x, y));
+  return values && { kind: a.kind, values };
+}
+
+/** `op` on each dimension of two boxes of one kind, or undefined as soon as one answers null or undefined. */
+function eachDimension(a: Box, b: Box, op: (dim: Dimension, x: unknown, y: unknown) => unknown): unknown[] | undefined {
+  const dims = DIMENSIONS[a.kind];
+  const out: unknown[] = [];
+  for (let i = 0; i < dims.length; i++) {
+    const value = op(dims[i] as Dimension, a.dims[i], b.dims[i]);
+    if (value === null || value === undefined) return undefined;
+    out.push(value);
+  }
+  return out;
+}
+
 export function boxContainsPoint(box: Box, point: BoxPoint): boolean {
   if (box.kind !== point.kind) return false;
-  const dims = dimensions[box.kind];
+  const dims = DIMENSIONS[box.kind];
   for (const i of meetOrder[box.kind]) if (!(dims[i] as Dimension).contains(box.dims[i], point.values[i])) return false;
   return true;
 }
@@ -123,7 +168,7 @@ export function boxContainsPoint(box: Box, point: BoxPoint): boolean {
 /** True when `inner` lies within `outer` (may say false for some boxes that do). */
 export function boxIncludes(outer: Box, inner: Box): boolean {
   if (outer.kind !== inner.kind) return false;
-  const dims = dimensions[outer.kind];
+  const dims = DIMENSIONS[outer.kind];
   for (const i of meetOrder[outer.kind]) if (!(dims[i] as Dimension).includes(outer.dims[i], inner.dims[i])) return false;
   return true;
 }
@@ -144,22 +189,17 @@ export class RegionTooLargeError extends Error {
 
 export const MAX_REGION_BOXES = 20_000;
 
-function boxIntersect(a: Box, b: Box): Box | null {
+/** The connections in both boxes, or null when there are none. */
+export function boxIntersect(a: Box, b: Box): Box | null {
   if (!boxesMeet(a, b)) return null;
-  const dims = dimensions[a.kind];
-  const out: unknown[] = [];
-  for (let i = 0; i < dims.length; i++) {
-    const both = (dims[i] as Dimension).intersect(a.dims[i], b.dims[i]);
-    if (both === null) return null;
-    out.push(both);
-  }
-  return { kind: a.kind, dims: out } as unknown as Box;
+  const dims = eachDimension(a, b, (dim, x, y) => dim.intersect(x, y));
+  return dims ? ({ kind: a.kind, dims } as unknown as Box) : null;
 }
 
 /** `a` minus `b` as disjoint boxes. */
 export function boxSubtract(a: Box, b: Box): Box[] {
   if (!boxesMeet(a, b)) return [a];
-  const dims = dimensions[a.kind];
+  const dims = DIMENSIONS[a.kind];
   const inside: unknown[] = [];
   for (let i = 0; i < dims.length; i++) {
     const both = (dims[i] as Dimension).intersect(a.dims[i], b.dims[i]);
