@@ -161,14 +161,23 @@ interface AuditFlags {
 
 type AuditInput = Pick<AuditOptions, 'set' | 'objects' | 'namespaces'>;
 
-/** The policy set of `--config` (default: the embedded guardrails) and the objects of `-f`. */
-async function manifestAuditInput(flags: AuditFlags): Promise<AuditInput> {
-  const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
+/**
+ * The policy set of `--config` (default: the embedded guardrails; its warnings on stderr) and the
+ * objects of `-f`, as `check` and `audit` read them; exit 2 on a problem with either.
+ */
+async function policiesAndManifests(config: readonly string[], filename: readonly string[]) {
+  const loaded = await loadPolicySet(config.length > 0 ? config : [DEFAULT_POLICY_DIR], { generation: 1 });
   if (!loaded.set) return failOnPolicySet(loaded.problems);
   for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
-  const manifests = await readManifests(flags.filename);
+  const manifests = await readManifests(filename);
   const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
   if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+  return { loaded: { ...loaded, set: loaded.set }, manifests };
+}
+
+/** The policy set of `--config` (default: the embedded guardrails) and the objects of `-f`. */
+async function manifestAuditInput(flags: AuditFlags): Promise<AuditInput> {
+  const { loaded, manifests } = await policiesAndManifests(flags.config, flags.filename);
   return { set: loaded.set, objects: manifests.documents.map(({ value }) => value as AuditInput['objects'][number]), namespaces: loaded.namespaces };
 }
 
@@ -313,12 +322,7 @@ function buildProgram(): Command {
     .option('--namespace <name>', "tierguard's own namespace (excluded)", OPTION_DEFAULTS.namespace)
     .addOption(excludeNamespaceFlag())
     .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; failureMode: 'deny' | 'allow'; namespace: string; excludeNamespace?: string[] }) => {
-      const loaded = await loadPolicySet(flags.config.length > 0 ? flags.config : [DEFAULT_POLICY_DIR], { generation: 1 });
-      if (!loaded.set) return failOnPolicySet(loaded.problems);
-      for (const warning of loaded.warnings) process.stderr.write(`tierguard: warning: ${warning}\n`);
-      const manifests = await readManifests(flags.filename);
-      const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
-      if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+      const { loaded, manifests } = await policiesAndManifests(flags.config, flags.filename);
       const results = await checkManifests({
         set: loaded.set,
         documents: manifests.documents,

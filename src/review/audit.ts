@@ -5,10 +5,9 @@
  * `oldObject` are left out: their verdict depends on a request that is not being made.
  */
 import type { Labels, NamespaceInfo } from '../api/kube.js';
-import type { Mode } from '../api/policy.js';
 import { violationLine } from '../engine/decision.js';
 import type { EngineOptions } from '../engine/evaluate.js';
-import { errorSource } from '../engine/findings.js';
+import { errorSource, type Finding } from '../engine/findings.js';
 import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap, type PodGroup } from '../engine/network/isolation.js';
 import { isPlainObject, labelsAt } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
@@ -27,16 +26,8 @@ export interface AuditOptions {
   readonly engine: EngineOptions;
 }
 
-export interface AuditViolation {
-  readonly tier: string;
-  readonly guardrail: string;
-  readonly rule: string;
-  readonly mode: Mode;
-  readonly path: string;
-  readonly message: string;
-  /** `unproven`: the override check stopped at a bound (decided by its mode, as at admission). */
-  readonly kind?: 'unproven';
-}
+/** A finding as audit reports it; `kind: 'unproven'` marks an override check stopped at a bound (decided by its mode, as at admission). */
+export type AuditViolation = Pick<Finding, 'tier' | 'guardrail' | 'rule' | 'mode' | 'path' | 'message'> & { readonly kind?: 'unproven' };
 
 export interface AuditResult {
   readonly kind: string;
