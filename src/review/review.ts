@@ -85,6 +85,7 @@ async function guarded(context: ReviewContext, request: ReviewRequest, fn: (set:
 function mutateStep(set: PolicySet, request: EngineRequest, subject: string, context: ReviewContext): Verdict {
   const result = mutate(set, request, context.engine);
   const patch = result.object === undefined ? [] : diffPatch(request.object, result.object);
+  if (result.errors.length === 0) return { outcome: 'allowed', subject, warnings: [], notes: [], findings: [], errors: [], patch, applied: result.applied };
   // Only the rule errors are decided on here: the findings are the validating webhook's.
   const decided = verdictOf({ findings: [], errors: result.errors, notes: [] }, { subject, patch, applied: result.applied }, context);
   return decided.outcome === 'errored' ? { ...decided, warnings: [] } : decided;
