@@ -92,3 +92,11 @@ export function combineOutcomes(outcomes: readonly RuleOutcome[]): RuleOutcome {
   }
   return { findings, errors, notes, hints };
 }
+
+/** A default label the mutating webhook injects. */
+export interface AppliedDefault {
+  readonly guardrail: string;
+  readonly path: string;
+  readonly key: string;
+  readonly value: string;
+}
