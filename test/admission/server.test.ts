@@ -224,13 +224,23 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
   });
 
   it.each([
-    { name: 'GET /validate', method: 'GET', path: '/validate', status: 405 },
-    { name: 'unknown path', method: 'POST', path: '/nope', status: 404 },
-  ])('$name → $status JSON', async ({ method, path, status }) => {
+    { name: 'GET /validate', method: 'GET', path: '/validate', status: 405, body: { error: 'use POST with an admission.k8s.io/v1 AdmissionReview' } },
+    { name: 'PUT /mutate/', method: 'PUT', path: '/mutate/', status: 405, body: { error: 'use POST with an admission.k8s.io/v1 AdmissionReview' } },
+    { name: 'unknown path', method: 'POST', path: '/nope', status: 404, body: { error: 'not found' } },
+    { name: 'POST /healthz', method: 'POST', path: '/healthz', status: 404, body: { error: 'not found' } },
+    { name: 'GET /healthz/ in any case, with a query', method: 'GET', path: '/HealthZ/?x=1', status: 200, body: { status: 'ok' } },
+  ])('$name → $status JSON', async ({ method, path, status, body }) => {
     const answer = await request({ port: webhook.server.port, ca: certs.caCert, method, path });
     expect(answer.status).toBe(status);
-    expect(answer.headers['content-type']).toMatch(/^application\/json/);
-    expect(() => answer.json()).not.toThrow();
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(answer.json()).toEqual(body);
+    if (status === 405) expect(answer.headers.allow).toBe('POST');
+  });
+
+  it('HEAD /readyz answers the probe with headers only', async () => {
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, method: 'HEAD', path: '/readyz' });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe('');
   });
 
   it('serves the path the API server calls, with its ?timeout= query', async () => {
