@@ -10,12 +10,10 @@ import { errorSource, type Finding } from '../engine/findings.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { PatchOperation } from '../review/patch.js';
 import { reviewBoth } from '../review/review.js';
-import { createRequest, manifestNamespace, type ManifestObject } from '../review/manifest-request.js';
+import { createRequest, manifestNamespace, manifestNamespaces, type ManifestObject } from '../review/manifest-request.js';
 import { objectName } from '../review/subject.js';
 import type { Verdict } from '../review/verdict.js';
-import { namespaceInfo } from '../policy/read-document.js';
 import type { ManifestDocument } from '../policy/manifests.js';
-import { staticNamespaceLookup } from '../policy/namespaces.js';
 import type { PolicyProblem } from '../policy/problems.js';
 
 export interface CheckResult {
@@ -54,14 +52,8 @@ export function manifestProblems(documents: readonly ManifestDocument[]): Policy
 }
 
 export async function checkManifests(options: CheckOptions): Promise<CheckResult[]> {
-  const namespaces = new Map(options.namespaces.map((namespace) => [namespace.name, namespace]));
-  for (const { value } of options.documents) {
-    const object = value as { kind?: string; metadata?: { name?: unknown } };
-    if (object.kind === 'Namespace' && typeof object.metadata?.name === 'string') {
-      namespaces.set(object.metadata.name, namespaceInfo(value as Parameters<typeof namespaceInfo>[0]));
-    }
-  }
-  const context = { policy: () => options.set, namespaces: staticNamespaceLookup([...namespaces.values()]), engine: options.engine, failureMode: options.failureMode };
+  const namespaces = manifestNamespaces(options.namespaces, options.documents.map(({ value }) => value));
+  const context = { policy: () => options.set, namespaces, engine: options.engine, failureMode: options.failureMode };
   const results: CheckResult[] = [];
   for (const { value } of options.documents) {
     const object = value as ManifestObject;

@@ -11,9 +11,7 @@ import { errorSource, type Finding } from '../engine/findings.js';
 import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap, type PodGroup } from '../engine/network/isolation.js';
 import { isPlainObject, labelsAt } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
-import { staticNamespaceLookup } from '../policy/namespaces.js';
-import { namespaceInfo } from '../policy/read-document.js';
-import { createRequest, manifestNamespace, type ManifestObject } from './manifest-request.js';
+import { createRequest, manifestNamespace, manifestNamespaces, type ManifestObject } from './manifest-request.js';
 import { review } from './review.js';
 import { objectName } from './subject.js';
 
@@ -50,13 +48,10 @@ export interface AuditReport {
 }
 
 export async function auditObjects(options: AuditOptions): Promise<AuditReport> {
-  const namespaces = new Map(options.namespaces.map((namespace) => [namespace.name, namespace]));
-  for (const object of options.objects) {
-    if (object.kind === 'Namespace' && typeof object.metadata?.name === 'string') namespaces.set(object.metadata.name, namespaceInfo(object as Parameters<typeof namespaceInfo>[0]));
-  }
+  const namespaces = manifestNamespaces(options.namespaces, options.objects);
   const context = {
     policy: () => options.set,
-    namespaces: staticNamespaceLookup([...namespaces.values()]),
+    namespaces,
     engine: { ...options.engine, objectValidationsOnly: true },
     failureMode: 'deny' as const,
   };
@@ -74,7 +69,7 @@ export async function auditObjects(options: AuditOptions): Promise<AuditReport> 
   }
   const isolation = isolationGaps({
     set: options.set,
-    namespaces: [...namespaces.values()],
+    namespaces: namespaces.list(),
     pods: podGroups(options.objects),
     policies: networkPolicies(options.objects),
     excludedNamespaces: options.engine.excludedNamespaces,

@@ -2,6 +2,9 @@
  * The AdmissionRequest the API server would send for creating an object read from a manifest
  * (or listed from a cluster): what `check` and `audit` review.
  */
+import type { NamespaceInfo } from '../api/kube.js';
+import { staticNamespaceLookup, type NamespaceLookup } from '../policy/namespaces.js';
+import { namespaceInfo } from '../policy/read-document.js';
 import type { ReviewRequest } from './resolve.js';
 import { objectName } from './subject.js';
 
@@ -26,4 +29,16 @@ export function createRequest(object: ManifestObject): ReviewRequest {
   const namespace = object.kind === 'Namespace' ? objectName(object) : manifestNamespace(object);
   const name = typeof object.metadata?.name === 'string' && object.metadata.name ? { name: object.metadata.name } : {};
   return { kind, namespace, ...name, operation: 'CREATE', userInfo: {}, object, oldObject: null, dryRun: false };
+}
+
+/** The namespaces `known` (from policy files) and the Namespace objects among `objects`, which take precedence. */
+export function manifestNamespaces(known: readonly NamespaceInfo[], objects: readonly unknown[]): NamespaceLookup {
+  const namespaces = new Map(known.map((namespace) => [namespace.name, namespace]));
+  for (const value of objects) {
+    const object = value as { kind?: unknown; metadata?: { name?: unknown } } | null;
+    if (object?.kind === 'Namespace' && typeof object.metadata?.name === 'string') {
+      namespaces.set(object.metadata.name, namespaceInfo(value as Parameters<typeof namespaceInfo>[0]));
+    }
+  }
+  return staticNamespaceLookup([...namespaces.values()]);
 }

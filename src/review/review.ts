@@ -75,7 +75,10 @@ async function guarded(context: ReviewContext, request: ReviewRequest, fn: (set:
       return failedVerdict(subject, 400, `invalid ${request.kind.kind}: ${detail}`, { reason: 'invalid_object', detail });
     }
     if (context.failureMode === 'allow') {
-      return { ...skippedVerdict(subject, 'the review failed'), warnings: ['tierguard could not evaluate this request; allowed by failure mode allow'], failure: { reason: 'internal', detail } };
+      return {
+        outcome: 'allowed', subject, warnings: ['tierguard could not evaluate this request; allowed by failure mode allow'],
+        notes: [], findings: [], errors: [], patch: [], applied: [], failure: { reason: 'internal', detail },
+      };
     }
     return failedVerdict(subject, 500, `tierguard could not evaluate this request (failure mode deny): ${detail}`, { reason: 'internal', detail });
   }
