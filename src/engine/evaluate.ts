@@ -318,6 +318,7 @@ function networkFindings(set: PolicySet, request: EngineRequest, budget?: Engine
     compliance: override.compliance,
     summary: override.message,
     warning: override.short,
+    connection: override.short,
   }));
   const unproven = check.unproven && unprovenFinding(check.unproven, budget?.timeoutMs);
   return { ...NO_OUTCOME, findings: unproven ? [...findings, unproven] : findings };

@@ -15,6 +15,8 @@ export interface Finding {
   readonly summary?: string;
   /** A shorter text for `response.warnings`, when the message is too long for one. */
   readonly warning?: string;
+  /** Network findings: the example connection the object allows and the rule denies, e.g. `ingress[0] allows TCP 5432 from namespaces {env=dev}`. */
+  readonly connection?: string;
   /**
    * `unproven`: the network override check stopped at one of its bounds (time or size) before it
    * could prove the object breaks no rule of this guardrail. Decided by `mode` like a violation

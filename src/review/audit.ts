@@ -25,12 +25,15 @@ export interface AuditOptions {
 }
 
 /** A finding as audit reports it; `kind: 'unproven'` marks an override check stopped at a bound (decided by its mode, as at admission). */
-export type AuditViolation = Pick<Finding, 'tier' | 'guardrail' | 'rule' | 'mode' | 'path' | 'message'> & { readonly kind?: 'unproven' };
+export type AuditViolation = Pick<Finding, 'tier' | 'guardrail' | 'rule' | 'mode' | 'path' | 'message' | 'compliance' | 'connection'> & { readonly kind?: 'unproven' };
 
 export interface AuditResult {
+  readonly apiVersion: string;
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
+  /** `metadata.uid`, when the object has one (objects read from a cluster). */
+  readonly uid?: string;
   readonly violations: readonly AuditViolation[];
   /** Rules that could not be evaluated for the object, or why the object itself is malformed. */
   readonly errors?: readonly string[];
@@ -61,11 +64,12 @@ export async function auditObjects(options: AuditOptions): Promise<AuditReport> 
     const verdict = await review(context, 'validate', createRequest(object));
     if (verdict.outcome === 'allowed' && verdict.skipped !== undefined) continue;
     evaluated++;
-    const violations = verdict.findings.map(({ tier, guardrail, rule, mode, path, message, kind }) => ({ tier, guardrail, rule, mode, path, message, ...(kind === 'unproven' ? { kind } : {}) }));
+    const violations = verdict.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, connection, kind }): AuditViolation => ({ tier, guardrail, rule, mode, path, message, compliance, ...(connection ? { connection } : {}), ...(kind === 'unproven' ? { kind } : {}) }));
     const errors = [...(verdict.failure ? [verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail] : []), ...verdict.errors.map((error) => `${errorSource(error)}: ${error.message}`)];
     if (violations.length === 0 && errors.length === 0) continue;
     const lines = verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`);
-    results.push({ kind: object.kind, namespace: manifestNamespace(object), name: objectName(object), violations, ...(errors.length > 0 ? { errors } : {}), lines });
+    const uid = (object.metadata as { uid?: unknown } | undefined)?.uid;
+    results.push({ apiVersion: object.apiVersion, kind: object.kind, namespace: manifestNamespace(object), name: objectName(object), ...(typeof uid === 'string' && uid ? { uid } : {}), violations, ...(errors.length > 0 ? { errors } : {}), lines });
   }
   const isolation = isolationGaps({
     set: options.set,
@@ -115,4 +119,17 @@ function networkPolicies(objects: readonly ManifestObject[]): Map<string, Isolat
     byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), policy]);
   }
   return byNamespace;
+}
+
+/**
+ * What the background audit of `serve` holds at one moment, for reports and status: the objects
+ * with findings, the isolation gaps, and how many objects were evaluated in each namespace ('' for
+ * cluster-scoped objects such as Namespaces).
+ */
+export interface AuditState {
+  readonly results: readonly AuditResult[];
+  readonly isolation: readonly IsolationGap[];
+  readonly evaluated: ReadonlyMap<string, number>;
+  /** When the last full audit finished. */
+  readonly time: Date;
 }

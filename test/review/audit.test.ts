@@ -107,8 +107,8 @@ describe('audit of existing objects', () => {
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'shop' } },
     ]);
     expect(withoutLines(report.results)).toEqual([{
-      kind: 'Pod', namespace: 'shop', name: 'no-team',
-      violations: [{ tier: 'security', guardrail: 'team-label', rule: 'label:team', mode: 'Enforce', path: 'metadata.labels[team]', message: 'missing required label team' }],
+      apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'no-team',
+      violations: [{ tier: 'security', guardrail: 'team-label', rule: 'label:team', mode: 'Enforce', path: 'metadata.labels[team]', message: 'missing required label team', compliance: [] }],
     }]);
     expect(report).toMatchObject({ evaluated: 3, skipped: 1 });
   });
@@ -117,7 +117,7 @@ describe('audit of existing objects', () => {
     const object = pod('shop', 'outside', { team: 'a' }, 'docker.io/app:1');
     const report = await audit([namespace('shop', { env: 'staging' }), object]);
     expect(withoutLines(report.results)).toEqual([{
-      kind: 'Pod', namespace: 'shop', name: 'outside',
+      apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'outside',
       violations: [expect.objectContaining({ guardrail: 'cel', rule: 'validations[0]', mode: 'Warn', message: 'object-only' })],
     }]);
     // The same object at its creation: the webhook's verdict has all three.
@@ -139,8 +139,8 @@ describe('audit of existing objects', () => {
       networkPolicy('prod-a', 'too-open', { podSelector: {}, policyTypes: ['Egress'], egress: [{}] }),
     ]);
     expect(withoutLines(report.results)).toEqual([{
-      kind: 'NetworkPolicy', namespace: 'prod-a', name: 'too-open',
-      violations: [expect.objectContaining({ guardrail: 'prod-egress', rule: 'no-internet', mode: 'Audit', path: 'spec.egress[0]' })],
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: 'prod-a', name: 'too-open',
+      violations: [expect.objectContaining({ guardrail: 'prod-egress', rule: 'no-internet', mode: 'Audit', path: 'spec.egress[0]', connection: expect.stringMatching(/^egress\[0\] allows /) })],
     }]);
   });
 });
