@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../review/bounded.js';
-import { flagOf, LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, type NumberOption, type ServeOptions } from '../config/options.js';
+import { flagOf, LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, REPORT_FORMATS, type NumberOption, type ServeOptions } from '../config/options.js';
 import { failureModes } from '../api/policy.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
@@ -46,8 +46,8 @@ const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60
 function duration(name: string, min: number, max: number) {
   return (value: string): number => {
     const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
-    if (!match) throw new InvalidArgumentError(`${name} must be a whole number with a unit (ms, s, m, h or d), e.g. 90d`);
-    const ms = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    if (!match && value.trim() !== '0') throw new InvalidArgumentError(`${name} must be a whole number with a unit (ms, s, m, h or d), e.g. 90d`);
+    const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : 0;
     if (ms < min || ms > max) throw new InvalidArgumentError(`${name} must be from ${formatDuration(min)} to ${formatDuration(max)}`);
     return ms;
   };
@@ -55,6 +55,7 @@ function duration(name: string, min: number, max: number) {
 
 /** Milliseconds as a user types a duration: the largest unit that divides it (`90d`, `1500ms`). */
 function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
   for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
@@ -276,6 +277,10 @@ function buildProgram(): Command {
     .addOption(numberFlag('configPollIntervalMs', 'ms', 'how often --config files are checked for changes'))
     .addOption(numberFlag('shutdownDelayMs', 'ms', 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes'))
     .addOption(numberFlag('shutdownTimeoutMs', 'ms', 'then, how long requests in flight may take before their connections are cut'))
+    .addOption(numberFlag('auditIntervalMs', 'duration', 'in a cluster: time between full background audits of existing objects, e.g. 1h; 0 turns the background audit off'))
+    .addOption(new Option('--reports <format>', 'in a cluster: where background audit results go: wgpolicyk8s.io PolicyReports, openreports.io Reports, or none').choices(REPORT_FORMATS).default(OPTION_DEFAULTS.reports))
+    .option('--lease-name <name>', 'in a cluster: the coordination.k8s.io Lease in --namespace whose holder alone writes reports and status', OPTION_DEFAULTS.leaseName)
+    .addOption(numberFlag('leaseDurationMs', 'duration', 'in a cluster: how long that Lease lasts without renewal; another replica takes over within it'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(OPTION_DEFAULTS.logLevel))
     .action(async (flags: Record<string, unknown>) => {
       let options;

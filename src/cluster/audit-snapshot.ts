@@ -39,7 +39,8 @@ export async function readClusterSnapshot(client: KubeClient): Promise<ClusterSn
   return { objects, policyDocuments };
 }
 
-function withKind(raw: unknown, collection: { apiVersion: string; kind: string }): ManifestObject | undefined {
+/** A listed item with its `apiVersion` and `kind` put back and without `managedFields`. */
+export function withKind(raw: unknown, collection: { apiVersion: string; kind: string }): ManifestObject | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const { metadata, ...rest } = raw as { metadata?: Record<string, unknown> };
   const { managedFields: _managedFields, ...kept } = metadata ?? {};

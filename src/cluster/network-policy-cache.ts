@@ -1,8 +1,9 @@
 /**
  * The NetworkPolicies of the cluster (the application layer of DESIGN §2), from a watch.
  * Each is kept as `{apiVersion, kind, metadata: {name, namespace, labels}, spec}`; status,
- * managedFields and annotations are dropped. Nothing in the admission path reads them yet: they
- * are here for whole-cluster checks (what a guardrail change would shadow or break).
+ * managedFields and annotations are dropped. Nothing in the admission path reads them: they are
+ * here for whole-cluster checks (what a guardrail change would shadow or break) and for the
+ * background audit, which subscribes to their changes.
  */
 import type { KubeObject } from '../api/kube.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -20,6 +21,8 @@ export interface NetworkPolicyCache {
   readonly watch: ResilientWatch;
   /** Every NetworkPolicy held; the same array until one changes. */
   list(): readonly KubeObject[];
+  /** Calls `listener` after every change from now on, held state already updated; returns the unsubscribe. */
+  subscribe(listener: (change: WatchChange<KubeObject>) => void): () => void;
   stop(): void;
 }
 
@@ -39,6 +42,7 @@ export function compactNetworkPolicy(raw: unknown): KubeObject | undefined {
 /** Starts watching NetworkPolicies in every namespace. */
 export function createNetworkPolicyCache(options: NetworkPolicyCacheOptions): NetworkPolicyCache {
   const held = new Map<string, KubeObject>();
+  const listeners = new Set<(change: WatchChange<KubeObject>) => void>();
   let listed: readonly KubeObject[] | undefined;
   const key = (policy: KubeObject): string => `${policy.metadata?.namespace}/${policy.metadata?.name}`;
   const onChange = (change: WatchChange<KubeObject>): void => {
@@ -51,6 +55,7 @@ export function createNetworkPolicyCache(options: NetworkPolicyCacheOptions): Ne
       held.set(key(change.object), change.object);
     }
     listed = undefined;
+    for (const listener of listeners) listener(change);
   };
   const watch = startResilientWatch({
     client: options.client,
@@ -65,6 +70,10 @@ export function createNetworkPolicyCache(options: NetworkPolicyCacheOptions): Ne
     list() {
       listed ??= Object.freeze([...held.values()]);
       return listed;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     stop: () => watch.stop(),
   };

@@ -19,15 +19,15 @@ import { isClusterSource } from '../policy/problems.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { decodePolicyObject, POLICY_PATHS, watchClusterPolicies } from './cluster-policies.js';
+import { decodePolicyObject, POLICY_PATHS, watchClusterPolicies, type ClusterPolicyObject } from './cluster-policies.js';
 import { watchConfigFiles } from './config-files.js';
 import { createKubeClient } from './kube-client.js';
 import { createNamespaceCache } from './namespace-cache.js';
-import { createNetworkPolicyCache } from './network-policy-cache.js';
+import { createNetworkPolicyCache, type NetworkPolicyCache } from './network-policy-cache.js';
 import { listAll } from './paged-list.js';
 import { createPolicySource, FILES_INPUT, type PolicySource } from './policy-source.js';
 import type { ResilientWatch } from './resilient-watch.js';
-import { createStatusWriter } from './status-writer.js';
+import { createStatusWriter, type StatusWriter } from './status-writer.js';
 
 export interface PolicyRuntimeOptions {
   /** Policy files and directories (`--config`, or the embedded defaults); may be empty in a cluster. */
@@ -66,6 +66,14 @@ export interface PolicyRuntime {
   readonly namespaces: NamespaceLookup;
   /** NetworkPolicies of the cluster (empty without one). */
   readonly networkPolicies: () => readonly KubeObject[];
+  /** The NetworkPolicy cache itself, for the background audit (absent without a cluster). */
+  readonly networkPolicyCache?: NetworkPolicyCache;
+  /** The status writer (absent without a cluster): the background audit's counts, and leadership. */
+  readonly status?: StatusWriter;
+  /** The Tier and Guardrail objects as last seen (empty without a cluster). */
+  readonly policyObjects: () => readonly ClusterPolicyObject[];
+  /** Calls `listener` whenever a compile puts a different policy set in force; returns the unsubscribe. */
+  onPolicyChange(listener: (set: PolicySet) => void): () => void;
   /** For `/readyz`: every watch has listed once and a policy set is in force. */
   readonly ready: () => boolean;
   /** The first compile's outcome, once the files are read and every policy watch has listed. */
@@ -92,6 +100,7 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
   if (inputs.length === 0) throw new Error('nothing to load policies from: give configuration paths or a cluster');
   const backoff = options.backoff ? { backoff: options.backoff } : {};
   const client = kubeConfig ? createKubeClient({ kubeConfig }) : undefined;
+  const policyChanges = announcer<PolicySet>();
   const status = client ? createStatusWriter({ client, logger, ...(options.now ? { now: options.now } : {}) }) : undefined;
   const source = createPolicySource({
     inputs,
@@ -99,7 +108,10 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
     logger,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     // Runs from a timer, never before `cluster` below is initialised.
-    onCompiled: (resolution) => { if (cluster) status?.sync(resolution, cluster.objects()); },
+    onCompiled: (resolution) => {
+      if (cluster) status?.sync(resolution, cluster.objects());
+      policyChanges.announce(source.policy());
+    },
   });
   const files = options.configPaths.length > 0
     ? watchConfigFiles({ paths: options.configPaths, logger, onChange: (manifests) => source.update(FILES_INPUT, manifests), ...(options.pollIntervalMs ? { intervalMs: options.pollIntervalMs } : {}) })
@@ -120,6 +132,10 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
     },
     namespaces: namespaceCache ?? configNamespaces(source),
     networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,
+    ...(networkPolicies ? { networkPolicyCache: networkPolicies } : {}),
+    ...(status ? { status } : {}),
+    policyObjects: () => cluster?.objects() ?? [],
+    onPolicyChange: policyChanges.subscribe,
     ready: () => watches.every((watch) => watch.synced) && source.policy() !== undefined,
     firstCompile: source.firstCompile,
     source,
@@ -132,6 +148,23 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
       networkPolicies?.stop();
       source.stop();
       await status?.idle();
+    },
+  };
+}
+
+/** Tells listeners of each new value (by identity); undefined is never announced. */
+function announcer<T>(): { announce(value: T | undefined): void; subscribe(listener: (value: T) => void): () => void } {
+  const listeners = new Set<(value: T) => void>();
+  let last: T | undefined;
+  return {
+    announce(value) {
+      if (value === undefined || value === last) return;
+      last = value;
+      for (const listener of listeners) listener(value);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

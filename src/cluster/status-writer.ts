@@ -14,8 +14,14 @@
  * A condition is written (JSON merge patch of the status subresource) only when it differs from
  * what the object carries and from what was last written, so reloads cause no write storms.
  * Writes are sequential; a failed one is logged and tried again after the next compile.
+ *
+ * Each Guardrail's `status.audit` (what the background audit found, `GuardrailAuditStatus`) is
+ * written the same way after each audit. Only the replica holding the Lease writes
+ * (`setLeading`); the others keep what they would write and write it when they take over.
  */
+import type { GuardrailAuditStatus } from '../policy/crd.js';
 import type { PolicyProblem } from '../policy/problems.js';
+import type { GuardrailAuditCounts } from '../review/audit-counts.js';
 import type { Resolution, UnitOutcome } from '../policy/resolve.js';
 import type { Logger } from '../telemetry/logger.js';
 import { POLICY_PATHS, type ClusterPolicyObject, type ReadyCondition } from './cluster-policies.js';
@@ -31,6 +37,10 @@ export interface StatusWriterOptions {
 export interface StatusWriter {
   /** Brings every object's Ready condition in line with `resolution`. */
   sync(resolution: Resolution, objects: readonly ClusterPolicyObject[]): void;
+  /** Brings every Guardrail's `status.audit` in line with the audit's counts (a guardrail absent from `counts` found nothing). */
+  syncAudit(counts: ReadonlyMap<string, GuardrailAuditCounts>, time: Date, objects: readonly ClusterPolicyObject[]): void;
+  /** Writes only while leading (default true); taking over writes what the last syncs asked for. */
+  setLeading(leading: boolean): void;
   /** Resolves when the writes queued so far are done. */
   idle(): Promise<void>;
 }
@@ -80,7 +90,23 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   const now = options.now ?? (() => new Date());
   const written = new Map<string, string>();
   const inForce = new Map<string, number>();
+  const auditWritten = new Map<string, string>();
   let queue: Promise<void> = Promise.resolve();
+  let leading = true;
+  let lastSync: { resolution: Resolution; objects: readonly ClusterPolicyObject[] } | undefined;
+  let lastAudit: { counts: ReadonlyMap<string, GuardrailAuditCounts>; time: Date; objects: readonly ClusterPolicyObject[] } | undefined;
+
+  const writeAudit = async (object: ClusterPolicyObject, audit: GuardrailAuditStatus, identity: string): Promise<void> => {
+    const path = `${POLICY_PATHS[object.kind]}/${encodeURIComponent(object.name)}/status`;
+    try {
+      await client.mergePatch(path, { status: { audit } });
+      logger.debug('audit status written', { object: `${object.kind} ${object.name}`, violations: audit.violations, namespacesNotIsolated: audit.namespacesNotIsolated });
+    } catch (error) {
+      if (auditWritten.get(object.name) === identity) auditWritten.delete(object.name);
+      if (error instanceof KubeApiError && error.statusCode === 404) return;
+      logger.warn('cannot write audit status', { object: `${object.kind} ${object.name}`, error: (error as Error).message });
+    }
+  };
 
   const write = async (object: ClusterPolicyObject, condition: ReadyCondition, key: string): Promise<void> => {
     const path = `${POLICY_PATHS[object.kind]}/${encodeURIComponent(object.name)}/status`;
@@ -98,8 +124,9 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     }
   };
 
-  return {
+  const writer: StatusWriter = {
     sync(resolution, objects) {
+      lastSync = { resolution, objects };
       const keys = new Set(objects.map((object) => object.document.source.file));
       for (const key of [...written.keys()]) if (!keys.has(key)) written.delete(key);
       for (const object of objects) {
@@ -112,6 +139,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
         const inForceGeneration = inForce.get(key);
         const desired = readyCondition({ object, outcome, ...(inForceGeneration !== undefined ? { inForceGeneration } : {}) });
         const identity = conditionIdentity(desired);
+        if (!leading) continue;
         if (written.get(key) === identity || (object.ready && conditionIdentity(object.ready) === identity)) continue;
         written.set(key, identity);
         const since = object.ready?.status === desired.status && object.ready.lastTransitionTime ? object.ready.lastTransitionTime : now().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -119,8 +147,38 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
         queue = queue.then(() => write(object, condition, key));
       }
     },
+    syncAudit(counts, time, objects) {
+      lastAudit = { counts, time, objects };
+      if (!leading) return;
+      const lastAuditTime = time.toISOString().replace(/\.\d+Z$/, 'Z');
+      for (const object of objects) {
+        if (object.kind !== 'Guardrail') continue;
+        const found = counts.get(object.name);
+        const audit: GuardrailAuditStatus = {
+          violations: found?.violations ?? 0,
+          violationsByMode: { Enforce: 0, Warn: 0, Audit: 0, ...found?.violationsByMode },
+          errors: found?.errors ?? 0,
+          namespacesNotIsolated: found?.namespacesNotIsolated ?? 0,
+          lastAuditTime,
+        };
+        const identity = JSON.stringify(audit);
+        if (auditWritten.get(object.name) === identity) continue;
+        auditWritten.set(object.name, identity);
+        queue = queue.then(() => writeAudit(object, audit, identity));
+      }
+    },
+    setLeading(value) {
+      if (leading === value) return;
+      leading = value;
+      written.clear();
+      auditWritten.clear();
+      if (!leading) return;
+      if (lastSync) writer.sync(lastSync.resolution, lastSync.objects);
+      if (lastAudit) writer.syncAudit(lastAudit.counts, lastAudit.time, lastAudit.objects);
+    },
     idle: () => queue,
   };
+  return writer;
 }
 
 function conditionIdentity(condition: ReadyCondition): string {

@@ -75,6 +75,10 @@ export const NUMBER_OPTIONS = {
   shutdownDelayMs: { min: 0, max: 600_000, default: DEFAULT_SHUTDOWN_DELAY_MS, unit: 'ms' },
   /** Then: time requests in flight may take before their connections are cut. */
   shutdownTimeoutMs: { min: 0, max: 600_000, default: DEFAULT_SHUTDOWN_TIMEOUT_MS, unit: 'ms' },
+  /** In a cluster: time between two full background audits; 0 turns the background audit off. */
+  auditIntervalMs: { min: 0, max: 7 * DAY_MS, default: 3_600_000, unit: 'duration' },
+  /** In a cluster: how long the Lease of the replica that writes reports and status lasts without renewal. */
+  leaseDurationMs: { min: 2000, max: 300_000, default: 15_000, unit: 'duration' },
 } as const satisfies Record<string, NumberOption>;
 
 /** The defaults of the other options that the command line shows. */
@@ -87,7 +91,12 @@ export const OPTION_DEFAULTS = {
   excludeNamespaces: ['kube-system'],
   adminGroups: ['system:masters'],
   logLevel: 'info',
+  reports: 'policyreport',
+  leaseName: 'tierguard',
 } as const;
+
+/** What the background audit writes: wgpolicyk8s.io PolicyReports, openreports.io Reports, or nothing. */
+export const REPORT_FORMATS = ['policyreport', 'openreports', 'none'] as const;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -150,6 +159,11 @@ export const serveOptionsSchema = z.strictObject({
   adminUsers: z.array(z.string().min(1)).default([]),
   shutdownDelayMs: numberOption(NUMBER_OPTIONS.shutdownDelayMs),
   shutdownTimeoutMs: numberOption(NUMBER_OPTIONS.shutdownTimeoutMs),
+  auditIntervalMs: numberOption(NUMBER_OPTIONS.auditIntervalMs),
+  reports: z.enum(REPORT_FORMATS).default(OPTION_DEFAULTS.reports),
+  /** The Lease (in `namespace`) whose holder writes reports and status. */
+  leaseName: z.string().regex(DNS_NAME, 'not a DNS name').default(OPTION_DEFAULTS.leaseName),
+  leaseDurationMs: numberOption(NUMBER_OPTIONS.leaseDurationMs),
 }).superRefine((options, ctx) => {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     ctx.addIssue({ code: 'custom', message: '--tls-cert and --tls-key go together', path: ['tlsCert'] });

@@ -55,6 +55,8 @@ export interface PrinterColumn {
   readonly type: 'integer' | 'string' | 'date';
   readonly jsonPath: string;
   readonly description?: string;
+  /** 1: shown with `-o wide` only. */
+  readonly priority?: number;
 }
 
 export interface CustomResourceDefinition {
@@ -90,6 +92,21 @@ export interface PolicyCondition {
 export interface PolicyStatus {
   observedGeneration?: number;
   conditions?: PolicyCondition[];
+  /** Guardrails only: what the background audit of `serve` found (issue 12). */
+  audit?: GuardrailAuditStatus;
+}
+
+/** A Guardrail's findings on what exists, written by the leader after each audit. */
+export interface GuardrailAuditStatus {
+  /** Objects breaking a rule of the guardrail (an unproven override check counts), by the mode they were found in. */
+  violations: number;
+  violationsByMode: { Enforce: number; Warn: number; Audit: number };
+  /** Objects whose rules of this guardrail could not be evaluated. */
+  errors: number;
+  /** Namespaces of its subject with pods that no NetworkPolicy isolates in the direction of a Deny rule. */
+  namespacesNotIsolated: number;
+  /** When the last full audit finished (RFC 3339). */
+  lastAuditTime: string;
 }
 
 // --- the zod schemas that carry refinements, reached from the exported schemas ---------------
@@ -254,6 +271,24 @@ const conditionSchema: StructuralSchema = {
   },
 };
 
+const count = (description: string): StructuralSchema => ({ description, type: 'integer', format: 'int64', minimum: 0 });
+
+const auditStatusSchema: StructuralSchema = {
+  description: 'Written by the tierguard replica holding the Lease: what the background audit found among existing objects.',
+  type: 'object',
+  properties: {
+    violations: count('Objects breaking a rule of this guardrail (unproven override checks included).'),
+    violationsByMode: {
+      description: 'The violations by the mode they were found in.',
+      type: 'object',
+      properties: { Enforce: count('In Enforce mode.'), Warn: count('In Warn mode.'), Audit: count('In Audit mode.') },
+    },
+    errors: count('Objects whose rules of this guardrail could not be evaluated.'),
+    namespacesNotIsolated: count('Namespaces of the subject with pods no NetworkPolicy isolates in the direction of a Deny rule.'),
+    lastAuditTime: { description: 'When the last full audit finished.', type: 'string', format: 'date-time' },
+  },
+};
+
 const statusSchema: StructuralSchema = {
   description: 'Written by tierguard: whether the object compiled into the policy set in force.',
   type: 'object',
@@ -287,7 +322,7 @@ function openApiSchema(kind: 'Tier' | 'Guardrail', schema: z.ZodType): Structura
       kind: { type: 'string' },
       metadata: { type: 'object' },
       spec: specSchema,
-      status: statusSchema,
+      status: kind === 'Guardrail' ? { ...statusSchema, properties: { ...statusSchema.properties, audit: auditStatusSchema } } : statusSchema,
     },
   };
 }
@@ -338,6 +373,8 @@ export function guardrailCrd(): CustomResourceDefinition {
       { name: 'Tier', type: 'string', jsonPath: '.spec.tier' },
       { name: 'Priority', type: 'integer', jsonPath: '.spec.priority' },
       { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
+      { name: 'Violations', type: 'integer', jsonPath: '.status.audit.violations' },
+      { name: 'Not-Isolated', type: 'integer', jsonPath: '.status.audit.namespacesNotIsolated', priority: 1 },
     ],
   });
 }

@@ -11,8 +11,9 @@ import { errorSource, type Finding } from '../engine/findings.js';
 import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap, type PodGroup } from '../engine/network/isolation.js';
 import { isPlainObject, labelsAt } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
+import type { NamespaceLookup } from '../policy/namespaces.js';
 import { createRequest, manifestNamespace, manifestNamespaces, type ManifestObject } from './manifest-request.js';
-import { review } from './review.js';
+import { review, type ReviewContext } from './review.js';
 import { objectName } from './subject.js';
 
 export interface AuditOptions {
@@ -52,24 +53,14 @@ export interface AuditReport {
 
 export async function auditObjects(options: AuditOptions): Promise<AuditReport> {
   const namespaces = manifestNamespaces(options.namespaces, options.objects);
-  const context = {
-    policy: () => options.set,
-    namespaces,
-    engine: { ...options.engine, objectValidationsOnly: true },
-    failureMode: 'deny' as const,
-  };
+  const context = auditContext(() => options.set, namespaces, options.engine);
   const results: AuditResult[] = [];
   let evaluated = 0;
   for (const object of options.objects) {
-    const verdict = await review(context, 'validate', createRequest(object));
-    if (verdict.outcome === 'allowed' && verdict.skipped !== undefined) continue;
+    const audited = await auditObject(context, object);
+    if (!audited.evaluated) continue;
     evaluated++;
-    const violations = verdict.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, connection, kind }): AuditViolation => ({ tier, guardrail, rule, mode, path, message, compliance, ...(connection ? { connection } : {}), ...(kind === 'unproven' ? { kind } : {}) }));
-    const errors = [...(verdict.failure ? [verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail] : []), ...verdict.errors.map((error) => `${errorSource(error)}: ${error.message}`)];
-    if (violations.length === 0 && errors.length === 0) continue;
-    const lines = verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`);
-    const uid = (object.metadata as { uid?: unknown } | undefined)?.uid;
-    results.push({ apiVersion: object.apiVersion, kind: object.kind, namespace: manifestNamespace(object), name: objectName(object), ...(typeof uid === 'string' && uid ? { uid } : {}), violations, ...(errors.length > 0 ? { errors } : {}), lines });
+    if (audited.result) results.push(audited.result);
   }
   const isolation = isolationGaps({
     set: options.set,
@@ -79,6 +70,29 @@ export async function auditObjects(options: AuditOptions): Promise<AuditReport> 
     excludedNamespaces: options.engine.excludedNamespaces,
   });
   return { results, isolation, evaluated, skipped: options.objects.length - evaluated };
+}
+
+/** How audit reviews: validation only, the CEL validations that read no request, and no failure mode (an error is reported, not allowed). */
+export function auditContext(policy: () => PolicySet | undefined, namespaces: NamespaceLookup, engine: EngineOptions): ReviewContext {
+  return { policy, namespaces, engine: { ...engine, objectValidationsOnly: true }, failureMode: 'deny' };
+}
+
+/** One object's audit: left alone (a kind not checked, an excluded namespace, an owned ReplicaSet), or evaluated, with a result when it has findings or errors. */
+export type ObjectAudit = { readonly evaluated: false } | { readonly evaluated: true; readonly result?: AuditResult };
+
+/** Judges `object` as admission would judge its creation (see the module comment). */
+export async function auditObject(context: ReviewContext, object: ManifestObject): Promise<ObjectAudit> {
+  const verdict = await review(context, 'validate', createRequest(object));
+  if (verdict.outcome === 'allowed' && verdict.skipped !== undefined) return { evaluated: false };
+  const violations = verdict.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, connection, kind }): AuditViolation => ({ tier, guardrail, rule, mode, path, message, compliance, ...(connection ? { connection } : {}), ...(kind === 'unproven' ? { kind } : {}) }));
+  const errors = [...(verdict.failure ? [verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail] : []), ...verdict.errors.map((error) => `${errorSource(error)}: ${error.message}`)];
+  if (violations.length === 0 && errors.length === 0) return { evaluated: true };
+  const lines = verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`);
+  const uid = (object.metadata as { uid?: unknown } | undefined)?.uid;
+  return {
+    evaluated: true,
+    result: { apiVersion: object.apiVersion, kind: object.kind, namespace: manifestNamespace(object), name: objectName(object), ...(typeof uid === 'string' && uid ? { uid } : {}), violations, ...(errors.length > 0 ? { errors } : {}), lines },
+  };
 }
 
 /** The Pods among `objects`, by namespace, grouped by their labels (only labels are kept). */
@@ -100,7 +114,7 @@ export function podGroups(objects: readonly ManifestObject[]): Map<string, PodGr
 }
 
 /** A Pod's labels, or undefined when they are malformed (that Pod's own result says so). */
-function podLabels(object: ManifestObject): Labels | undefined {
+export function podLabels(object: ManifestObject): Labels | undefined {
   try {
     return isPlainObject(object) ? labelsAt(object, ['metadata']) : undefined;
   } catch {
@@ -109,7 +123,7 @@ function podLabels(object: ManifestObject): Labels | undefined {
 }
 
 /** The NetworkPolicies among `objects`, by namespace. */
-function networkPolicies(objects: readonly ManifestObject[]): Map<string, IsolatingPolicy[]> {
+export function networkPolicies(objects: readonly ManifestObject[]): Map<string, IsolatingPolicy[]> {
   const byNamespace = new Map<string, IsolatingPolicy[]>();
   for (const object of objects) {
     if (object.kind !== 'NetworkPolicy' || object.apiVersion !== 'networking.k8s.io/v1') continue;

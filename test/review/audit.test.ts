@@ -5,91 +5,11 @@
  * NetworkPolicy, because no NetworkPolicy selects some of its subject's pods in that direction.
  */
 import { describe, expect, it } from 'vitest';
-import type { PolicySet } from '../../src/engine/policy-set.js';
-import { compilePolicySet } from '../../src/policy/compile.js';
-import { parseManifestText } from '../../src/policy/manifests.js';
 import { auditObjects } from '../../src/review/audit.js';
 import type { ManifestObject } from '../../src/review/manifest-request.js';
 import { reviewBoth } from '../../src/review/review.js';
 import { staticNamespaceLookup } from '../../src/policy/namespaces.js';
-
-const POLICIES = `
-apiVersion: tierguard.dev/v1alpha1
-kind: Tier
-metadata: {name: security}
-spec: {priority: 100}
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: team-label}
-spec:
-  tier: security
-  priority: 1
-  labels:
-    match: {resources: [Pod]}
-    required: [{key: team}]
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: cel}
-spec:
-  tier: security
-  priority: 2
-  mode: Warn
-  validations:
-    - {resources: [Pod], expression: "object.spec.containers.all(c, c.image.startsWith('registry.example.com/'))", message: object-only}
-    - {resources: [Pod], expression: "request.operation == 'UPDATE'", message: reads-request}
-    - {resources: [Pod], expression: "oldObject != null", message: reads-old-object}
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: prod-isolation}
-spec:
-  tier: security
-  priority: 3
-  subject:
-    pods:
-      namespaceSelector: {matchLabels: {env: prod}}
-      podSelector: {matchLabels: {tier: backend}}
-  ingress:
-    - {name: deny-from-dev, action: Deny, from: [{namespaces: {matchLabels: {env: dev}}}]}
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: prod-egress}
-spec:
-  tier: security
-  priority: 4
-  mode: Audit
-  subject:
-    namespaces: {matchLabels: {env: prod}}
-  egress:
-    - {name: no-internet, action: Deny, to: [{networks: ["0.0.0.0/0"]}]}
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: accept-only}
-spec:
-  tier: security
-  priority: 5
-  subject:
-    namespaces: {matchLabels: {env: prod}}
-  ingress:
-    - {name: monitoring, action: Accept, from: [{namespaces: {matchLabels: {team: monitoring}}}]}
-`;
-
-function policySet(): PolicySet {
-  const { documents } = parseManifestText(POLICIES, 'policies.yaml');
-  const { set, problems } = compilePolicySet({ documents }, { generation: 1, shadows: 'none' });
-  if (!set) throw new Error(problems.map((problem) => problem.message).join('; '));
-  return set;
-}
-
-const namespace = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
-const pod = (ns: string, name: string, labels: Record<string, string>, image = 'registry.example.com/app:1') => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'c', image }] },
-});
-const networkPolicy = (ns: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns, labels: { team: 'x' } }, spec });
+import { namespace, networkPolicy, pod, policySet } from './audit-fixtures.js';
 
 /** The results as JSON output shows them (the text lines are tested through the command). */
 const withoutLines = (results: readonly { lines: readonly string[] }[]) => results.map(({ lines: _lines, ...result }) => result);

@@ -1,0 +1,195 @@
+/**
+ * A continuous audit, kept current one object at a time (`serve`'s background audit; the one-shot
+ * `auditObjects` of `./audit.ts` judges a fixed list). Each object is judged as its creation would
+ * be (`auditObject`) when it is put, and only what it found is kept: the ledger holds the results
+ * of objects with findings, one small entry per evaluated object (for the counts), the labels of
+ * Pods grouped per namespace (for isolation coverage), and what each NetworkPolicy isolates. Pods
+ * and workloads themselves are never held, so a re-audit of everything reads them again.
+ *
+ * Isolation coverage is computed again only for the namespaces where a Pod or a NetworkPolicy
+ * changed (`refreshIsolation`), or everywhere after a full list.
+ */
+import type { Labels, NamespaceInfo } from '../api/kube.js';
+import type { EngineOptions } from '../engine/evaluate.js';
+import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap } from '../engine/network/isolation.js';
+import type { PolicySet } from '../engine/policy-set.js';
+import type { NamespaceLookup } from '../policy/namespaces.js';
+import { auditContext, auditObject, podLabels, type AuditResult, type AuditState } from './audit.js';
+import { manifestNamespace, type ManifestObject } from './manifest-request.js';
+import { objectName } from './subject.js';
+
+export interface AuditLedgerOptions {
+  readonly policy: () => PolicySet | undefined;
+  readonly namespaces: NamespaceLookup;
+  readonly engine: EngineOptions;
+  /**
+   * Called between objects of a long list, about every `PAUSE_EVERY_MS` of work: `serve` yields to
+   * the event loop there so that admission requests are answered while a full audit runs.
+   */
+  readonly pause?: () => Promise<void>;
+}
+
+export interface AuditLedger {
+  /** Judges one object (created or changed) and records what it found. */
+  put(object: ManifestObject): Promise<void>;
+  /** The object is gone: its result, its Pod labels and what it isolated go with it. */
+  remove(object: ManifestObject): void;
+  /**
+   * `objects` are now every object of `kind` (in `namespace`, when given; the whole cluster
+   * otherwise): each is judged again and the others of that kind are forgotten.
+   */
+  replaceKind(kind: string, objects: readonly ManifestObject[], namespace?: string): Promise<void>;
+  /** Computes isolation coverage again in the namespaces where Pods or NetworkPolicies changed, or in every namespace. */
+  refreshIsolation(scope: 'changed' | 'all'): void;
+  /** What the ledger holds now; `time` is when the last full audit finished. */
+  state(time: Date): AuditState;
+  /** What is held, for the memory figures of the bench. */
+  size(): { readonly namespaces: number; readonly objects: number; readonly pods: number; readonly podGroups: number; readonly results: number };
+}
+
+/** Work between two pauses during a list, in ms. */
+const PAUSE_EVERY_MS = 10;
+
+interface PodGroupEntry {
+  readonly key: string;
+  readonly labels: Labels;
+  count: number;
+}
+
+/** What is held for one namespace ('' for cluster-scoped objects). */
+interface NamespaceBook {
+  /** Evaluated objects by `kind/name`; a Pod's entry is its label group (null when its labels are malformed). */
+  readonly objects: Map<string, PodGroupEntry | null | true>;
+  readonly groups: Map<string, PodGroupEntry>;
+  readonly policies: Map<string, IsolatingPolicy>;
+  gaps: readonly IsolationGap[];
+}
+
+/**
+ * @example
+ * const ledger = createAuditLedger({ policy: runtime.policy, namespaces: runtime.namespaces, engine });
+ * await ledger.replaceKind('Pod', pods);
+ * ledger.refreshIsolation('all');
+ * report(ledger.state(new Date()));
+ */
+export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
+  const context = auditContext(options.policy, options.namespaces, options.engine);
+  const books = new Map<string, NamespaceBook>();
+  const results = new Map<string, AuditResult>();
+  const dirty = new Set<string>();
+
+  const bookOf = (namespace: string): NamespaceBook => {
+    let book = books.get(namespace);
+    if (!book) books.set(namespace, (book = { objects: new Map(), groups: new Map(), policies: new Map(), gaps: [] }));
+    return book;
+  };
+
+  const forget = (book: NamespaceBook, namespace: string, kind: string, name: string): void => {
+    const key = `${kind}/${name}`;
+    const entry = book.objects.get(key);
+    if (entry && entry !== true && --entry.count === 0) book.groups.delete(entry.key);
+    if (book.objects.delete(key) && kind === 'Pod') dirty.add(namespace);
+    if (kind === 'NetworkPolicy' && book.policies.delete(name)) dirty.add(namespace);
+    results.delete(`${kind}/${namespace}/${name}`);
+  };
+
+  const podGroup = (book: NamespaceBook, object: ManifestObject): PodGroupEntry | null => {
+    const labels = podLabels(object);
+    if (!labels) return null;
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    let group = book.groups.get(key);
+    if (!group) book.groups.set(key, (group = { key, labels, count: 0 }));
+    group.count++;
+    return group;
+  };
+
+  const put = async (object: ManifestObject): Promise<void> => {
+    const namespace = manifestNamespace(object);
+    const name = objectName(object);
+    const book = bookOf(namespace);
+    forget(book, namespace, object.kind, name);
+    const audited = await auditObject(context, object);
+    if (!audited.evaluated) return;
+    if (audited.result) results.set(`${object.kind}/${namespace}/${name}`, audited.result);
+    if (object.kind === 'Pod') {
+      book.objects.set(`Pod/${name}`, podGroup(book, object));
+      dirty.add(namespace);
+      return;
+    }
+    book.objects.set(`${object.kind}/${name}`, true);
+    if (object.kind === 'NetworkPolicy') {
+      const isolating = isolatingPolicy(object);
+      if (isolating) book.policies.set(name, isolating);
+      dirty.add(namespace);
+    }
+  };
+
+  return {
+    put,
+    remove(object) {
+      const namespace = manifestNamespace(object);
+      const book = books.get(namespace);
+      if (book) forget(book, namespace, object.kind, objectName(object));
+    },
+    async replaceKind(kind, objects, namespace) {
+      const present = new Set(objects.map((object) => `${manifestNamespace(object)}\u0000${objectName(object)}`));
+      const prefix = `${kind}/`;
+      for (const [bookName, book] of namespace === undefined ? books : [[namespace, books.get(namespace)] as const]) {
+        if (!book) continue;
+        for (const key of [...book.objects.keys()]) {
+          if (!key.startsWith(prefix)) continue;
+          const name = key.slice(prefix.length);
+          if (!present.has(`${bookName}\u0000${name}`)) forget(book, bookName, kind, name);
+        }
+      }
+      let since = performance.now();
+      for (const object of objects) {
+        await put(object);
+        if (options.pause && performance.now() - since >= PAUSE_EVERY_MS) {
+          await options.pause();
+          since = performance.now();
+        }
+      }
+    },
+    refreshIsolation(scope) {
+      const set = options.policy();
+      if (!set) return;
+      const all = scope === 'all';
+      const namespaces: NamespaceInfo[] = options.namespaces.list().filter((info) => all || dirty.has(info.name));
+      const pods = new Map<string, PodGroupEntry[]>();
+      const policies = new Map<string, IsolatingPolicy[]>();
+      for (const info of namespaces) {
+        const book = books.get(info.name);
+        pods.set(info.name, book ? [...book.groups.values()] : []);
+        policies.set(info.name, book ? [...book.policies.values()] : []);
+      }
+      const gaps = new Map<string, IsolationGap[]>();
+      for (const gap of isolationGaps({ set, namespaces, pods, policies, excludedNamespaces: options.engine.excludedNamespaces })) {
+        gaps.set(gap.namespace, [...(gaps.get(gap.namespace) ?? []), gap]);
+      }
+      for (const [name, book] of books) if (all || dirty.has(name)) book.gaps = gaps.get(name) ?? [];
+      for (const name of gaps.keys()) if (!books.has(name)) bookOf(name).gaps = gaps.get(name) ?? [];
+      dirty.clear();
+    },
+    state(time) {
+      const evaluated = new Map<string, number>();
+      const isolation: IsolationGap[] = [];
+      for (const [name, book] of books) {
+        if (book.objects.size > 0) evaluated.set(name, book.objects.size);
+        isolation.push(...book.gaps);
+      }
+      return { results: [...results.values()], isolation, evaluated, time };
+    },
+    size() {
+      let objects = 0;
+      let pods = 0;
+      let podGroups = 0;
+      for (const book of books.values()) {
+        objects += book.objects.size;
+        podGroups += book.groups.size;
+        for (const group of book.groups.values()) pods += group.count;
+      }
+      return { namespaces: books.size, objects, pods, podGroups, results: results.size };
+    },
+  };
+}
