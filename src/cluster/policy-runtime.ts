@@ -67,9 +67,9 @@ export interface PolicyRuntime {
   /** NetworkPolicies of the cluster (empty without one). */
   readonly networkPolicies: () => readonly KubeObject[];
   /** The NetworkPolicy cache itself, for the background audit (absent without a cluster). */
-  readonly networkPolicyCache?: NetworkPolicyCache;
+  readonly networkPolicyCache: NetworkPolicyCache | undefined;
   /** The status writer (absent without a cluster): the background audit's counts, and leadership. */
-  readonly status?: StatusWriter;
+  readonly status: StatusWriter | undefined;
   /** The Tier and Guardrail objects as last seen (empty without a cluster). */
   readonly policyObjects: () => readonly ClusterPolicyObject[];
   /** Calls `listener` whenever a compile puts a different policy set in force; returns the unsubscribe. */
@@ -132,8 +132,8 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
     },
     namespaces: namespaceCache ?? configNamespaces(source),
     networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,
-    ...(networkPolicies ? { networkPolicyCache: networkPolicies } : {}),
-    ...(status ? { status } : {}),
+    networkPolicyCache: networkPolicies,
+    status,
     policyObjects: () => cluster?.objects() ?? [],
     onPolicyChange: policyChanges.subscribe,
     ready: () => watches.every((watch) => watch.synced) && source.policy() !== undefined,
