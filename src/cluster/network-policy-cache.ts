@@ -1,6 +1,6 @@
 /**
  * The NetworkPolicies of the cluster (the application layer of DESIGN §2), from a watch.
- * Each is kept as `{apiVersion, kind, metadata: {name, namespace, labels}, spec}`; status,
+ * Each is kept as `{apiVersion, kind, metadata: {name, namespace, uid, labels}, spec}`; status,
  * managedFields and annotations are dropped. Nothing in the admission path reads them: they are
  * here for whole-cluster checks (what a guardrail change would shadow or break) and for the
  * background audit, which subscribes to their changes.
@@ -28,13 +28,13 @@ export interface NetworkPolicyCache {
 
 /** The trimmed NetworkPolicy; undefined without a name and namespace. */
 export function compactNetworkPolicy(raw: unknown): KubeObject | undefined {
-  const object = raw as { metadata?: { name?: unknown; namespace?: unknown; labels?: unknown }; spec?: unknown } | null;
-  const { name, namespace, labels } = object?.metadata ?? {};
+  const object = raw as { metadata?: { name?: unknown; namespace?: unknown; uid?: unknown; labels?: unknown }; spec?: unknown } | null;
+  const { name, namespace, uid, labels } = object?.metadata ?? {};
   if (typeof name !== 'string' || typeof namespace !== 'string' || !name || !namespace) return undefined;
   return Object.freeze({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: { name, namespace, ...(labels && typeof labels === 'object' ? { labels: labels as Record<string, string> } : {}) },
+    metadata: { name, namespace, ...(typeof uid === 'string' ? { uid } : {}), ...(labels && typeof labels === 'object' ? { labels: labels as Record<string, string> } : {}) },
     spec: object?.spec ?? {},
   });
 }
