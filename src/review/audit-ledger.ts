@@ -47,6 +47,8 @@ export interface AuditLedger {
   size(): { readonly namespaces: number; readonly objects: number; readonly pods: number; readonly podGroups: number; readonly results: number };
 }
 
+const NO_LINES: readonly string[] = Object.freeze([]);
+
 /** Work between two pauses during a list, in ms. */
 const PAUSE_EVERY_MS = 10;
 
@@ -56,14 +58,25 @@ interface PodGroupEntry {
   count: number;
 }
 
-/** What is held for one namespace ('' for cluster-scoped objects). */
+/**
+ * What is held for one namespace ('' for cluster-scoped objects); each collection is made when
+ * first needed (most namespaces have no workloads or no NetworkPolicies held here).
+ */
 interface NamespaceBook {
-  /** Evaluated objects by `kind/name`; a Pod's entry is its label group (null when its labels are malformed). */
-  readonly objects: Map<string, PodGroupEntry | null | true>;
-  readonly groups: Map<string, PodGroupEntry>;
-  readonly policies: Map<string, IsolatingPolicy>;
+  /** Evaluated objects other than Pods and NetworkPolicies, by `kind/name`. */
+  objects?: Set<string>;
+  /** Evaluated Pods by name: each one's label group (null when its labels are malformed). */
+  pods?: Map<string, PodGroupEntry | null>;
+  groups?: Map<string, PodGroupEntry>;
+  /**
+   * Evaluated NetworkPolicies by name: the object itself (the runtime's NetworkPolicy cache holds
+   * it anyway); what it isolates is compiled when isolation is computed.
+   */
+  policies?: Map<string, ManifestObject>;
   gaps: readonly IsolationGap[];
 }
+
+const NO_GAPS: readonly IsolationGap[] = Object.freeze([]);
 
 /**
  * @example
@@ -80,23 +93,29 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
 
   const bookOf = (namespace: string): NamespaceBook => {
     let book = books.get(namespace);
-    if (!book) books.set(namespace, (book = { objects: new Map(), groups: new Map(), policies: new Map(), gaps: [] }));
+    if (!book) books.set(namespace, (book = { gaps: NO_GAPS }));
     return book;
   };
 
   const forget = (book: NamespaceBook, namespace: string, kind: string, name: string): void => {
-    const key = `${kind}/${name}`;
-    const entry = book.objects.get(key);
-    if (entry && entry !== true && --entry.count === 0) book.groups.delete(entry.key);
-    if (book.objects.delete(key) && kind === 'Pod') dirty.add(namespace);
-    if (kind === 'NetworkPolicy' && book.policies.delete(name)) dirty.add(namespace);
-    results.delete(`${kind}/${namespace}/${name}`);
+    if (kind === 'Pod') {
+      const group = book.pods?.get(name);
+      if (group && --group.count === 0) book.groups?.delete(group.key);
+      if (book.pods?.delete(name)) dirty.add(namespace);
+    } else if (kind === 'NetworkPolicy') {
+      if (book.policies?.delete(name)) dirty.add(namespace);
+    } else {
+      book.objects?.delete(`${kind}/${name}`);
+    }
+    if (results.size > 0) results.delete(`${kind}/${namespace}/${name}`);
   };
 
   const podGroup = (book: NamespaceBook, object: ManifestObject): PodGroupEntry | null => {
     const labels = podLabels(object);
     if (!labels) return null;
-    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    // Keys and values cannot hold \u0000 or \u0001 (label syntax), so this string names the label set.
+    const key = Object.keys(labels).sort().map((name) => `${name}\u0001${labels[name]}`).join('\u0000');
+    book.groups ??= new Map();
     let group = book.groups.get(key);
     if (!group) book.groups.set(key, (group = { key, labels, count: 0 }));
     group.count++;
@@ -110,18 +129,17 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     forget(book, namespace, object.kind, name);
     const audited = await auditObject(context, object);
     if (!audited.evaluated) return;
-    if (audited.result) results.set(`${object.kind}/${namespace}/${name}`, audited.result);
+    // The text lines are for `tierguard audit` alone; reports read the violations.
+    if (audited.result) results.set(`${object.kind}/${namespace}/${name}`, { ...audited.result, lines: NO_LINES });
     if (object.kind === 'Pod') {
-      book.objects.set(`Pod/${name}`, podGroup(book, object));
-      dirty.add(namespace);
+      (book.pods ??= new Map()).set(name, podGroup(book, object));
+    } else if (object.kind === 'NetworkPolicy') {
+      (book.policies ??= new Map()).set(name, object);
+    } else {
+      (book.objects ??= new Set()).add(`${object.kind}/${name}`);
       return;
     }
-    book.objects.set(`${object.kind}/${name}`, true);
-    if (object.kind === 'NetworkPolicy') {
-      const isolating = isolatingPolicy(object);
-      if (isolating) book.policies.set(name, isolating);
-      dirty.add(namespace);
-    }
+    dirty.add(namespace);
   };
 
   return {
@@ -136,11 +154,10 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       const prefix = `${kind}/`;
       for (const [bookName, book] of namespace === undefined ? books : [[namespace, books.get(namespace)] as const]) {
         if (!book) continue;
-        for (const key of [...book.objects.keys()]) {
-          if (!key.startsWith(prefix)) continue;
-          const name = key.slice(prefix.length);
-          if (!present.has(`${bookName}\u0000${name}`)) forget(book, bookName, kind, name);
-        }
+        const names = kind === 'Pod' ? [...book.pods?.keys() ?? []]
+          : kind === 'NetworkPolicy' ? [...book.policies?.keys() ?? []]
+            : [...book.objects ?? []].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+        for (const name of names) if (!present.has(`${bookName}\u0000${name}`)) forget(book, bookName, kind, name);
       }
       let since = performance.now();
       for (const object of objects) {
@@ -160,22 +177,23 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       const policies = new Map<string, IsolatingPolicy[]>();
       for (const info of namespaces) {
         const book = books.get(info.name);
-        pods.set(info.name, book ? [...book.groups.values()] : []);
-        policies.set(info.name, book ? [...book.policies.values()] : []);
+        pods.set(info.name, [...book?.groups?.values() ?? []]);
+        policies.set(info.name, [...book?.policies?.values() ?? []].map(isolatingPolicy).filter((policy): policy is IsolatingPolicy => policy !== undefined));
       }
       const gaps = new Map<string, IsolationGap[]>();
       for (const gap of isolationGaps({ set, namespaces, pods, policies, excludedNamespaces: options.engine.excludedNamespaces })) {
         gaps.set(gap.namespace, [...(gaps.get(gap.namespace) ?? []), gap]);
       }
-      for (const [name, book] of books) if (all || dirty.has(name)) book.gaps = gaps.get(name) ?? [];
-      for (const name of gaps.keys()) if (!books.has(name)) bookOf(name).gaps = gaps.get(name) ?? [];
+      for (const [name, book] of books) if (all || dirty.has(name)) book.gaps = gaps.get(name) ?? NO_GAPS;
+      for (const name of gaps.keys()) if (!books.has(name)) bookOf(name).gaps = gaps.get(name) ?? NO_GAPS;
       dirty.clear();
     },
     state(time) {
       const evaluated = new Map<string, number>();
       const isolation: IsolationGap[] = [];
       for (const [name, book] of books) {
-        if (book.objects.size > 0) evaluated.set(name, book.objects.size);
+        const count = (book.objects?.size ?? 0) + (book.pods?.size ?? 0) + (book.policies?.size ?? 0);
+        if (count > 0) evaluated.set(name, count);
         isolation.push(...book.gaps);
       }
       return { results: [...results.values()], isolation, evaluated, time };
@@ -185,9 +203,9 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       let pods = 0;
       let podGroups = 0;
       for (const book of books.values()) {
-        objects += book.objects.size;
-        podGroups += book.groups.size;
-        for (const group of book.groups.values()) pods += group.count;
+        objects += (book.objects?.size ?? 0) + (book.pods?.size ?? 0) + (book.policies?.size ?? 0);
+        podGroups += book.groups?.size ?? 0;
+        for (const group of book.groups?.values() ?? []) pods += group.count;
       }
       return { namespaces: books.size, objects, pods, podGroups, results: results.size };
     },
