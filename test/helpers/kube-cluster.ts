@@ -358,6 +358,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       });
     }
     if (options.crds ?? true) await installCrds(cluster);
+    // tierguard's own namespace, as the chart's release namespace: its Lease lives there.
+    await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tierguard' } });
     return cluster;
   } catch (error) {
     await stop();
