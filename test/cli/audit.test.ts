@@ -53,10 +53,11 @@ describe('tierguard audit', () => {
     const report = JSON.parse(stdout);
     expect(Object.keys(report)).toEqual(['results', 'isolation']);
     const tooOpen = report.results.find((result: any) => result.name === 'allow-everything');
-    expect(tooOpen).toMatchObject({ kind: 'NetworkPolicy', namespace: 'payments' });
+    expect(tooOpen).toMatchObject({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: 'payments' });
     expect(tooOpen.violations).toContainEqual({
-      tier: 'security', guardrail: 'prod-egress', rule: 'no-internet', mode: 'Enforce', path: 'spec.egress[0]',
+      tier: 'security', guardrail: 'prod-egress', rule: 'no-internet', mode: 'Enforce', path: 'spec.egress[0]', compliance: ['PCI-DSS 1.3.4'],
       message: expect.stringMatching(/^NetworkPolicy payments\/allow-everything egress\[0\] allows TCP 443 to /),
+      connection: expect.stringMatching(/^egress\[0\] allows TCP 443 to /),
     });
     for (const result of report.results) expect(Object.keys(result).sort()).toEqual(expect.arrayContaining(['kind', 'name', 'namespace', 'violations']));
   });

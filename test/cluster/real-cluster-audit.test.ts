@@ -67,7 +67,7 @@ describeCluster('tierguard audit of what the API server holds', () => {
     expect(stderr).toBe('');
     expect(code).toBe(1);
     expect(report.results).toEqual([{
-      kind: 'NetworkPolicy', namespace: 'payments', name: 'egress-anywhere',
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: 'payments', name: 'egress-anywhere', uid: expect.any(String),
       violations: [expect.objectContaining({ tier: 'security', guardrail: 'prod-egress', rule: 'no-internet', mode: 'Enforce', path: 'spec.egress[0]' })],
     }]);
     // payments: Egress only, so Ingress is open; ledger: isolated both ways by the defaulted policyTypes.
