@@ -11,6 +11,8 @@ import { createGracefulShutdown, type DrainOutcome } from '../admission/drain.js
 import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';
 import { loadKubeConfig } from '../cluster/kube-config.js';
+import { createKubeClient } from '../cluster/kube-client.js';
+import { startLeaderDuties, type LeaderDuties } from '../cluster/leader-duties.js';
 import { startPolicyRuntime } from '../cluster/policy-runtime.js';
 import { DEFAULT_POLICY_DIR } from '../policy/load.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
@@ -59,22 +61,42 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     }
   }
 
+  const engine = {
+    excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]),
+    runBounded: boundedRunner(options.celTimeoutMs),
+    networkCheckBudget: { timeoutMs: options.networkCheckTimeoutMs, now: () => performance.now() },
+    maxObjectValues: options.maxObjectValues,
+    maxValidations: options.maxValidations,
+    admins: { groups: new Set(options.adminGroups), users: new Set(options.adminUsers) },
+  };
   const handler = createAdmissionHandler({
     policy: runtime.policy,
     policyDocuments: runtime.currentPolicyDocuments,
     namespaces: runtime.namespaces,
-    engine: {
-      excludedNamespaces: new Set([...options.excludeNamespaces, options.namespace]),
-      runBounded: boundedRunner(options.celTimeoutMs),
-      networkCheckBudget: { timeoutMs: options.networkCheckTimeoutMs, now: () => performance.now() },
-      maxObjectValues: options.maxObjectValues,
-      maxValidations: options.maxValidations,
-      admins: { groups: new Set(options.adminGroups), users: new Set(options.adminUsers) },
-    },
+    engine,
     failureMode: options.failureMode,
     metrics,
     logger,
   });
+  // In a cluster, one replica (the Lease holder) audits what exists and writes reports and status.
+  const duties: LeaderDuties | undefined = kubeConfig
+    ? startLeaderDuties({
+      client: createKubeClient({ kubeConfig }),
+      logger,
+      metrics,
+      runtime,
+      engine,
+      namespace: options.namespace,
+      leaseName: options.leaseName,
+      leaseDurationMs: options.leaseDurationMs,
+      auditIntervalMs: options.auditIntervalMs,
+      reports: options.reports,
+    })
+    : undefined;
+  const stopRuntime = async (): Promise<void> => {
+    await duties?.stop();
+    await runtime.stop();
+  };
   const shutdown = createGracefulShutdown({ delayMs: options.shutdownDelayMs, timeoutMs: options.shutdownTimeoutMs, logger });
   // Not ready before the self-managed certificate is in place (`tls` is set before listening).
   const ready = () => !shutdown.draining() && runtime.ready() && tls.ready();
@@ -84,7 +106,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   try {
     tls = await servingTls(options, { kubeConfig, logger, metrics });
   } catch (error) {
-    await runtime.stop();
+    await stopRuntime();
     throw error;
   }
   const server = https.createServer(tls.serverOptions, shutdown.track(listener));
@@ -129,7 +151,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     server.close();
     metricsServer.close();
     stopWatching();
-    await runtime.stop();
+    await stopRuntime();
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
@@ -141,16 +163,19 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     metrics,
     ...(tls.generatedCa ? { generatedCa: tls.generatedCa, caPath: tls.caPath } : {}),
     drain: async () => {
+      // The Lease goes first: another replica takes the audit over while this one drains.
+      const released = duties?.stop();
       const outcome = await shutdown.drain(server);
       stopWatching();
-      await runtime.stop();
+      await released;
+      await stopRuntime();
       metricsServer.closeAllConnections();
       await closeServer(metricsServer);
       return outcome;
     },
     close: async () => {
       stopWatching();
-      await runtime.stop();
+      await stopRuntime();
       server.closeIdleConnections();
       await Promise.all([closeServer(server), closeServer(metricsServer)]);
     },
