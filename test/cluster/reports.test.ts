@@ -1,6 +1,6 @@
 /**
  * `buildReports`: the audit's state as PolicyReports and OpenReports, offline. The shape is checked
- * against the CRDs' own schemas (../shared/kube/crds, the versions tierguard writes) with the
+ * against the CRDs' own schemas (the chart's copies in charts/tierguard/files/report-crds, the versions tierguard writes) with the
  * chart tests' validator; the real API server's verdict is in real-cluster-reports.test.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ const state = (parts: Partial<AuditState> = {}): AuditState => ({ results: [], i
 
 /** The CRD file's version tierguard writes, as the only (storage) version, for the offline validator. */
 function schemaOf(file: string, version: string): (object: unknown) => string[] {
-  const crd = parse(readFileSync(path.join(REPO_DIR, '..', 'shared', 'kube', 'crds', file), 'utf8')) as CustomResourceDefinition;
+  const crd = parse(readFileSync(path.join(REPO_DIR, 'charts', 'tierguard', 'files', 'report-crds', file), 'utf8')) as CustomResourceDefinition;
   const only = crd.spec.versions.filter((candidate) => candidate.name === version).map((candidate) => ({ ...candidate, storage: true }));
   // Keywords the validator does not know and that do not constrain these objects.
   const cleaned = JSON.parse(JSON.stringify({ ...crd, spec: { ...crd.spec, versions: only } }), (key, value) => (key === 'x-kubernetes-map-type' ? undefined : key === 'format' && value === 'int32' ? 'int64' : value));
