@@ -1,7 +1,8 @@
 /**
  * The few Kubernetes API calls tierguard makes: GET as JSON (lists and single objects), a JSON
- * merge patch (status subresources), create and replace (its certificate Secret), a JSON patch
- * (the caBundle of its webhook configurations) and watch streams.
+ * merge patch (status subresources), create and replace (its certificate Secret, policy reports),
+ * delete (policy reports no longer needed), a JSON patch (the caBundle of its webhook
+ * configurations) and watch streams.
  *
  * Authentication and TLS come from client-node's `KubeConfig` (in-cluster service account,
  * `--kubeconfig` with tokens, client certificates or exec plugins) through
@@ -48,6 +49,8 @@ export interface KubeClient {
   create(path: string, body: unknown): Promise<unknown>;
   /** PUT `body` at `path`; a stale `metadata.resourceVersion` is a 409 {@link KubeApiError}. */
   replace(path: string, body: unknown): Promise<unknown>;
+  /** DELETE the object at `path`; one that does not exist is a 404 {@link KubeApiError}. */
+  delete(path: string): Promise<unknown>;
   watch(request: WatchRequest): Promise<WatchConnection>;
 }
 
@@ -72,6 +75,7 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
     jsonPatch: (path, operations) => call('PATCH', path, { body: operations, contentType: 'application/json-patch+json' }),
     create: (path, body) => call('POST', path, { body, contentType: 'application/json' }),
     replace: (path, body) => call('PUT', path, { body, contentType: 'application/json' }),
+    delete: (path) => call('DELETE', path, {}),
     watch: async (request) => {
       watcher ??= new (await import('@kubernetes/client-node')).Watch(kubeConfig);
       const controller = await watcher.watch(request.path, { ...request.query }, (type, object) => request.onEvent(type, object), (error: unknown) => request.onDone(error ?? undefined));

@@ -3,12 +3,15 @@
  * certificate mode, and the rendered objects against a real kube-apiserver
  * (`kubectl apply --dry-run=server --validate=strict`: schema, defaulting, validation, RBAC).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { helm } from '../helpers/helm.js';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, webhookConfigurations, type TestCluster } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
+import { REPO_DIR } from '../helpers/fixtures.js';
 
 const RELEASE = 'tg';
 const NAMESPACE = 'tierguard';
@@ -55,6 +58,20 @@ const MODES = [
     foreign: ['PrometheusRule/tg-tierguard', 'ServiceMonitor/tg-tierguard'],
   },
 ];
+
+const POLICY_REPORT_CRDS = ['wgpolicyk8s.io_clusterpolicyreports.yaml', 'wgpolicyk8s.io_policyreports.yaml'];
+const OPEN_REPORTS_CRDS = ['openreports.io_clusterreports.yaml', 'openreports.io_reports.yaml'];
+
+/** The report values: which CRDs the chart renders (files in files/report-crds) and which API group tierguard may write. */
+const REPORTS = [
+  { name: 'PolicyReports, CRDs from Kyverno or Policy Reporter (the default)', values: {}, format: 'policyreport', crds: [], group: 'wgpolicyk8s.io', resources: ['policyreports', 'clusterpolicyreports'] },
+  { name: 'PolicyReports with the chart\'s CRDs', values: { reports: { installCRDs: true } }, format: 'policyreport', crds: POLICY_REPORT_CRDS, group: 'wgpolicyk8s.io', resources: ['policyreports', 'clusterpolicyreports'] },
+  { name: 'OpenReports, CRDs from OpenReports', values: { reports: { format: 'openreports' } }, format: 'openreports', crds: [], group: 'openreports.io', resources: ['reports', 'clusterreports'] },
+  { name: 'OpenReports with the chart\'s CRDs', values: { reports: { format: 'openreports', installCRDs: true } }, format: 'openreports', crds: OPEN_REPORTS_CRDS, group: 'openreports.io', resources: ['reports', 'clusterreports'] },
+  { name: 'no reports (installCRDs has nothing to install)', values: { reports: { format: 'none', installCRDs: true } }, format: 'none', crds: [], group: undefined, resources: [] },
+];
+const REPORT_GROUPS = ['wgpolicyk8s.io', 'openreports.io'];
+const crdFile = (file: string) => parse(readFileSync(path.join(REPO_DIR, 'charts', 'tierguard', 'files', 'report-crds', file), 'utf8')) as K8sObject;
 
 async function render(values: object, extra: string[] = []): Promise<K8sObject[]> {
   const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, '--values', '-', ...extra], { input: stringify(values) });
@@ -112,6 +129,49 @@ describe('helm lint and template', () => {
   });
 });
 
+describe('reports: values, CRDs and RBAC', () => {
+  it.each(REPORTS)('helm lint --strict passes: $name', async ({ values }) => {
+    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, '--values', '-'], { input: stringify(values) });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+  });
+
+  it.each(REPORTS)('$name: the CRDs, the report RBAC of that group only, and the serve flags', async ({ values, format, crds, group, resources }) => {
+    const objects = await render(values);
+    expect(byKind(objects, 'CustomResourceDefinition').map((crd) => crd.metadata.name).sort()).toEqual(crds.map((file) => crdFile(file).metadata.name).sort());
+    const rules = byKind(objects, 'ClusterRole')[0]!.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    const reportRules = rules.filter((rule) => rule.apiGroups.some((name) => REPORT_GROUPS.includes(name)));
+    expect(reportRules).toEqual(group ? [{ apiGroups: [group], resources, verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }] : []);
+    const args: string[] = byKind(objects, 'Deployment')[0]!.spec.template.spec.containers[0].args;
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect([flag('--reports'), flag('--audit-interval'), flag('--lease-name')]).toEqual([format, '1h', FULLNAME]);
+  });
+
+  it('renders the CRD files as their projects publish them, kept on uninstall', async () => {
+    const rendered = byKind(await render({ reports: { installCRDs: true } }), 'CustomResourceDefinition');
+    for (const crd of rendered) {
+      const file = crdFile(POLICY_REPORT_CRDS.find((name) => name.startsWith(`wgpolicyk8s.io_${crd.spec.names.plural}.`))!);
+      expect(crd.spec).toEqual(file.spec);
+      expect(crd.metadata.annotations).toEqual({ ...file.metadata.annotations, 'helm.sh/resource-policy': 'keep' });
+    }
+  });
+
+  it('passes --audit-interval as given', async () => {
+    const args: string[] = byKind(await render({ audit: { interval: '15m' } }), 'Deployment')[0]!.spec.template.spec.containers[0].args;
+    expect(args[args.indexOf('--audit-interval') + 1]).toBe('15m');
+  });
+
+  it('grants the Lease of --lease-name in the release namespace, whatever the certificate mode', async () => {
+    for (const mode of MODES) {
+      const role = byKind(await render(mode.values()), 'Role')[0]!;
+      expect(role.metadata.namespace, mode.name).toBe(NAMESPACE);
+      expect(role.rules.filter((rule: any) => rule.apiGroups.includes('coordination.k8s.io')), mode.name).toEqual([
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [FULLNAME], verbs: ['get', 'update'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      ]);
+    }
+  });
+});
+
 describeCluster('the rendered chart in a real API server', () => {
   let cluster: TestCluster;
 
@@ -133,6 +193,49 @@ describeCluster('the rendered chart in a real API server', () => {
     const accepted = result.stdout.trim().split('\n');
     expect(accepted).toHaveLength(objects.length);
     for (const line of accepted) expect(line).toMatch(/ created \(server dry run\)$/);
+  });
+
+  it.each(REPORTS)('$name: every object is accepted by kubectl apply --dry-run=server', async ({ values }) => {
+    const objects = await render(values);
+    const result = await cluster.kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], { input: objects.map((object) => stringify(object)).join('---\n') });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n')).toHaveLength(objects.length);
+  });
+
+  it.each(REPORTS.filter((mode) => !mode.crds.length))('$name: the service account may do what the audit and the report writer do, and no more', async ({ values, group, resources }) => {
+    const rbac = (await render(values)).filter((object) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(object.kind));
+    await cluster.apply(rbac);
+    const asked: { what: string; expected: boolean; attributes: Record<string, string> }[] = [];
+    const ask = (expected: boolean, verb: string, groupResource: string, where: { namespace?: string; name?: string } = {}) => {
+      const [resource, ...groupParts] = groupResource.split('.');
+      asked.push({ what: `${verb} ${groupResource} ${JSON.stringify(where)}`, expected, attributes: { verb, group: groupParts.join('.'), resource: resource!, ...where } });
+    };
+    for (const resource of ['pods', 'deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'replicasets.apps', 'jobs.batch', 'cronjobs.batch']) {
+      ask(true, 'list', resource);
+      ask(true, 'watch', resource);
+      ask(false, 'create', resource, { namespace: 'default' });
+    }
+    for (const reportGroup of REPORT_GROUPS) {
+      const plurals = reportGroup === 'wgpolicyk8s.io' ? ['policyreports', 'clusterpolicyreports'] : ['reports', 'clusterreports'];
+      for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']) {
+        for (const plural of plurals) ask(reportGroup === group && resources.includes(plural), verb, `${plural}.${reportGroup}`, plural.startsWith('cluster') ? {} : { namespace: 'payments' });
+      }
+    }
+    ask(true, 'get', 'leases.coordination.k8s.io', { namespace: NAMESPACE, name: FULLNAME });
+    ask(true, 'update', 'leases.coordination.k8s.io', { namespace: NAMESPACE, name: FULLNAME });
+    ask(true, 'create', 'leases.coordination.k8s.io', { namespace: NAMESPACE });
+    ask(false, 'update', 'leases.coordination.k8s.io', { namespace: NAMESPACE, name: 'other' });
+    ask(false, 'create', 'leases.coordination.k8s.io', { namespace: 'default' });
+    // One SubjectAccessReview per question, as the API server's RBAC authorizer answers them.
+    const reviews = asked.map(({ attributes }) => ({
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+      spec: { user: `system:serviceaccount:${NAMESPACE}:${FULLNAME}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'], resourceAttributes: attributes },
+    }));
+    const result = await cluster.kubectl(['create', '-o', 'jsonpath={.status.allowed}{"\\n"}', '-f', '-'], { input: reviews.map((review) => stringify(review)).join('---\n') });
+    expect(result.code, result.stderr).toBe(0);
+    const answers = result.stdout.trim().split('\n').map((line) => line === 'true');
+    expect(answers).toHaveLength(asked.length);
+    expect(Object.fromEntries(asked.map(({ what }, index) => [what, answers[index]]))).toEqual(Object.fromEntries(asked.map(({ what, expected }) => [what, expected])));
   });
 
   it('self-managed: rendering against the cluster keeps the caBundle tierguard patched in (lookup)', async () => {

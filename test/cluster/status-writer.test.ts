@@ -45,6 +45,7 @@ describe('status writer', () => {
       jsonPatch: () => Promise.reject(new Error('unused')),
       create: () => Promise.reject(new Error('unused')),
       replace: () => Promise.reject(new Error('unused')),
+      delete: () => Promise.reject(new Error('unused')),
       mergePatch: async (path, body) => {
         patches.push({ path, body });
         const error = fail(path);
