@@ -239,21 +239,11 @@ describe('Deployment', () => {
     helpFlags = new Set(help.match(/--[a-z][a-z-]*/g) ?? []);
   });
 
-  /**
-   * Flags the chart passes that `serve` is gaining on another branch (the background audit, its
-   * reports and leader election). Remove them from here when they land: the test below fails until then.
-   */
-  const PENDING_FLAGS = ['--audit-interval', '--reports', '--lease-name'];
-
   it('runs `tierguard serve` with flags that serve --help lists', () => {
     expect(args[0]).toBe('serve');
     const flags = args.filter((arg) => arg.startsWith('--'));
     expect(flags.length).toBeGreaterThan(5);
-    expect(flags.filter((flag) => !helpFlags.has(flag) && !PENDING_FLAGS.includes(flag))).toEqual([]);
-  });
-
-  it('lists as pending only flags that serve --help does not list yet', () => {
-    expect(PENDING_FLAGS.filter((flag) => helpFlags.has(flag)), 'these flags have landed: remove them from PENDING_FLAGS').toEqual([]);
+    expect(flags.filter((flag) => !helpFlags.has(flag))).toEqual([]);
   });
 
   it.each([

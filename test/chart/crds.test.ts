@@ -62,7 +62,7 @@ describe('generated CRD files', () => {
     const version = definition.spec.versions[0]!;
     expect(version).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
     const columns = version.additionalPrinterColumns.map((column) => column.name);
-    expect(columns).toEqual(kind === 'Tier' ? ['Priority', 'Description', 'Ready', 'Age'] : ['Tier', 'Priority', 'Mode', 'Ready', 'Age']);
+    expect(columns).toEqual(kind === 'Tier' ? ['Priority', 'Description', 'Ready', 'Age'] : ['Tier', 'Priority', 'Mode', 'Violations', 'Not-Isolated', 'Ready', 'Age']);
     for (const column of version.additionalPrinterColumns) {
       expect(['integer', 'number', 'string', 'boolean', 'date']).toContain(column.type);
       expect(column.jsonPath.startsWith('.')).toBe(true);

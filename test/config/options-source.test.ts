@@ -52,9 +52,14 @@ describe('NUMBER_OPTIONS', () => {
     expect(code).toBe(0);
     const help = stdout.replace(/\s+/g, ' ');
     for (const [name, option] of entries) {
-      const shown = option.unit === 'duration' ? `${option.default / 86_400_000}d` : String(option.default);
+      const shown = option.unit !== 'duration' ? String(option.default)
+        : option.default % 86_400_000 === 0 ? `${option.default / 86_400_000}d`
+          : option.default % 3_600_000 === 0 ? `${option.default / 3_600_000}h` : `${option.default / 1000}s`;
       expect(help).toMatch(new RegExp(`${flagOf(name)} <[a-z]+> .*?\\(default: ${shown}\\)`));
     }
     expect(help).toContain('(default: 90d)');
+    expect(help).toContain('--audit-interval <duration>');
+    expect(help).toMatch(/--audit-interval .*?\(default: 1h\)/);
+    expect(help).toMatch(/--lease-duration .*?\(default: 15s\)/);
   });
 });

@@ -32,6 +32,10 @@ describe('serve options', () => {
       adminUsers: [],
       shutdownDelayMs: 5000,
       shutdownTimeoutMs: 15_000,
+      auditIntervalMs: 3_600_000,
+      reports: 'policyreport',
+      leaseName: 'tierguard',
+      leaseDurationMs: 15_000,
     });
   });
 
