@@ -18,7 +18,7 @@ export interface Metrics {
   readonly reloads: Counter<'result'>;
   readonly certificateExpiry: Gauge;
   readonly auditViolations: Gauge<'tier' | 'guardrail' | 'mode' | 'kind'>;
-  readonly auditNotIsolated: Gauge<'tier' | 'guardrail' | 'mode' | 'direction'>;
+  readonly auditNotIsolated: Gauge<'tier' | 'guardrail' | 'direction'>;
   readonly auditLastCompleted: Gauge;
   readonly auditIsLeader: Gauge;
 }
@@ -42,7 +42,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     reloads: new Counter({ name: 'tierguard_policy_reloads_total', help: 'Policy set loads, by result (success or failure).', labelNames: ['result'], registers }),
     certificateExpiry: new Gauge({ name: 'tierguard_tls_certificate_expiry_timestamp_seconds', help: 'Expiry of the serving certificate, Unix seconds.', registers }),
     auditViolations: new Gauge({ name: 'tierguard_audit_violations', help: 'Existing objects that break a guardrail now, by the kind of object (background audit; the Lease holder only).', labelNames: ['tier', 'guardrail', 'mode', 'kind'], registers }),
-    auditNotIsolated: new Gauge({ name: 'tierguard_audit_namespaces_not_isolated', help: 'Namespaces where pods of a guardrail with Deny rules are isolated by no NetworkPolicy in that direction (background audit; the Lease holder only).', labelNames: ['tier', 'guardrail', 'mode', 'direction'], registers }),
+    auditNotIsolated: new Gauge({ name: 'tierguard_audit_namespaces_not_isolated', help: 'Namespaces where pods of a guardrail with Deny rules are isolated by no NetworkPolicy in that direction (background audit; the Lease holder only).', labelNames: ['tier', 'guardrail', 'direction'], registers }),
     auditLastCompleted: new Gauge({ name: 'tierguard_audit_last_completed_timestamp_seconds', help: 'When the last full background audit finished, Unix seconds (the Lease holder only).', registers }),
     auditIsLeader: new Gauge({ name: 'tierguard_leader', help: '1 while this replica holds the Lease and writes reports and status, 0 otherwise.', registers }),
   };
@@ -58,7 +58,7 @@ export function recordPolicySet(metrics: Metrics, set: { generation: number; gua
 
 export interface AuditFigures {
   readonly violations: readonly { tier: string; guardrail: string; mode: Mode; kind: string; count: number }[];
-  readonly isolation: readonly { tier: string; guardrail: string; mode: Mode; namespace: string; direction: string }[];
+  readonly isolation: readonly { tier: string; guardrail: string; namespace: string; direction: string }[];
   readonly time: Date;
 }
 
@@ -69,6 +69,6 @@ export function recordAudit(metrics: Metrics, figures: AuditFigures | undefined)
   metrics.auditLastCompleted.reset();
   if (!figures) return;
   for (const { count, ...labels } of figures.violations) metrics.auditViolations.set(labels, count);
-  for (const gap of figures.isolation) metrics.auditNotIsolated.inc({ tier: gap.tier, guardrail: gap.guardrail, mode: gap.mode, direction: gap.direction });
+  for (const gap of figures.isolation) metrics.auditNotIsolated.inc({ tier: gap.tier, guardrail: gap.guardrail, direction: gap.direction });
   metrics.auditLastCompleted.set(figures.time.getTime() / 1000);
 }

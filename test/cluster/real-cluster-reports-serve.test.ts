@@ -112,7 +112,7 @@ describeCluster('serve: background audit, PolicyReports, Guardrail status and on
     expect(columns.stdout).toMatch(/no-dev-to-prod\s+security\s+10\s+Enforce\s+1\s+1\s+True/);
     const [leader] = await leaderAndFollower();
     expect(await leader.metrics()).toMatch(/^tierguard_audit_violations\{tier="security",guardrail="no-dev-to-prod",mode="Enforce",kind="NetworkPolicy"\} 1$/m);
-    expect(await leader.metrics()).toMatch(/^tierguard_audit_namespaces_not_isolated\{tier="security",guardrail="no-dev-to-prod",mode="Enforce",direction="Ingress"\} 1$/m);
+    expect(await leader.metrics()).toMatch(/^tierguard_audit_namespaces_not_isolated\{tier="security",guardrail="no-dev-to-prod",direction="Ingress"\} 1$/m);
   });
 
   it('only the Lease holder writes reports and status', async () => {
