@@ -13,25 +13,8 @@ import type { AuditState } from '../../src/review/audit.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, waitFor, type TestCluster } from '../helpers/kube-cluster.js';
+import { fromNamespaces, GUARDRAIL, namespace, pod, TIER } from './audit-objects.js';
 import { FAST_BACKOFF, recordingLogger } from './support.js';
-
-const namespace = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
-const pod = (ns: string, name: string, labels: Record<string, string>) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-});
-const fromNamespaces = (ns: string, name: string, env: string) => ({
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns },
-  spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { env } } }], ports: [{ protocol: 'TCP', port: 5432 }] }] },
-});
-const TIER = { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name: 'security' }, spec: { priority: 100 } };
-const GUARDRAIL = {
-  apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'no-dev-to-prod' },
-  spec: {
-    tier: 'security', priority: 10, compliance: ['PCI-DSS 1.3'],
-    subject: { namespaces: { matchLabels: { env: 'prod' } } },
-    ingress: [{ name: 'deny-dev', action: 'Deny', from: [{ namespaces: { matchLabels: { env: 'dev' } } }] }],
-  },
-};
 
 describeCluster('background audit against a real API server', () => {
   let cluster: TestCluster;

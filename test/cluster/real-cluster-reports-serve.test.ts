@@ -15,25 +15,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
+import { fromNamespaces, GUARDRAIL, namespace, pod, TIER } from './audit-objects.js';
 
 const SHARED_CRDS = path.join(REPO_DIR, '..', 'shared', 'kube', 'crds');
-const namespace = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
-const pod = (ns: string, name: string, labels: Record<string, string>) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-});
-const fromNamespaces = (ns: string, name: string, env: string) => ({
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns },
-  spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { env } } }], ports: [{ protocol: 'TCP', port: 5432 }] }] },
-});
-const TIER = { apiVersion: 'tierguard.dev/v1alpha1', kind: 'Tier', metadata: { name: 'security' }, spec: { priority: 100 } };
-const GUARDRAIL = {
-  apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'no-dev-to-prod' },
-  spec: {
-    tier: 'security', priority: 10, compliance: ['PCI-DSS 1.3'],
-    subject: { namespaces: { matchLabels: { env: 'prod' } } },
-    ingress: [{ name: 'deny-dev', action: 'Deny', from: [{ namespaces: { matchLabels: { env: 'dev' } } }] }],
-  },
-};
 /** Short enough that a takeover is quick, long enough for a loaded machine to renew in time. */
 const SERVE_ARGS = ['--lease-duration', '4s', '--log-level', 'debug'];
 
@@ -113,6 +97,18 @@ describeCluster('serve: background audit, PolicyReports, Guardrail status and on
     const [leader] = await leaderAndFollower();
     expect(await leader.metrics()).toMatch(/^tierguard_audit_violations\{tier="security",guardrail="no-dev-to-prod",mode="Enforce",kind="NetworkPolicy"\} 1$/m);
     expect(await leader.metrics()).toMatch(/^tierguard_audit_namespaces_not_isolated\{tier="security",guardrail="no-dev-to-prod",direction="Ingress"\} 1$/m);
+  });
+
+  it('the README\'s kubectl commands read the reports', async () => {
+    const list = await cluster.kubectl(['get', 'policyreports', '-A']);
+    expect(list.stdout).toMatch(/NAMESPACE\s+NAME\s+PASS\s+FAIL\s+WARN\s+ERROR\s+SKIP\s+AGE/);
+    expect(list.stdout).toMatch(/^payments\s+tierguard\s+\d+\s+1\s+0\s+0\s+0\s/m);
+    const fails = await cluster.kubectl(['get', 'policyreport', 'tierguard', '-n', 'payments',
+      '-o', 'jsonpath={range .results[?(@.result=="fail")]}{.policy}/{.rule}: {.resources[0].kind} {.resources[0].name}: {.properties.connection}{"\\n"}{end}']);
+    expect(fails.stdout.trim()).toBe('no-dev-to-prod/deny-dev: NetworkPolicy from-dev: ingress[0] allows TCP 5432 from namespace dev');
+    expect((await cluster.kubectl(['get', 'policyreport', 'tierguard', '-n', 'payments', '-o', 'yaml'])).code).toBe(0);
+    const status = JSON.parse((await cluster.kubectl(['get', 'guardrail', 'no-dev-to-prod', '-o', 'jsonpath={.status.audit}'])).stdout);
+    expect(status).toMatchObject({ violations: 1, namespacesNotIsolated: 1 });
   });
 
   it('only the Lease holder writes reports and status', async () => {
