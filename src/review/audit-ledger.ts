@@ -47,7 +47,8 @@ export interface AuditLedger {
   size(): { readonly namespaces: number; readonly objects: number; readonly pods: number; readonly podGroups: number; readonly results: number };
 }
 
-const NO_LINES: readonly string[] = Object.freeze([]);
+/** Distinct texts shared among results. */
+const MAX_INTERNED = 100_000;
 
 /** Work between two pauses during a list, in ms. */
 const PAUSE_EVERY_MS = 10;
@@ -90,6 +91,25 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
   const books = new Map<string, NamespaceBook>();
   const results = new Map<string, AuditResult>();
   const dirty = new Set<string>();
+  // The same texts recur across objects (a missing label's message, paths, rule and guardrail
+  // names): one copy of each is kept, up to a bound.
+  const texts = new Map<string, string>();
+  const intern = (text: string): string => {
+    const known = texts.get(text);
+    if (known !== undefined) return known;
+    if (texts.size < MAX_INTERNED) texts.set(text, text);
+    return text;
+  };
+  /** A copy of a label set whose keys and values are the shared copies (the same labels recur across namespaces). */
+  const internedLabels = (labels: Labels): Labels => {
+    const copy: Record<string, string> = {};
+    for (const name of Object.keys(labels)) copy[intern(name)] = intern(labels[name] as string);
+    return copy;
+  };
+  const interned = (result: AuditResult): AuditResult => ({
+    ...result,
+    violations: result.violations.map((violation) => ({ ...violation, tier: intern(violation.tier), guardrail: intern(violation.guardrail), rule: intern(violation.rule), path: intern(violation.path), message: intern(violation.message) })),
+  });
 
   const bookOf = (namespace: string): NamespaceBook => {
     let book = books.get(namespace);
@@ -117,7 +137,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     const key = Object.keys(labels).sort().map((name) => `${name}\u0001${labels[name]}`).join('\u0000');
     book.groups ??= new Map();
     let group = book.groups.get(key);
-    if (!group) book.groups.set(key, (group = { key, labels, count: 0 }));
+    if (!group) book.groups.set(key, (group = { key, labels: internedLabels(labels), count: 0 }));
     group.count++;
     return group;
   };
@@ -127,10 +147,10 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     const name = objectName(object);
     const book = bookOf(namespace);
     forget(book, namespace, object.kind, name);
-    const audited = await auditObject(context, object);
-    if (!audited.evaluated) return;
     // The text lines are for `tierguard audit` alone; reports read the violations.
-    if (audited.result) results.set(`${object.kind}/${namespace}/${name}`, { ...audited.result, lines: NO_LINES });
+    const audited = await auditObject(context, object, { lines: false });
+    if (!audited.evaluated) return;
+    if (audited.result) results.set(`${object.kind}/${namespace}/${name}`, interned(audited.result));
     if (object.kind === 'Pod') {
       (book.pods ??= new Map()).set(name, podGroup(book, object));
     } else if (object.kind === 'NetworkPolicy') {

@@ -77,17 +77,19 @@ export function auditContext(policy: () => PolicySet | undefined, namespaces: Na
   return { policy, namespaces, engine: { ...engine, objectValidationsOnly: true }, failureMode: 'deny' };
 }
 
+const NO_LINES: readonly string[] = Object.freeze([]);
+
 /** One object's audit: left alone (a kind not checked, an excluded namespace, an owned ReplicaSet), or evaluated, with a result when it has findings or errors. */
 export type ObjectAudit = { readonly evaluated: false } | { readonly evaluated: true; readonly result?: AuditResult };
 
-/** Judges `object` as admission would judge its creation (see the module comment). */
-export async function auditObject(context: ReviewContext, object: ManifestObject): Promise<ObjectAudit> {
+/** Judges `object` as admission would judge its creation (see the module comment); `lines: false` leaves the text lines out (the background audit never prints them). */
+export async function auditObject(context: ReviewContext, object: ManifestObject, options: { lines?: boolean } = {}): Promise<ObjectAudit> {
   const verdict = await review(context, 'validate', createRequest(object));
   if (verdict.outcome === 'allowed' && verdict.skipped !== undefined) return { evaluated: false };
   const violations = verdict.findings.map(({ tier, guardrail, rule, mode, path, message, compliance, connection, kind }): AuditViolation => ({ tier, guardrail, rule, mode, path, message, compliance, ...(connection ? { connection } : {}), ...(kind === 'unproven' ? { kind } : {}) }));
   const errors = [...(verdict.failure ? [verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail] : []), ...verdict.errors.map((error) => `${errorSource(error)}: ${error.message}`)];
   if (violations.length === 0 && errors.length === 0) return { evaluated: true };
-  const lines = verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`);
+  const lines = options.lines === false ? NO_LINES : verdict.findings.map((finding) => `${finding.mode === 'Enforce' ? '' : `[${finding.mode}] `}${violationLine(finding).slice(2)}`);
   const uid = (object.metadata as { uid?: unknown } | undefined)?.uid;
   return {
     evaluated: true,
