@@ -66,6 +66,19 @@ interface ExistingReport {
 }
 
 const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+const namespaceOfKey = (key: string) => key.slice(0, key.lastIndexOf('/'));
+
+/** Namespaces built per step of a report build (see `rebuild`). */
+const BUILD_BATCH = 20;
+
+/** Every namespace a full build covers: the cluster report's, those with entries, and those with a report now. */
+function namespacesOf(state: AuditState, keys: readonly string[]): Set<string> {
+  const namespaces = new Set<string>(['']);
+  for (const result of state.results) namespaces.add(result.namespace);
+  for (const gap of state.isolation) namespaces.add(gap.namespace);
+  for (const key of keys) namespaces.add(namespaceOfKey(key));
+  return namespaces;
+}
 const scopeOf = (key: string): Scope => (key.startsWith('/') ? 'cluster' : 'namespaced');
 
 /**
@@ -82,7 +95,9 @@ export function createReportWriter(options: ReportWriterOptions): ReportWriter {
   const backoff = createBackoff({ initialMs: 1000, maxMs: 60_000, ...options.retry });
   let latest: AuditState | undefined;
   let builtFrom: AuditState | undefined;
-  let firstSeen = new Map<string, Date>();
+  const firstSeen = new Map<string, Map<string, Date>>();
+  /** Namespaces changed since the last build ('' is the cluster report); undefined: build everything. */
+  let changed: Set<string> | undefined;
   const wanted = new Map<string, { report: Report; hash: string }>();
   const known = new Map<string, Known>();
   const dirty = new Set<string>();
@@ -107,16 +122,39 @@ export function createReportWriter(options: ReportWriterOptions): ReportWriter {
     lastProblem.set(topic, sameAs);
   };
 
-  const rebuild = () => {
-    if (!latest || builtFrom === latest) return;
-    const desired = buildReports(latest, format, { firstSeen });
-    firstSeen = desired.firstSeen;
-    wanted.clear();
+  /** The desired reports of `namespaces` ('' is the cluster report) in `state`. */
+  const buildInto = (state: AuditState, namespaces: ReadonlySet<string>) => {
+    const desired = buildReports(state, format, { firstSeen, namespaces });
+    for (const namespace of namespaces) {
+      firstSeen.delete(namespace);
+      wanted.delete(keyOf(namespace, REPORT_NAME));
+    }
+    for (const [namespace, seen] of desired.firstSeen) firstSeen.set(namespace, seen);
     for (const [namespace, report] of desired.namespaced) wanted.set(keyOf(namespace, REPORT_NAME), { report, hash: contentHash(report) });
     if (desired.cluster) wanted.set(keyOf('', REPORT_NAME), { report: desired.cluster, hash: contentHash(desired.cluster) });
-    builtFrom = latest;
-    dirty.clear();
-    for (const key of new Set([...wanted.keys(), ...known.keys()])) refresh(key);
+    for (const namespace of namespaces) refresh(keyOf(namespace, REPORT_NAME));
+  };
+
+  /**
+   * The desired reports for the latest state: those of the namespaces changed since the last
+   * build, or all of them — in steps of `BUILD_BATCH` namespaces with the event loop (admission
+   * requests) running between steps, since a full build of a large cluster takes seconds.
+   */
+  const rebuild = async () => {
+    while (latest && builtFrom !== latest && !stopped) {
+      const state = latest;
+      const partial = builtFrom !== undefined && changed !== undefined ? changed : undefined;
+      changed = new Set();
+      const scope = partial ? [...partial] : [...namespacesOf(state, [...wanted.keys(), ...known.keys()])];
+      for (let start = 0; start < scope.length; start += BUILD_BATCH) {
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (stopped) return;
+        buildInto(state, new Set(scope.slice(start, start + BUILD_BATCH)));
+      }
+      // Reports of other names (left by earlier versions) are in `known` only: deleted.
+      if (!partial) for (const key of known.keys()) refresh(key);
+      builtFrom = state;
+    }
   };
 
   const list = async (scope: Scope): Promise<boolean> => {
@@ -150,7 +188,10 @@ export function createReportWriter(options: ReportWriterOptions): ReportWriter {
     if (name !== REPORT_NAME) return;
     for (const entry of item.results ?? []) {
       const { seconds, nanos } = entry.timestamp ?? {};
-      if (typeof seconds === 'number' && typeof nanos === 'number') firstSeen.set(resultIdentity(namespace, entry), new Date(seconds * 1000 + Math.floor(nanos / 1_000_000)));
+      if (typeof seconds !== 'number' || typeof nanos !== 'number') continue;
+      let seen = firstSeen.get(namespace);
+      if (!seen) firstSeen.set(namespace, (seen = new Map()));
+      seen.set(resultIdentity(namespace, entry), new Date(seconds * 1000 + Math.floor(nanos / 1_000_000)));
     }
   };
 
@@ -222,11 +263,11 @@ export function createReportWriter(options: ReportWriterOptions): ReportWriter {
     const failed = new Map<string, Error>();
     const counts = { created: 0, updated: 0, deleted: 0 };
     while (!stopped) {
-      rebuild();
+      await rebuild();
       const key = nextDue(failed);
       if (!key) break;
       await pace();
-      rebuild();
+      await rebuild();
       if (stopped || !dirty.has(key) || !listed.has(scopeOf(key))) continue;
       const error = await write(key, counts);
       if (error) failed.set(key, error);
@@ -276,6 +317,9 @@ export function createReportWriter(options: ReportWriterOptions): ReportWriter {
   return {
     sync(state) {
       latest = state;
+      // Changes add up over states never built (a newer one came first).
+      if (state.changed === undefined || changed === undefined) changed = undefined;
+      else for (const namespace of state.changed) changed.add(namespace);
       kick();
     },
     async idle() {
@@ -285,6 +329,7 @@ export function createReportWriter(options: ReportWriterOptions): ReportWriter {
       listed.clear();
       known.clear();
       builtFrom = undefined;
+      changed = undefined;
       backoff.reset();
       kick();
     },

@@ -105,12 +105,20 @@ export interface DesiredReports {
   readonly namespaced: Map<string, Report>;
   /** Cluster-scoped objects' entries; undefined when there are none. */
   readonly cluster?: Report;
-  /** When each entry of this state was first seen: pass it to the next build. */
-  readonly firstSeen: Map<string, Date>;
+  /** When each entry of the namespaces built was first seen, by namespace then entry identity: pass it to the next build. */
+  readonly firstSeen: Map<string, Map<string, Date>>;
 }
 
+/** When entries were first seen, by namespace ('' for the cluster report) then entry identity (`resultIdentity`). */
+export type FirstSeen = ReadonlyMap<string, ReadonlyMap<string, Date>>;
+
 export interface BuildOptions {
-  readonly firstSeen?: ReadonlyMap<string, Date>;
+  readonly firstSeen?: FirstSeen;
+  /**
+   * Build only the reports of these namespaces ('' for the cluster report): the others have not
+   * changed since the last build. A namespace here without entries gets no report (it is gone).
+   */
+  readonly namespaces?: ReadonlySet<string>;
   readonly maxResults?: number;
   readonly maxBytes?: number;
 }
@@ -128,25 +136,32 @@ export function buildReports(state: AuditState, format: ReportFormat, options: B
     if (!found) groups.set(namespace, (found = { entries: [], objects: new Set() }));
     return found;
   };
+  const wanted = (namespace: string): boolean => options.namespaces === undefined || options.namespaces.has(namespace);
   for (const object of state.results) {
+    if (!wanted(object.namespace)) continue;
     const entries = objectResults(object);
     if (entries.length === 0) continue;
     const into = group(object.namespace);
     into.entries.push(...entries);
     into.objects.add(JSON.stringify([object.apiVersion, object.kind, object.name]));
   }
-  for (const gap of state.isolation) group(gap.namespace).entries.push(isolationResult(gap));
+  for (const gap of state.isolation) if (wanted(gap.namespace)) group(gap.namespace).entries.push(isolationResult(gap));
 
-  const firstSeen = new Map<string, Date>();
+  const firstSeen = new Map<string, Map<string, Date>>();
   const namespaced = new Map<string, Report>();
   let cluster: Report | undefined;
   for (const [namespace, { entries, objects }] of [...groups].sort(([a], [b]) => compare(a, b))) {
+    const before = options.firstSeen?.get(namespace);
+    const seenHere = new Map<string, Date>();
+    firstSeen.set(namespace, seenHere);
+    // Sort keys computed once per entry: the comparator runs n log n times.
     const results = entries.map((entry) => {
       const identity = resultIdentity(namespace, entry);
-      const seen = options.firstSeen?.get(identity) ?? firstSeen.get(identity) ?? state.time;
-      firstSeen.set(identity, seen);
-      return { ...entry, timestamp: timestamp(seen) };
-    }).sort((a, b) => compare(sortKey(a), sortKey(b)));
+      const seen = before?.get(identity) ?? seenHere.get(identity) ?? state.time;
+      seenHere.set(identity, seen);
+      const result = { ...entry, timestamp: timestamp(seen) };
+      return { result, key: sortKey(result) };
+    }).sort((a, b) => compare(a.key, b.key)).map(({ result }) => result);
     const pass = Math.max(0, (state.evaluated.get(namespace) ?? 0) - objects.size);
     const report = assemble({ format, namespace, results, pass, maxResults: options.maxResults ?? MAX_RESULTS, maxBytes: options.maxBytes ?? MAX_RESULTS_BYTES });
     if (namespace === '') cluster = report;

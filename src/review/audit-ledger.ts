@@ -91,6 +91,8 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
   const books = new Map<string, NamespaceBook>();
   const results = new Map<string, AuditResult>();
   const dirty = new Set<string>();
+  /** Namespaces whose results, counts or isolation changed since the last `state()`. */
+  let touched = new Set<string>();
   // The same texts recur across objects (a missing label's message, paths, rule and guardrail
   // names): one copy of each is kept, up to a bound.
   const texts = new Map<string, string>();
@@ -118,6 +120,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
   };
 
   const forget = (book: NamespaceBook, namespace: string, kind: string, name: string): void => {
+    touched.add(namespace);
     if (kind === 'Pod') {
       const group = book.pods?.get(name);
       if (group && --group.count === 0) book.groups?.delete(group.key);
@@ -204,8 +207,13 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       for (const gap of isolationGaps({ set, namespaces, pods, policies, excludedNamespaces: options.engine.excludedNamespaces })) {
         gaps.set(gap.namespace, [...(gaps.get(gap.namespace) ?? []), gap]);
       }
-      for (const [name, book] of books) if (all || dirty.has(name)) book.gaps = gaps.get(name) ?? NO_GAPS;
-      for (const name of gaps.keys()) if (!books.has(name)) bookOf(name).gaps = gaps.get(name) ?? NO_GAPS;
+      const update = (name: string, book: NamespaceBook): void => {
+        const next = gaps.get(name) ?? NO_GAPS;
+        if (book.gaps.length > 0 || next.length > 0) touched.add(name);
+        book.gaps = next;
+      };
+      for (const [name, book] of books) if (all || dirty.has(name)) update(name, book);
+      for (const name of gaps.keys()) if (!books.has(name)) update(name, bookOf(name));
       dirty.clear();
     },
     state(time) {
@@ -216,7 +224,9 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
         if (count > 0) evaluated.set(name, count);
         isolation.push(...book.gaps);
       }
-      return { results: [...results.values()], isolation, evaluated, time };
+      const changed = touched;
+      touched = new Set();
+      return { results: [...results.values()], isolation, evaluated, time, changed };
     },
     size() {
       let objects = 0;

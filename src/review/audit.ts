@@ -148,4 +148,9 @@ export interface AuditState {
   readonly evaluated: ReadonlyMap<string, number>;
   /** When the last full audit finished. */
   readonly time: Date;
+  /**
+   * The namespaces ('' for cluster-scoped objects) whose results, isolation or counts may differ
+   * from the previous state of the same audit; absent: any may.
+   */
+  readonly changed?: ReadonlySet<string>;
 }

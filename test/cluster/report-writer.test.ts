@@ -135,6 +135,30 @@ describe('report writer', () => {
     expect(objects.size).toBe(0);
   });
 
+  it('rebuilds only the namespaces a state says changed, adding up changes of states it never built', async () => {
+    const { client, objects, pause } = reportStore();
+    const reports = writer({ client });
+    reports.sync(state([pod('a', 'p'), pod('b', 'p'), pod('c', 'p')]));
+    await reports.idle();
+    const open = pause();
+    // A write is under way (c's change): the next two states are never built one by one.
+    reports.sync({ ...state([pod('a', 'p'), pod('b', 'p')]), changed: new Set(['c']) });
+    await waitFor(() => true, { what: 'the write to start' });
+    reports.sync({ ...state([pod('a', 'q'), pod('b', 'p')]), changed: new Set(['a']) });
+    // b differs here, but the state says it did not change: its report is not rebuilt.
+    reports.sync({ ...state([pod('a', 'q'), pod('b', 'p'), pod('b', 'r')]), changed: new Set(['d']) });
+    open();
+    await reports.idle();
+    const names = (namespace: string) => objects.get(`${POLR}/namespaces/${namespace}/policyreports/tierguard`)?.results.map((entry: any) => entry.resources[0].name);
+    expect(names('a')).toEqual(['q']);
+    expect(names('b')).toEqual(['p']);
+    expect(names('c')).toBeUndefined();
+    // Without `changed`, everything is built again.
+    reports.sync(state([pod('a', 'q'), pod('b', 'p'), pod('b', 'r')]));
+    await reports.idle();
+    expect(names('b')).toEqual(['p', 'r']);
+  });
+
   it('writes at most one report per minWriteIntervalMs', async () => {
     const { client, writes } = reportStore();
     const reports = writer({ client, minWriteIntervalMs: 40 });

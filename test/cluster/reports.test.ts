@@ -200,7 +200,7 @@ describe('stable reports', () => {
       'Pod/c/label:segment.tierguard.dev/domain': T1.getTime() / 1000,
       'Namespace/payments/isolation:Ingress': T0_STAMP.seconds,
     });
-    expect(next.firstSeen.size).toBe(4);
+    expect([...next.firstSeen.values()].reduce((sum, seen) => sum + seen.size, 0)).toBe(4);
   });
 
   it('a recreated object (new uid) is a new finding', () => {
