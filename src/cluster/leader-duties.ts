@@ -61,8 +61,8 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
 
   const onState = (reports: ReportWriter | undefined) => (state: AuditState): void => {
     reports?.sync(state);
-    runtime.status?.syncAudit(guardrailCounts(state), state.time, runtime.policyObjects());
-    recordAudit(metrics, { violations: violationSeries(state), isolation: state.isolation, time: state.time });
+    runtime.status?.syncAudit(state.counts ?? guardrailCounts(state), state.time, runtime.policyObjects());
+    recordAudit(metrics, { violations: state.series ?? violationSeries(state), isolation: state.isolation, time: state.time });
   };
 
   const lead = (): void => {

@@ -1,10 +1,12 @@
 /**
  * The audit's state counted per guardrail (a Guardrail's `status.audit`) and per series of the
  * `tierguard_audit_violations` gauge (tier, guardrail, mode, kind: bounded by the guardrails in
- * force times the nine kinds audited).
+ * force times the nine kinds audited). `createAuditTally` keeps both current one result at a time
+ * (the background audit's ledger), so a change costs what it touches, not what the cluster holds;
+ * `guardrailCounts` and `violationSeries` count a whole state at once.
  */
 import type { Mode } from '../api/policy.js';
-import type { AuditState } from './audit.js';
+import type { AuditResult, AuditState } from './audit.js';
 
 export interface GuardrailAuditCounts {
   readonly tier: string;
@@ -22,49 +24,86 @@ export interface ViolationSeries {
   readonly count: number;
 }
 
-type MutableCounts = { tier: string; violations: number; violationsByMode: Record<Mode, number>; errors: number; notIsolated: Set<string> };
+/** Counts of results (not of isolation, which is counted from the gaps of a state). */
+export interface AuditTally {
+  /** Adds (1) or takes away (-1) what one object's result counts. */
+  account(result: AuditResult, sign: 1 | -1): void;
+  /** The counts by guardrail, with the namespaces not isolated of `isolation`. */
+  counts(isolation: AuditState['isolation']): Map<string, GuardrailAuditCounts>;
+  series(): ViolationSeries[];
+}
+
+type GuardrailTally = { tier: string; violations: number; violationsByMode: Record<Mode, number>; errors: number };
+type SeriesTally = { tier: string; guardrail: string; mode: Mode; kind: string; count: number };
+
+export function createAuditTally(): AuditTally {
+  const guardrails = new Map<string, GuardrailTally>();
+  const series = new Map<string, SeriesTally>();
+  const guardrailOf = (tier: string, name: string): GuardrailTally => {
+    let entry = guardrails.get(name);
+    if (!entry) guardrails.set(name, (entry = { tier, violations: 0, violationsByMode: { Enforce: 0, Warn: 0, Audit: 0 }, errors: 0 }));
+    if (!entry.tier) entry.tier = tier;
+    return entry;
+  };
+  return {
+    account(result, sign) {
+      // One object counts once per guardrail, and once per series, however many rules it breaks.
+      const seen = new Set<string>();
+      for (const violation of result.violations) {
+        if (!seen.has(violation.guardrail)) {
+          seen.add(violation.guardrail);
+          const entry = guardrailOf(violation.tier, violation.guardrail);
+          entry.violations += sign;
+          entry.violationsByMode[violation.mode] += sign;
+        }
+        const key = `${violation.tier}\u0000${violation.guardrail}\u0000${violation.mode}\u0000${result.kind}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        let entry = series.get(key);
+        if (!entry) series.set(key, (entry = { tier: violation.tier, guardrail: violation.guardrail, mode: violation.mode, kind: result.kind, count: 0 }));
+        entry.count += sign;
+        if (entry.count === 0) series.delete(key);
+      }
+      for (const error of result.errors ?? []) {
+        // An error names the guardrail (`guardrail/rule: message`), not its tier.
+        const guardrail = /^([^/:\s]+)\//.exec(error)?.[1];
+        if (guardrail) guardrailOf('', guardrail).errors += sign;
+      }
+    },
+    counts(isolation) {
+      const notIsolated = new Map<string, { tier: string; namespaces: Set<string> }>();
+      for (const gap of isolation) {
+        let entry = notIsolated.get(gap.guardrail);
+        if (!entry) notIsolated.set(gap.guardrail, (entry = { tier: gap.tier, namespaces: new Set() }));
+        entry.namespaces.add(gap.namespace);
+      }
+      const counts = new Map<string, GuardrailAuditCounts>();
+      for (const [name, entry] of guardrails) {
+        if (entry.violations === 0 && entry.errors === 0) continue;
+        counts.set(name, { tier: entry.tier, violations: entry.violations, violationsByMode: { ...entry.violationsByMode }, errors: entry.errors, namespacesNotIsolated: 0 });
+      }
+      for (const [name, { tier, namespaces }] of notIsolated) {
+        const found = counts.get(name);
+        counts.set(name, found ? { ...found, namespacesNotIsolated: namespaces.size } : { tier, violations: 0, violationsByMode: { Enforce: 0, Warn: 0, Audit: 0 }, errors: 0, namespacesNotIsolated: namespaces.size });
+      }
+      return counts;
+    },
+    series: () => [...series.values()].map((entry) => ({ ...entry })),
+  };
+}
 
 /** Counts by guardrail name; a guardrail with no finding is absent (its counts are zero). */
 export function guardrailCounts(state: AuditState): Map<string, GuardrailAuditCounts> {
-  const counts = new Map<string, MutableCounts>();
-  const of = (tier: string, guardrail: string): MutableCounts => {
-    let entry = counts.get(guardrail);
-    if (!entry) counts.set(guardrail, (entry = { tier, violations: 0, violationsByMode: { Enforce: 0, Warn: 0, Audit: 0 }, errors: 0, notIsolated: new Set() }));
-    return entry;
-  };
-  for (const result of state.results) {
-    // One object counts once per guardrail, however many of its rules it breaks.
-    const seen = new Set<string>();
-    for (const violation of result.violations) {
-      if (seen.has(violation.guardrail)) continue;
-      seen.add(violation.guardrail);
-      const entry = of(violation.tier, violation.guardrail);
-      entry.violations++;
-      entry.violationsByMode[violation.mode]++;
-    }
-    for (const error of result.errors ?? []) {
-      const guardrail = /^([^/:\s]+)\//.exec(error)?.[1];
-      // An error names the guardrail (`guardrail/rule: message`), not its tier.
-      if (guardrail) of(counts.get(guardrail)?.tier ?? '', guardrail).errors++;
-    }
-  }
-  for (const gap of state.isolation) of(gap.tier, gap.guardrail).notIsolated.add(gap.namespace);
-  return new Map([...counts].map(([name, entry]) => [name, { tier: entry.tier, violations: entry.violations, violationsByMode: entry.violationsByMode, errors: entry.errors, namespacesNotIsolated: entry.notIsolated.size }]));
+  return tallyOf(state).counts(state.isolation);
 }
 
 /** Objects with a violation, by tier, guardrail, mode and kind of object. */
 export function violationSeries(state: AuditState): ViolationSeries[] {
-  const series = new Map<string, { tier: string; guardrail: string; mode: Mode; kind: string; count: number }>();
-  for (const result of state.results) {
-    const seen = new Set<string>();
-    for (const violation of result.violations) {
-      const key = JSON.stringify([violation.tier, violation.guardrail, violation.mode, result.kind]);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const entry = series.get(key);
-      if (entry) entry.count++;
-      else series.set(key, { tier: violation.tier, guardrail: violation.guardrail, mode: violation.mode, kind: result.kind, count: 1 });
-    }
-  }
-  return [...series.values()];
+  return tallyOf(state).series();
+}
+
+function tallyOf(state: AuditState): AuditTally {
+  const tally = createAuditTally();
+  for (const result of state.results) tally.account(result, 1);
+  return tally;
 }

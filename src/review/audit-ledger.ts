@@ -15,6 +15,7 @@ import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap
 import type { PolicySet } from '../engine/policy-set.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
 import { auditContext, auditObject, podLabels, type AuditResult, type AuditState } from './audit.js';
+import { createAuditTally } from './audit-counts.js';
 import { manifestNamespace, type ManifestObject } from './manifest-request.js';
 import { objectName } from './subject.js';
 
@@ -90,6 +91,17 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
   const context = auditContext(options.policy, options.namespaces, options.engine);
   const books = new Map<string, NamespaceBook>();
   const results = new Map<string, AuditResult>();
+  const tally = createAuditTally();
+  const setResult = (key: string, result: AuditResult | undefined): void => {
+    const before = results.get(key);
+    if (before) tally.account(before, -1);
+    if (result) {
+      results.set(key, result);
+      tally.account(result, 1);
+    } else if (before) {
+      results.delete(key);
+    }
+  };
   const dirty = new Set<string>();
   /** Namespaces whose results, counts or isolation changed since the last `state()`. */
   let touched = new Set<string>();
@@ -130,7 +142,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     } else {
       book.objects?.delete(`${kind}/${name}`);
     }
-    if (results.size > 0) results.delete(`${kind}/${namespace}/${name}`);
+    if (results.size > 0) setResult(`${kind}/${namespace}/${name}`, undefined);
   };
 
   const podGroup = (book: NamespaceBook, object: ManifestObject): PodGroupEntry | null => {
@@ -153,7 +165,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     // The text lines are for `tierguard audit` alone; reports read the violations.
     const audited = await auditObject(context, object, { lines: false });
     if (!audited.evaluated) return;
-    if (audited.result) results.set(`${object.kind}/${namespace}/${name}`, interned(audited.result));
+    if (audited.result) setResult(`${object.kind}/${namespace}/${name}`, interned(audited.result));
     if (object.kind === 'Pod') {
       (book.pods ??= new Map()).set(name, podGroup(book, object));
     } else if (object.kind === 'NetworkPolicy') {
@@ -226,7 +238,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       }
       const changed = touched;
       touched = new Set();
-      return { results: [...results.values()], isolation, evaluated, time, changed };
+      return { results: [...results.values()], isolation, evaluated, time, changed, counts: tally.counts(isolation), series: tally.series() };
     },
     size() {
       let objects = 0;

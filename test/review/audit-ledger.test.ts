@@ -7,7 +7,8 @@ import type { NamespaceInfo } from '../../src/api/kube.js';
 import { compactNamespace } from '../../src/cluster/namespace-cache.js';
 import { staticNamespaceLookup } from '../../src/policy/namespaces.js';
 import { createAuditLedger } from '../../src/review/audit-ledger.js';
-import { auditObjects } from '../../src/review/audit.js';
+import { auditObjects, type AuditState } from '../../src/review/audit.js';
+import { guardrailCounts, violationSeries } from '../../src/review/audit-counts.js';
 import type { ManifestObject } from '../../src/review/manifest-request.js';
 import { namespace, networkPolicy, pod, policySet } from './audit-fixtures.js';
 
@@ -65,6 +66,32 @@ describe('the audit ledger', () => {
     book.remove(pod('shop', 'p', {}) as ManifestObject);
     expect(book.state(new Date(0)).results).toEqual([]);
     expect(book.size()).toMatchObject({ objects: 0, pods: 0, podGroups: 0 });
+  });
+
+  it('keeps the counts and gauge series current as results come and go: the same as counting the state afresh', async () => {
+    const book = ledger();
+    const same = (state: AuditState) => {
+      expect(state.counts).toEqual(guardrailCounts(state));
+      expect(state.series).toEqual(violationSeries(state));
+      return state;
+    };
+    await book.replaceKind('Pod', [pod('shop', 'a', {}), pod('shop', 'b', {}), backend('c')] as ManifestObject[]);
+    await book.put(networkPolicy('prod-a', 'too-open', { podSelector: {}, policyTypes: ['Egress'], egress: [{}] }) as ManifestObject);
+    book.refreshIsolation('all');
+    const first = same(book.state(new Date(0)));
+    expect(first.counts?.get('team-label')).toMatchObject({ violations: 2, violationsByMode: { Enforce: 2, Warn: 0, Audit: 0 } });
+    // too-open selects every pod for Egress: isolated that way, not for Ingress.
+    expect(first.counts?.get('prod-egress')).toMatchObject({ violations: 1, violationsByMode: { Audit: 1 }, namespacesNotIsolated: 0 });
+    expect(first.counts?.get('prod-isolation')).toMatchObject({ violations: 0, namespacesNotIsolated: 1 });
+
+    await book.put(pod('shop', 'a', { team: 'x' }) as ManifestObject);
+    book.remove(networkPolicy('prod-a', 'too-open', {}) as ManifestObject);
+    book.refreshIsolation('changed');
+    const next = same(book.state(new Date(0)));
+    expect(next.counts?.get('team-label')).toMatchObject({ violations: 1 });
+    expect(next.counts?.get('prod-egress')).toMatchObject({ violations: 0, namespacesNotIsolated: 1 });
+    expect(next.series?.some((series) => series.guardrail === 'prod-egress')).toBe(false);
+    expect(next.changed).toEqual(new Set(['shop', 'prod-a']));
   });
 
   it('recomputes isolation where Pods or NetworkPolicies changed', async () => {
