@@ -48,6 +48,43 @@ export interface AuditLedger {
   size(): { readonly namespaces: number; readonly objects: number; readonly pods: number; readonly podGroups: number; readonly results: number };
 }
 
+/** The label groups of a namespace. */
+function groupsOf(book: NamespaceBook | undefined): PodGroupEntry[] {
+  return [...book?.groups?.values() ?? []].flat();
+}
+
+function dropGroup(book: NamespaceBook, group: PodGroupEntry): void {
+  const bucket = book.groups?.get(group.hash);
+  if (bucket === group) book.groups?.delete(group.hash);
+  else if (Array.isArray(bucket)) {
+    const rest = bucket.filter((entry) => entry !== group);
+    book.groups?.set(group.hash, rest.length === 1 ? rest[0] as PodGroupEntry : rest);
+  }
+}
+
+/**
+ * FNV-1a over the sorted `key=value` pairs: a number names a label set without a string kept per
+ * set (a Map keyed by numbers keeps no key strings).
+ */
+function labelSetHash(labels: Labels): number {
+  let hash = 0x811c9dc5;
+  const mix = (text: string): void => {
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  };
+  for (const name of Object.keys(labels).sort()) {
+    mix(name);
+    hash = Math.imul(hash ^ 1, 0x01000193);
+    mix(labels[name] as string);
+    hash = Math.imul(hash ^ 0, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name]);
+}
+
 /** Distinct texts shared among results. */
 const MAX_INTERNED = 100_000;
 
@@ -55,7 +92,8 @@ const MAX_INTERNED = 100_000;
 const PAUSE_EVERY_MS = 10;
 
 interface PodGroupEntry {
-  readonly key: string;
+  /** Hash of the label set (`labelSetHash`); equal sets have equal hashes, a few unequal ones too. */
+  readonly hash: number;
   readonly labels: Labels;
   count: number;
 }
@@ -69,7 +107,8 @@ interface NamespaceBook {
   objects?: Set<string>;
   /** Evaluated Pods by name: each one's label group (null when its labels are malformed). */
   pods?: Map<string, PodGroupEntry | null>;
-  groups?: Map<string, PodGroupEntry>;
+  /** Label groups by the hash of their label set (a list in the rare case of a collision). */
+  groups?: Map<number, PodGroupEntry | PodGroupEntry[]>;
   /**
    * Evaluated NetworkPolicies by name: the object itself (the runtime's NetworkPolicy cache holds
    * it anyway); what it isolates is compiled when isolation is computed.
@@ -135,7 +174,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     touched.add(namespace);
     if (kind === 'Pod') {
       const group = book.pods?.get(name);
-      if (group && --group.count === 0) book.groups?.delete(group.key);
+      if (group && --group.count === 0) dropGroup(book, group);
       if (book.pods?.delete(name)) dirty.add(namespace);
     } else if (kind === 'NetworkPolicy') {
       if (book.policies?.delete(name)) dirty.add(namespace);
@@ -148,11 +187,14 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
   const podGroup = (book: NamespaceBook, object: ManifestObject): PodGroupEntry | null => {
     const labels = podLabels(object);
     if (!labels) return null;
-    // Keys and values cannot hold \u0000 or \u0001 (label syntax), so this string names the label set.
-    const key = Object.keys(labels).sort().map((name) => `${name}\u0001${labels[name]}`).join('\u0000');
+    const hash = labelSetHash(labels);
     book.groups ??= new Map();
-    let group = book.groups.get(key);
-    if (!group) book.groups.set(key, (group = { key, labels: internedLabels(labels), count: 0 }));
+    const bucket = book.groups.get(hash);
+    let group = bucket === undefined ? undefined : (Array.isArray(bucket) ? bucket : [bucket]).find((entry) => sameLabels(entry.labels, labels));
+    if (!group) {
+      group = { hash, labels: internedLabels(labels), count: 0 };
+      book.groups.set(hash, bucket === undefined ? group : [...(Array.isArray(bucket) ? bucket : [bucket]), group]);
+    }
     group.count++;
     return group;
   };
@@ -212,7 +254,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       const policies = new Map<string, IsolatingPolicy[]>();
       for (const info of namespaces) {
         const book = books.get(info.name);
-        pods.set(info.name, [...book?.groups?.values() ?? []]);
+        pods.set(info.name, groupsOf(book));
         policies.set(info.name, [...book?.policies?.values() ?? []].map(isolatingPolicy).filter((policy): policy is IsolatingPolicy => policy !== undefined));
       }
       const gaps = new Map<string, IsolationGap[]>();
@@ -246,8 +288,10 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       let podGroups = 0;
       for (const book of books.values()) {
         objects += (book.objects?.size ?? 0) + (book.pods?.size ?? 0) + (book.policies?.size ?? 0);
-        podGroups += book.groups?.size ?? 0;
-        for (const group of book.groups?.values() ?? []) pods += group.count;
+        for (const group of groupsOf(book)) {
+          podGroups++;
+          pods += group.count;
+        }
       }
       return { namespaces: books.size, objects, pods, podGroups, results: results.size };
     },
