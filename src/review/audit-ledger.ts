@@ -11,7 +11,7 @@
  */
 import type { Labels, NamespaceInfo } from '../api/kube.js';
 import type { EngineOptions } from '../engine/evaluate.js';
-import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap } from '../engine/network/isolation.js';
+import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap, type PodGroup } from '../engine/network/isolation.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
 import { auditContext, auditObject, podLabels, type AuditResult, type AuditState } from './audit.js';
@@ -51,6 +51,66 @@ export interface AuditLedger {
 /** The label groups of a namespace. */
 function groupsOf(book: NamespaceBook | undefined): PodGroupEntry[] {
   return [...book?.groups?.values() ?? []].flat();
+}
+
+/** The group of the Pod `name` (null: held with malformed labels), or undefined when it is not held. */
+function podGroupOf(book: NamespaceBook, name: string): PodGroupEntry | null | undefined {
+  if (book.podIndex) return book.podIndex.get(name);
+  for (const group of groupsOf(book)) if (group.names.includes(name)) return group;
+  return book.unlabelled?.includes(name) ? null : undefined;
+}
+
+/**
+ * Adds to a list; small lists are copied at their exact size (`concat` allocates no spare room; a
+ * pushed or spread array keeps room for 16 more: 193 bytes for two names instead of 73).
+ */
+function withName(names: string[], name: string): string[] {
+  if (names.length >= 32) {
+    names.push(name);
+    return names;
+  }
+  return names.concat(name);
+}
+
+function withoutName(names: string[], name: string): string[] {
+  const at = names.indexOf(name);
+  if (at >= 0) names.splice(at, 1);
+  return names;
+}
+
+function addPod(book: NamespaceBook, name: string, group: PodGroupEntry | null): void {
+  if (group) group.names = withName(group.names, name);
+  else book.unlabelled = withName(book.unlabelled ?? [], name);
+  book.pods++;
+  if (book.podIndex) book.podIndex.set(name, group);
+  else if (book.pods > INDEX_PODS_AFTER) {
+    book.podIndex = new Map();
+    for (const entry of groupsOf(book)) for (const pod of entry.names) book.podIndex.set(pod, entry);
+    for (const pod of book.unlabelled ?? []) book.podIndex.set(pod, null);
+  }
+}
+
+/** Forgets the Pod `name`; false when it was not held. */
+function removePod(book: NamespaceBook, name: string): boolean {
+  const group = podGroupOf(book, name);
+  if (group === undefined) return false;
+  if (group === null) book.unlabelled = withoutName(book.unlabelled ?? [], name);
+  else if (withoutName(group.names, name).length === 0) dropGroup(book, group);
+  book.podIndex?.delete(name);
+  book.pods--;
+  return true;
+}
+
+function otherObjects(book: NamespaceBook): number {
+  let count = 0;
+  for (const names of book.objects?.values() ?? []) count += names.size;
+  return count;
+}
+
+function podNames(book: NamespaceBook | undefined): string[] {
+  if (!book) return [];
+  if (book.podIndex) return [...book.podIndex.keys()];
+  return [...groupsOf(book).flatMap((group) => group.names), ...book.unlabelled ?? []];
 }
 
 function dropGroup(book: NamespaceBook, group: PodGroupEntry): void {
@@ -95,27 +155,35 @@ interface PodGroupEntry {
   /** Hash of the label set (`labelSetHash`); equal sets have equal hashes, a few unequal ones too. */
   readonly hash: number;
   readonly labels: Labels;
-  count: number;
+  /** The Pods carrying it. */
+  names: string[];
 }
 
 /**
  * What is held for one namespace ('' for cluster-scoped objects); each collection is made when
- * first needed (most namespaces have no workloads or no NetworkPolicies held here).
+ * first needed (most namespaces have no workloads or no NetworkPolicies held here). A Pod is held
+ * as its name in its label group; past `INDEX_PODS_AFTER` Pods, an index by name too (below, a
+ * scan of the groups costs less memory than an index and little time).
  */
 interface NamespaceBook {
-  /** Evaluated objects other than Pods and NetworkPolicies, by `kind/name`. */
-  objects?: Set<string>;
-  /** Evaluated Pods by name: each one's label group (null when its labels are malformed). */
-  pods?: Map<string, PodGroupEntry | null>;
-  /** Label groups by the hash of their label set (a list in the rare case of a collision). */
+  /** Evaluated objects other than Pods and NetworkPolicies: names by kind. */
+  objects?: Map<string, Set<string>>;
   groups?: Map<number, PodGroupEntry | PodGroupEntry[]>;
+  /** Evaluated Pods whose labels are malformed: in no group. */
+  unlabelled?: string[];
+  podIndex?: Map<string, PodGroupEntry | null>;
+  pods: number;
   /**
-   * Evaluated NetworkPolicies by name: the object itself (the runtime's NetworkPolicy cache holds
-   * it anyway); what it isolates is compiled when isolation is computed.
+   * Evaluated NetworkPolicies: the objects themselves (the runtime's NetworkPolicy cache holds
+   * them anyway), in a list of their exact size; what each isolates is compiled when isolation is
+   * computed.
    */
-  policies?: Map<string, ManifestObject>;
+  policies?: ManifestObject[];
   gaps: readonly IsolationGap[];
 }
+
+/** Pods in a namespace past which they are indexed by name. */
+const INDEX_PODS_AFTER = 64;
 
 const NO_GAPS: readonly IsolationGap[] = Object.freeze([]);
 
@@ -166,20 +234,22 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
 
   const bookOf = (namespace: string): NamespaceBook => {
     let book = books.get(namespace);
-    if (!book) books.set(namespace, (book = { gaps: NO_GAPS }));
+    if (!book) books.set(namespace, (book = { pods: 0, gaps: NO_GAPS }));
     return book;
   };
 
   const forget = (book: NamespaceBook, namespace: string, kind: string, name: string): void => {
     touched.add(namespace);
     if (kind === 'Pod') {
-      const group = book.pods?.get(name);
-      if (group && --group.count === 0) dropGroup(book, group);
-      if (book.pods?.delete(name)) dirty.add(namespace);
+      if (removePod(book, name)) dirty.add(namespace);
     } else if (kind === 'NetworkPolicy') {
-      if (book.policies?.delete(name)) dirty.add(namespace);
+      const at = book.policies?.findIndex((policy) => objectName(policy) === name) ?? -1;
+      if (at >= 0) {
+        book.policies?.splice(at, 1);
+        dirty.add(namespace);
+      }
     } else {
-      book.objects?.delete(`${kind}/${name}`);
+      book.objects?.get(kind)?.delete(name);
     }
     if (results.size > 0) setResult(`${kind}/${namespace}/${name}`, undefined);
   };
@@ -192,10 +262,9 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     const bucket = book.groups.get(hash);
     let group = bucket === undefined ? undefined : (Array.isArray(bucket) ? bucket : [bucket]).find((entry) => sameLabels(entry.labels, labels));
     if (!group) {
-      group = { hash, labels: internedLabels(labels), count: 0 };
+      group = { hash, labels: internedLabels(labels), names: [] };
       book.groups.set(hash, bucket === undefined ? group : [...(Array.isArray(bucket) ? bucket : [bucket]), group]);
     }
-    group.count++;
     return group;
   };
 
@@ -209,11 +278,14 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     if (!audited.evaluated) return;
     if (audited.result) setResult(`${object.kind}/${namespace}/${name}`, interned(audited.result));
     if (object.kind === 'Pod') {
-      (book.pods ??= new Map()).set(name, podGroup(book, object));
+      addPod(book, name, podGroup(book, object));
     } else if (object.kind === 'NetworkPolicy') {
-      (book.policies ??= new Map()).set(name, object);
+      book.policies = (book.policies ?? []).concat(object);
     } else {
-      (book.objects ??= new Set()).add(`${object.kind}/${name}`);
+      book.objects ??= new Map();
+      let names = book.objects.get(object.kind);
+      if (!names) book.objects.set(object.kind, (names = new Set()));
+      names.add(name);
       return;
     }
     dirty.add(namespace);
@@ -228,12 +300,11 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
     },
     async replaceKind(kind, objects, namespace) {
       const present = new Set(objects.map((object) => `${manifestNamespace(object)}\u0000${objectName(object)}`));
-      const prefix = `${kind}/`;
       for (const [bookName, book] of namespace === undefined ? books : [[namespace, books.get(namespace)] as const]) {
         if (!book) continue;
-        const names = kind === 'Pod' ? [...book.pods?.keys() ?? []]
-          : kind === 'NetworkPolicy' ? [...book.policies?.keys() ?? []]
-            : [...book.objects ?? []].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+        const names = kind === 'Pod' ? podNames(book)
+          : kind === 'NetworkPolicy' ? (book.policies ?? []).map((policy) => objectName(policy))
+            : [...book.objects?.get(kind) ?? []];
         for (const name of names) if (!present.has(`${bookName}\u0000${name}`)) forget(book, bookName, kind, name);
       }
       let since = performance.now();
@@ -250,12 +321,12 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       if (!set) return;
       const all = scope === 'all';
       const namespaces: NamespaceInfo[] = options.namespaces.list().filter((info) => all || dirty.has(info.name));
-      const pods = new Map<string, PodGroupEntry[]>();
+      const pods = new Map<string, PodGroup[]>();
       const policies = new Map<string, IsolatingPolicy[]>();
       for (const info of namespaces) {
         const book = books.get(info.name);
-        pods.set(info.name, groupsOf(book));
-        policies.set(info.name, [...book?.policies?.values() ?? []].map(isolatingPolicy).filter((policy): policy is IsolatingPolicy => policy !== undefined));
+        pods.set(info.name, groupsOf(book).map((group) => ({ labels: group.labels, count: group.names.length })));
+        policies.set(info.name, (book?.policies ?? []).map(isolatingPolicy).filter((policy): policy is IsolatingPolicy => policy !== undefined));
       }
       const gaps = new Map<string, IsolationGap[]>();
       for (const gap of isolationGaps({ set, namespaces, pods, policies, excludedNamespaces: options.engine.excludedNamespaces })) {
@@ -274,7 +345,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       const evaluated = new Map<string, number>();
       const isolation: IsolationGap[] = [];
       for (const [name, book] of books) {
-        const count = (book.objects?.size ?? 0) + (book.pods?.size ?? 0) + (book.policies?.size ?? 0);
+        const count = otherObjects(book) + book.pods + (book.policies?.length ?? 0);
         if (count > 0) evaluated.set(name, count);
         isolation.push(...book.gaps);
       }
@@ -287,11 +358,9 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       let pods = 0;
       let podGroups = 0;
       for (const book of books.values()) {
-        objects += (book.objects?.size ?? 0) + (book.pods?.size ?? 0) + (book.policies?.size ?? 0);
-        for (const group of groupsOf(book)) {
-          podGroups++;
-          pods += group.count;
-        }
+        objects += otherObjects(book) + book.pods + (book.policies?.length ?? 0);
+        pods += book.pods;
+        podGroups += groupsOf(book).length;
       }
       return { namespaces: books.size, objects, pods, podGroups, results: results.size };
     },

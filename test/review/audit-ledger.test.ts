@@ -116,6 +116,24 @@ describe('the audit ledger', () => {
     expect(book.size()).toMatchObject({ pods: 2, podGroups: 2 });
   });
 
+  it('holds many Pods of one namespace the same way (past 64 they are also indexed by name)', async () => {
+    const book = ledger();
+    const many = Array.from({ length: 100 }, (_, i) => backend(`b-${i}`, { app: ['api', 'db', 'web'][i % 3] as string }));
+    await book.replaceKind('Pod', many as ManifestObject[]);
+    book.refreshIsolation('all');
+    expect(book.size()).toMatchObject({ pods: 100, podGroups: 3 });
+    expect(gaps(book.state(new Date(0)))).toContain('prod-isolation prod-a Ingress 100');
+    // Relabel one, delete two, list again without ten.
+    await book.put(backend('b-0', { app: 'cache' }) as ManifestObject);
+    book.remove(backend('b-1') as ManifestObject);
+    book.remove(backend('b-2') as ManifestObject);
+    expect(book.size()).toMatchObject({ pods: 98, podGroups: 4 });
+    await book.replaceKind('Pod', many.slice(10) as ManifestObject[]);
+    book.refreshIsolation('changed');
+    expect(book.size()).toMatchObject({ pods: 90, podGroups: 3 });
+    expect(gaps(book.state(new Date(0)))).toContain('prod-isolation prod-a Ingress 90');
+  });
+
   it('a list of one namespace forgets only that namespace\'s objects of that kind', async () => {
     const book = ledger();
     await book.replaceKind('Pod', [pod('shop', 'a', {}), pod('prod-a', 'b', { tier: 'backend' })] as ManifestObject[]);
