@@ -61,7 +61,7 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
 
   const onState = (reports: ReportWriter | undefined) => (state: AuditState): void => {
     reports?.sync(state);
-    runtime.status?.syncAudit(state.counts ?? guardrailCounts(state), state.time, runtime.policyObjects());
+    runtime.status?.syncAudit(state.counts ?? guardrailCounts(state), state.time, runtime.policyObjects(), options.auditIntervalMs);
     recordAudit(metrics, { violations: state.series ?? violationSeries(state), isolation: state.isolation, time: state.time });
   };
 

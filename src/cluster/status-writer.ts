@@ -37,8 +37,12 @@ export interface StatusWriterOptions {
 export interface StatusWriter {
   /** Brings every object's Ready condition in line with `resolution`. */
   sync(resolution: Resolution, objects: readonly ClusterPolicyObject[]): void;
-  /** Brings every Guardrail's `status.audit` in line with the audit's counts (a guardrail absent from `counts` found nothing). */
-  syncAudit(counts: ReadonlyMap<string, GuardrailAuditCounts>, time: Date, objects: readonly ClusterPolicyObject[]): void;
+  /**
+   * Brings every Guardrail's `status.audit` in line with the audit's counts (a guardrail absent
+   * from `counts` found nothing). Counts that did not change are written again only once their
+   * `lastAuditTime` is `refreshMs` old (default 1 h, the audit interval).
+   */
+  syncAudit(counts: ReadonlyMap<string, GuardrailAuditCounts>, time: Date, objects: readonly ClusterPolicyObject[], refreshMs?: number): void;
   /** Writes only while leading (default true); taking over writes what the last syncs asked for. */
   setLeading(leading: boolean): void;
   /** Resolves when the writes queued so far are done. */
@@ -90,19 +94,20 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   const now = options.now ?? (() => new Date());
   const written = new Map<string, string>();
   const inForce = new Map<string, number>();
-  const auditWritten = new Map<string, string>();
+  /** Per Guardrail: the counts last written and the audit time they carried. */
+  const auditWritten = new Map<string, { counts: string; time: number }>();
   let queue: Promise<void> = Promise.resolve();
   let leading = true;
   let lastSync: { resolution: Resolution; objects: readonly ClusterPolicyObject[] } | undefined;
-  let lastAudit: { counts: ReadonlyMap<string, GuardrailAuditCounts>; time: Date; objects: readonly ClusterPolicyObject[] } | undefined;
+  let lastAudit: { counts: ReadonlyMap<string, GuardrailAuditCounts>; time: Date; objects: readonly ClusterPolicyObject[]; refreshMs: number } | undefined;
 
-  const writeAudit = async (object: ClusterPolicyObject, audit: GuardrailAuditStatus, identity: string): Promise<void> => {
+  const writeAudit = async (object: ClusterPolicyObject, audit: GuardrailAuditStatus, written: { counts: string; time: number }): Promise<void> => {
     const path = `${POLICY_PATHS[object.kind]}/${encodeURIComponent(object.name)}/status`;
     try {
       await client.mergePatch(path, { status: { audit } });
       logger.debug('audit status written', { object: `${object.kind} ${object.name}`, violations: audit.violations, namespacesNotIsolated: audit.namespacesNotIsolated });
     } catch (error) {
-      if (auditWritten.get(object.name) === identity) auditWritten.delete(object.name);
+      if (auditWritten.get(object.name) === written) auditWritten.delete(object.name);
       if (error instanceof KubeApiError && error.statusCode === 404) return;
       logger.warn('cannot write audit status', { object: `${object.kind} ${object.name}`, error: (error as Error).message });
     }
@@ -147,8 +152,8 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
         queue = queue.then(() => write(object, condition, key));
       }
     },
-    syncAudit(counts, time, objects) {
-      lastAudit = { counts, time, objects };
+    syncAudit(counts, time, objects, refreshMs = 3_600_000) {
+      lastAudit = { counts, time, objects, refreshMs };
       if (!leading) return;
       const lastAuditTime = time.toISOString().replace(/\.\d+Z$/, 'Z');
       for (const object of objects) {
@@ -161,10 +166,13 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
           namespacesNotIsolated: found?.namespacesNotIsolated ?? 0,
           lastAuditTime,
         };
-        const identity = JSON.stringify(audit);
-        if (auditWritten.get(object.name) === identity) continue;
-        auditWritten.set(object.name, identity);
-        queue = queue.then(() => writeAudit(object, audit, identity));
+        // Unchanged counts are not written again until the time they carry is `refreshMs` old: a
+        // policy change audits everything, and should not rewrite every Guardrail for a timestamp.
+        const written = { counts: JSON.stringify({ ...audit, lastAuditTime: undefined }), time: time.getTime() };
+        const before = auditWritten.get(object.name);
+        if (before?.counts === written.counts && written.time - before.time < refreshMs) continue;
+        auditWritten.set(object.name, written);
+        queue = queue.then(() => writeAudit(object, audit, written));
       }
     },
     setLeading(value) {
@@ -174,7 +182,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
       auditWritten.clear();
       if (!leading) return;
       if (lastSync) writer.sync(lastSync.resolution, lastSync.objects);
-      if (lastAudit) writer.syncAudit(lastAudit.counts, lastAudit.time, lastAudit.objects);
+      if (lastAudit) writer.syncAudit(lastAudit.counts, lastAudit.time, lastAudit.objects, lastAudit.refreshMs);
     },
     idle: () => queue,
   };

@@ -73,6 +73,41 @@ describe('status writer', () => {
     expect(patches[1]?.body.status.conditions[0]).toMatchObject({ observedGeneration: 2, lastTransitionTime: '2026-05-01T10:00:00Z' });
   });
 
+  it('writes a Guardrail\'s audit counts when they change, and the same counts again only once their time is a refresh old', async () => {
+    const { client, patches } = recordingClient();
+    const writer = createStatusWriter({ client, logger: silentLogger, now });
+    const counts = (violations: number) => new Map([['a', { tier: 't', violations, violationsByMode: { Enforce: violations, Warn: 0, Audit: 0 }, errors: 0, namespacesNotIsolated: 1 }]]);
+    const at = (minutes: number) => new Date(Date.UTC(2026, 4, 1, 10, minutes));
+    writer.syncAudit(counts(2), at(0), [guardrail('a'), guardrail('b')], 3_600_000);
+    await writer.idle();
+    expect(patches.map((patch) => [patch.path.split('/')[5], patch.body.status.audit])).toEqual([
+      ['a', { violations: 2, violationsByMode: { Enforce: 2, Warn: 0, Audit: 0 }, errors: 0, namespacesNotIsolated: 1, lastAuditTime: '2026-05-01T10:00:00Z' }],
+      ['b', { violations: 0, violationsByMode: { Enforce: 0, Warn: 0, Audit: 0 }, errors: 0, namespacesNotIsolated: 0, lastAuditTime: '2026-05-01T10:00:00Z' }],
+    ]);
+    writer.syncAudit(counts(2), at(30), [guardrail('a'), guardrail('b')], 3_600_000);
+    await writer.idle();
+    expect(patches).toHaveLength(2);
+    writer.syncAudit(counts(1), at(40), [guardrail('a'), guardrail('b')], 3_600_000);
+    await writer.idle();
+    expect(patches.slice(2).map((patch) => [patch.path.split('/')[5], patch.body.status.audit.violations])).toEqual([['a', 1]]);
+    writer.syncAudit(counts(1), at(61), [guardrail('a'), guardrail('b')], 3_600_000);
+    await writer.idle();
+    expect(patches.slice(3).map((patch) => [patch.path.split('/')[5], patch.body.status.audit.lastAuditTime])).toEqual([['b', '2026-05-01T11:01:00Z']]);
+  });
+
+  it('writes nothing while another replica leads, and what the last syncs asked for when it takes over', async () => {
+    const { client, patches } = recordingClient();
+    const writer = createStatusWriter({ client, logger: silentLogger, now });
+    writer.setLeading(false);
+    writer.sync(inForce('a'), [guardrail('a')]);
+    writer.syncAudit(new Map(), new Date(0), [guardrail('a')]);
+    await writer.idle();
+    expect(patches).toEqual([]);
+    writer.setLeading(true);
+    await writer.idle();
+    expect(patches.map((patch) => Object.keys(patch.body.status).sort().join())).toEqual(['conditions,observedGeneration', 'audit']);
+  });
+
   it('does not write what the object already carries (a restart, another replica)', async () => {
     const { client, patches } = recordingClient();
     const writer = createStatusWriter({ client, logger: silentLogger, now });
