@@ -38,7 +38,7 @@ type SeriesTally = { tier: string; guardrail: string; mode: Mode; kind: string; 
 
 export function createAuditTally(): AuditTally {
   const guardrails = new Map<string, GuardrailTally>();
-  const series = new Map<string, SeriesTally>();
+  const seriesByKey = new Map<string, SeriesTally>();
   const guardrailOf = (tier: string, name: string): GuardrailTally => {
     let entry = guardrails.get(name);
     if (!entry) guardrails.set(name, (entry = { tier, violations: 0, violationsByMode: { Enforce: 0, Warn: 0, Audit: 0 }, errors: 0 }));
@@ -47,22 +47,20 @@ export function createAuditTally(): AuditTally {
   };
   return {
     account(result, sign) {
-      // One object counts once per guardrail, and once per series, however many rules it breaks.
-      const seen = new Set<string>();
+      // One object counts once per guardrail (and so once per series: a guardrail has one tier and
+      // one mode), however many of its rules it breaks.
+      const seen: string[] = [];
       for (const violation of result.violations) {
-        if (!seen.has(violation.guardrail)) {
-          seen.add(violation.guardrail);
-          const entry = guardrailOf(violation.tier, violation.guardrail);
-          entry.violations += sign;
-          entry.violationsByMode[violation.mode] += sign;
-        }
-        const key = `${violation.tier}\u0000${violation.guardrail}\u0000${violation.mode}\u0000${result.kind}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        let entry = series.get(key);
-        if (!entry) series.set(key, (entry = { tier: violation.tier, guardrail: violation.guardrail, mode: violation.mode, kind: result.kind, count: 0 }));
-        entry.count += sign;
-        if (entry.count === 0) series.delete(key);
+        if (seen.includes(violation.guardrail)) continue;
+        seen.push(violation.guardrail);
+        const entry = guardrailOf(violation.tier, violation.guardrail);
+        entry.violations += sign;
+        entry.violationsByMode[violation.mode] += sign;
+        const key = `${violation.guardrail}\u0000${violation.mode}\u0000${result.kind}`;
+        let series = seriesByKey.get(key);
+        if (!series) seriesByKey.set(key, (series = { tier: violation.tier, guardrail: violation.guardrail, mode: violation.mode, kind: result.kind, count: 0 }));
+        series.count += sign;
+        if (series.count === 0) seriesByKey.delete(key);
       }
       for (const error of result.errors ?? []) {
         // An error names the guardrail (`guardrail/rule: message`), not its tier.
@@ -88,7 +86,7 @@ export function createAuditTally(): AuditTally {
       }
       return counts;
     },
-    series: () => [...series.values()].map((entry) => ({ ...entry })),
+    series: () => [...seriesByKey.values()].map((entry) => ({ ...entry })),
   };
 }
 

@@ -145,6 +145,9 @@ function sameLabels(a: Labels, b: Labels): boolean {
   return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name]);
 }
 
+/** Longest message looked up among the shared texts. */
+const MAX_SHARED_MESSAGE = 80;
+
 /** Distinct texts shared among results. */
 const MAX_INTERNED = 100_000;
 
@@ -229,7 +232,8 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
   };
   const interned = (result: AuditResult): AuditResult => ({
     ...result,
-    violations: result.violations.map((violation) => ({ ...violation, tier: intern(violation.tier), guardrail: intern(violation.guardrail), rule: intern(violation.rule), path: intern(violation.path), message: intern(violation.message) })),
+    // Long messages name their object (a network finding's connection, a CEL message): unique, not worth a lookup.
+    violations: result.violations.map((violation) => ({ ...violation, tier: intern(violation.tier), guardrail: intern(violation.guardrail), rule: intern(violation.rule), path: intern(violation.path), message: violation.message.length <= MAX_SHARED_MESSAGE ? intern(violation.message) : violation.message })),
   });
 
   const bookOf = (namespace: string): NamespaceBook => {
