@@ -155,4 +155,16 @@ describeCluster('serve: background audit, PolicyReports, Guardrail status and on
     const report = await getJson(['get', 'reports.openreports.io', 'tierguard', '-n', 'ledger']);
     expect(report).toMatchObject({ apiVersion: 'openreports.io/v1alpha1', kind: 'Report', source: 'tierguard' });
   });
+
+  it('--reports none audits and writes status, but no report', async () => {
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    replicas.length = 0;
+    expect((await cluster.kubectl(['delete', 'reports.openreports.io,policyreports.wgpolicyk8s.io', '--all', '-A'])).code).toBe(0);
+    const replica = await startTierguard(cluster, { args: [...SERVE_ARGS, '--reports', 'none'] });
+    replicas.push(replica);
+    await replica.waitForLog(/"msg":"audit done"/);
+    await waitFor(async () => /^tierguard_audit_violations\{tier="security",guardrail="no-dev-to-prod",mode="Enforce",kind="NetworkPolicy"\} 1$/m.test(await replica.metrics()), { what: 'the gauge after the audit' });
+    expect((await cluster.kubectl(['get', 'reports.openreports.io,policyreports.wgpolicyk8s.io', '-A', '-o', 'name'])).stdout.trim()).toBe('');
+    expect(replica.logs()).not.toMatch(/"msg":"policy reports written"/);
+  });
 });
