@@ -11,7 +11,6 @@ import { createGracefulShutdown, type DrainOutcome } from '../admission/drain.js
 import { createWebhookListener } from '../admission/server.js';
 import type { ServeOptions } from '../config/options.js';
 import { loadKubeConfig } from '../cluster/kube-config.js';
-import { createKubeClient } from '../cluster/kube-client.js';
 import { startLeaderDuties, type LeaderDuties } from '../cluster/leader-duties.js';
 import { startPolicyRuntime } from '../cluster/policy-runtime.js';
 import { DEFAULT_POLICY_DIR } from '../policy/load.js';
@@ -79,9 +78,9 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     logger,
   });
   // In a cluster, one replica (the Lease holder) audits what exists and writes reports and status.
-  const duties: LeaderDuties | undefined = kubeConfig
+  const duties: LeaderDuties | undefined = runtime.client
     ? startLeaderDuties({
-      client: createKubeClient({ kubeConfig }),
+      client: runtime.client,
       logger,
       metrics,
       runtime,

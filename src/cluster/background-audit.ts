@@ -20,7 +20,7 @@ import type { EngineOptions } from '../engine/evaluate.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
 import type { AuditState } from '../review/audit.js';
-import { createAuditLedger, type AuditLedger } from '../review/audit-ledger.js';
+import { createAuditLedger } from '../review/audit-ledger.js';
 import type { ManifestObject } from '../review/manifest-request.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AUDITED_COLLECTIONS, withKind } from './audit-snapshot.js';
@@ -54,11 +54,6 @@ export interface BackgroundAuditOptions {
 export interface BackgroundAudit {
   /** Starts a full audit (coalesced with one already waiting). */
   auditAll(reason: string): void;
-  /** Resolves when the work queued so far is done and its state published. */
-  idle(): Promise<void>;
-  /** The last state published. */
-  state(): AuditState | undefined;
-  readonly ledger: AuditLedger;
   /** Full audits completed. */
   readonly audits: number;
   stop(): void;
@@ -85,7 +80,6 @@ export function startBackgroundAudit(options: BackgroundAuditOptions): Backgroun
   let auditing = false;
   let auditWanted: string | undefined;
   let lastAudit: Date | undefined;
-  let published: AuditState | undefined;
   let audits = 0;
   let publishTimer: NodeJS.Timeout | undefined;
   let namespaceTimer: NodeJS.Timeout | undefined;
@@ -106,8 +100,7 @@ export function startBackgroundAudit(options: BackgroundAuditOptions): Backgroun
   const publish = (): void => {
     if (auditing || !lastAudit || stopped) return;
     ledger.refreshIsolation('changed');
-    published = ledger.state(lastAudit);
-    options.onState(published);
+    options.onState(ledger.state(lastAudit));
   };
   const schedulePublish = (): void => {
     publishTimer ??= setTimeout(() => {
@@ -221,16 +214,6 @@ export function startBackgroundAudit(options: BackgroundAuditOptions): Backgroun
 
   return {
     auditAll,
-    idle: async () => {
-      for (;;) {
-        const seen = queue;
-        await seen;
-        if (seen === queue && !auditing && auditWanted === undefined && !publishTimer && !namespaceTimer) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-    state: () => published,
-    ledger,
     get audits() { return audits; },
     stop() {
       stopped = true;

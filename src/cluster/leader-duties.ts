@@ -37,12 +37,6 @@ export interface LeaderDutiesOptions {
 }
 
 export interface LeaderDuties {
-  readonly identity: string;
-  isLeader(): boolean;
-  /** The background audit while this replica leads. */
-  audit(): BackgroundAudit | undefined;
-  /** Resolves when the audit's queued work and the report and status writes are done. */
-  idle(): Promise<void>;
   /** Stops the duties and gives the Lease up, so that another replica takes over at once. */
   stop(): Promise<void>;
 }
@@ -55,7 +49,8 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
   const { client, logger, metrics, runtime } = options;
   const identity = options.identity ?? `${os.hostname()}_${randomUUID().slice(0, 8)}`;
   let stopping: Promise<void> | undefined;
-  let term: { audit?: BackgroundAudit; reports?: ReportWriter; stop(): void } | undefined;
+  /** What this replica does while it leads; undefined while it follows. */
+  let term: { stop(): void } | undefined;
   runtime.status?.setLeading(false);
   metrics.auditIsLeader.set(0);
 
@@ -78,10 +73,8 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
       if (ended || options.auditIntervalMs === 0 || !cache) return;
       audit = startBackgroundAudit({ client, logger, policy: runtime.policy, networkPolicies: cache, engine: options.engine, intervalMs: options.auditIntervalMs, onState: onState(reports) });
       unsubscribe = runtime.onPolicyChange(() => audit?.auditAll('policy set changed'));
-      current.audit = audit;
     };
-    const current: NonNullable<typeof term> = {
-      ...(reports ? { reports } : {}),
+    term = {
       stop() {
         ended = true;
         unsubscribe();
@@ -89,7 +82,6 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
         reports?.stop();
       },
     };
-    term = current;
     // No audit before a policy set is in force: every object would only say so.
     if (runtime.policy()) begin();
     else void runtime.source.firstSet.then(begin, () => {});
@@ -119,14 +111,6 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
   });
 
   return {
-    identity,
-    isLeader: () => election.isLeader(),
-    audit: () => term?.audit,
-    async idle() {
-      await term?.audit?.idle();
-      await term?.reports?.idle();
-      await runtime.statusWrites();
-    },
     stop() {
       stopping ??= (async () => {
         follow();

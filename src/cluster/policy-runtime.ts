@@ -21,7 +21,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
 import { decodePolicyObject, POLICY_PATHS, watchClusterPolicies, type ClusterPolicyObject } from './cluster-policies.js';
 import { watchConfigFiles } from './config-files.js';
-import { createKubeClient } from './kube-client.js';
+import { createKubeClient, type KubeClient } from './kube-client.js';
 import { createNamespaceCache } from './namespace-cache.js';
 import { createNetworkPolicyCache, type NetworkPolicyCache } from './network-policy-cache.js';
 import { listAll } from './paged-list.js';
@@ -66,6 +66,8 @@ export interface PolicyRuntime {
   readonly namespaces: NamespaceLookup;
   /** NetworkPolicies of the cluster (empty without one). */
   readonly networkPolicies: () => readonly KubeObject[];
+  /** The client of the cluster watched (absent without one), for whatever else `serve` does there. */
+  readonly client: KubeClient | undefined;
   /** The NetworkPolicy cache itself, for the background audit (absent without a cluster). */
   readonly networkPolicyCache: NetworkPolicyCache | undefined;
   /** The status writer (absent without a cluster): the background audit's counts, and leadership. */
@@ -132,6 +134,7 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
     },
     namespaces: namespaceCache ?? configNamespaces(source),
     networkPolicies: () => networkPolicies?.list() ?? NO_POLICIES,
+    client,
     networkPolicyCache: networkPolicies,
     status,
     policyObjects: () => cluster?.objects() ?? [],

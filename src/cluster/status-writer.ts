@@ -40,9 +40,9 @@ export interface StatusWriter {
   /**
    * Brings every Guardrail's `status.audit` in line with the audit's counts (a guardrail absent
    * from `counts` found nothing). Counts that did not change are written again only once their
-   * `lastAuditTime` is `refreshMs` old (default 1 h, the audit interval).
+   * `lastAuditTime` is `refreshMs` old (the audit interval).
    */
-  syncAudit(counts: ReadonlyMap<string, GuardrailAuditCounts>, time: Date, objects: readonly ClusterPolicyObject[], refreshMs?: number): void;
+  syncAudit(counts: ReadonlyMap<string, GuardrailAuditCounts>, time: Date, objects: readonly ClusterPolicyObject[], refreshMs: number): void;
   /** Writes only while leading (default true); taking over writes what the last syncs asked for. */
   setLeading(leading: boolean): void;
   /** Resolves when the writes queued so far are done. */
@@ -152,7 +152,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
         queue = queue.then(() => write(object, condition, key));
       }
     },
-    syncAudit(counts, time, objects, refreshMs = 3_600_000) {
+    syncAudit(counts, time, objects, refreshMs) {
       lastAudit = { counts, time, objects, refreshMs };
       if (!leading) return;
       const lastAuditTime = time.toISOString().replace(/\.\d+Z$/, 'Z');

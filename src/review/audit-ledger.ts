@@ -1,10 +1,11 @@
 /**
  * A continuous audit, kept current one object at a time (`serve`'s background audit; the one-shot
  * `auditObjects` of `./audit.ts` judges a fixed list). Each object is judged as its creation would
- * be (`auditObject`) when it is put, and only what it found is kept: the ledger holds the results
- * of objects with findings, one small entry per evaluated object (for the counts), the labels of
- * Pods grouped per namespace (for isolation coverage), and what each NetworkPolicy isolates. Pods
- * and workloads themselves are never held, so a re-audit of everything reads them again.
+ * be (`auditObject`) when it is put, and only what it found is kept: the results of objects with
+ * findings (their recurring texts shared) and their counts, the names of evaluated objects, each
+ * Pod's name in its namespace's label group (for isolation coverage), and references to the
+ * NetworkPolicies (which the runtime's cache holds). Pods and workloads themselves are never
+ * held, so a re-audit of everything reads them again.
  *
  * Isolation coverage is computed again only for the namespaces where a Pod or a NetworkPolicy
  * changed (`refreshIsolation`), or everywhere after a full list.
@@ -101,8 +102,9 @@ function removePod(book: NamespaceBook, name: string): boolean {
   return true;
 }
 
-function otherObjects(book: NamespaceBook): number {
-  let count = 0;
+/** Evaluated objects held for a namespace. */
+function objectCount(book: NamespaceBook): number {
+  let count = book.pods + (book.policies?.length ?? 0);
   for (const names of book.objects?.values() ?? []) count += names.size;
   return count;
 }
@@ -349,7 +351,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       const evaluated = new Map<string, number>();
       const isolation: IsolationGap[] = [];
       for (const [name, book] of books) {
-        const count = otherObjects(book) + book.pods + (book.policies?.length ?? 0);
+        const count = objectCount(book);
         if (count > 0) evaluated.set(name, count);
         isolation.push(...book.gaps);
       }
@@ -362,7 +364,7 @@ export function createAuditLedger(options: AuditLedgerOptions): AuditLedger {
       let pods = 0;
       let podGroups = 0;
       for (const book of books.values()) {
-        objects += otherObjects(book) + book.pods + (book.policies?.length ?? 0);
+        objects += objectCount(book);
         pods += book.pods;
         podGroups += groupsOf(book).length;
       }

@@ -126,7 +126,7 @@ export function podLabels(object: ManifestObject): Labels | undefined {
 }
 
 /** The NetworkPolicies among `objects`, by namespace. */
-export function networkPolicies(objects: readonly ManifestObject[]): Map<string, IsolatingPolicy[]> {
+function networkPolicies(objects: readonly ManifestObject[]): Map<string, IsolatingPolicy[]> {
   const byNamespace = new Map<string, IsolatingPolicy[]>();
   for (const object of objects) {
     if (object.kind !== 'NetworkPolicy' || object.apiVersion !== 'networking.k8s.io/v1') continue;

@@ -100,7 +100,7 @@ describe('status writer', () => {
     const writer = createStatusWriter({ client, logger: silentLogger, now });
     writer.setLeading(false);
     writer.sync(inForce('a'), [guardrail('a')]);
-    writer.syncAudit(new Map(), new Date(0), [guardrail('a')]);
+    writer.syncAudit(new Map(), new Date(0), [guardrail('a')], 3_600_000);
     await writer.idle();
     expect(patches).toEqual([]);
     writer.setLeading(true);
