@@ -110,18 +110,17 @@ export function startBackgroundAudit(options: BackgroundAuditOptions): Backgroun
   };
 
   const onObjectChange = (kind: string, change: WatchChange<ManifestObject>): void => {
-    if (change.type === 'SYNC') {
-      void enqueue(`list of ${kind}`, () => ledger.replaceKind(kind, change.items));
-      return;
-    }
-    void enqueue(`${change.type} ${kind}`, () => (change.type === 'DELETED' ? ledger.remove(change.object) : ledger.put(change.object)));
+    if (change.type === 'SYNC') void enqueue(`list of ${kind}`, () => ledger.replaceKind(kind, change.items));
+    else void enqueue(`${change.type} ${kind}`, () => (change.type === 'DELETED' ? ledger.remove(change.object) : ledger.put(change.object)));
+    // A list outside a full audit (a watch listing again after 410 Gone) is published too.
     schedulePublish();
   };
 
   const onNamespaceChange = (change: WatchChange<ManifestObject>): void => {
     const changed = namespaces.apply(change);
     onObjectChange('Namespace', change);
-    if (change.type === 'SYNC' || changed.length === 0) return;
+    // A list during a full audit: every object is being listed and judged anyway.
+    if ((change.type === 'SYNC' && auditing) || changed.length === 0) return;
     for (const name of changed) changedNamespaces.add(name);
     namespaceTimer ??= setTimeout(() => {
       namespaceTimer = undefined;
@@ -226,7 +225,10 @@ export function startBackgroundAudit(options: BackgroundAuditOptions): Backgroun
   };
 }
 
-/** The namespaces as the audit's own Namespace watch has seen them, and which of them a change touched. */
+/**
+ * The namespaces as the audit's own Namespace watch has seen them, and which of them a change
+ * touched: added, deleted or relabelled (for a list, against what was held before it).
+ */
 function createNamespaceView(): NamespaceLookup & { apply(change: WatchChange<ManifestObject>): string[] } {
   const byName = new Map<string, NamespaceInfo>();
   let listed: readonly NamespaceInfo[] | undefined;
@@ -240,12 +242,14 @@ function createNamespaceView(): NamespaceLookup & { apply(change: WatchChange<Ma
     apply(change) {
       listed = undefined;
       if (change.type === 'SYNC') {
+        const before = new Map(byName);
         byName.clear();
         for (const item of change.items) {
           const info = compactNamespace(item);
           if (info) byName.set(info.name, info);
         }
-        return [];
+        const names = new Set([...before.keys(), ...byName.keys()]);
+        return [...names].filter((name) => labelsOf(before.get(name)) !== labelsOf(byName.get(name)));
       }
       const info = compactNamespace(change.object);
       if (!info) return [];
