@@ -304,4 +304,20 @@ describeCluster('policy reports written to a real API server', () => {
     expect((await stored(client, `${OPENREPORTS}/clusterreports`)).get('/tierguard')!.results).toEqual(built.cluster!.results);
     expect(warnings()).toHaveLength(2);
   });
+  it('a namespace with more findings than a report may hold: the API server stores the bounded report, which says what it left out', async () => {
+    // 1,500 Pods in web each breaking a rule, with messages long enough to pass the 1 MB bound first.
+    const results = Array.from({ length: 1500 }, (_, i) => ({
+      apiVersion: 'v1', kind: 'Pod', namespace: 'web', name: `p-${i}`, uid: `uid-${i}`, lines: [],
+      violations: [{ tier: 'security', guardrail: 'prod-isolation', rule: 'label:team', mode: 'Enforce' as const, path: 'metadata.labels[team]', message: `missing required label team (${'x'.repeat(900)}) ${i}`, compliance: [] }],
+    }));
+    const reports = writer('policyreport');
+    reports.sync({ results, isolation: [], evaluated: new Map([['web', 1500]]), time: at(16) });
+    await reports.idle();
+    const report = (await stored(client, `${POLR}/policyreports`)).get('web/tierguard')!;
+    expect(report.summary).toMatchObject({ fail: 1500, pass: 0 });
+    expect(report.results.length).toBeGreaterThan(500);
+    expect(report.results.length).toBeLessThan(1000);
+    expect(Buffer.byteLength(JSON.stringify(report.results))).toBeLessThanOrEqual(1_000_000);
+    expect((report.metadata as { annotations?: Record<string, string> }).annotations?.['tierguard.dev/truncated']).toMatch(new RegExp(`^${report.results.length} of 1500 results kept`));
+  });
 });
