@@ -5,7 +5,7 @@
  * live in `server.ts`.
  */
 import type { AdmissionRequest } from '../api/admission.js';
-import { isUnproven } from '../engine/findings.js';
+import { isUnproven, type Finding } from '../engine/findings.js';
 import { review, type ReviewContext } from '../review/review.js';
 import type { Verdict } from '../review/verdict.js';
 import { logAll, type LogEntry, type Logger } from '../telemetry/logger.js';
@@ -76,15 +76,27 @@ function record(webhook: Webhook, request: AdmissionRequest, verdict: Verdict, o
     if (isUnproven(finding)) {
       // Not a violation, not a rule error: the check stopped at a bound. Its mode decided.
       metrics.errors.inc({ webhook, reason: 'check_bound' });
-      lines.push({ level: 'warn', message: 'check unproven', fields: { uid: request.uid, object: verdict.subject, ...finding, dryRun } });
+      lines.push({ level: 'warn', message: 'check unproven', fields: loggedFinding(finding) });
       continue;
     }
     metrics.violations.inc({ webhook, kind: request.kind.kind, tier: finding.tier, guardrail: finding.guardrail, rule: finding.rule, mode: finding.mode, dry_run: String(dryRun) });
-    if (finding.mode !== 'Warn') lines.push({ level: 'info', message: finding.mode === 'Audit' ? 'audit finding' : 'violation', fields: { uid: request.uid, object: verdict.subject, ...finding, dryRun } });
+    if (finding.mode !== 'Warn') lines.push({ level: 'info', message: finding.mode === 'Audit' ? 'audit finding' : 'violation', fields: loggedFinding(finding) });
   }
-  logAll(logger, lines);
+  logAll(logger, lines, { uid: request.uid, object: verdict.subject, dryRun });
   for (const error of verdict.errors) {
     metrics.errors.inc({ webhook, reason: 'rule_error' });
     logger.warn('rule could not be evaluated', { webhook, uid: request.uid, object: verdict.subject, ...error });
   }
 }
+
+/**
+ * What a finding's log line holds. `summary` and `warning` are the message and the connection
+ * worded again for a denial and for `response.warnings`: logged, they made a network finding's
+ * line 1.2 KB instead of 0.5 KB.
+ */
+function loggedFinding(finding: Finding): LoggedFinding {
+  const { tier, guardrail, rule, mode, path, message, compliance, connection, kind } = finding;
+  return { tier, guardrail, rule, mode, path, message, compliance, ...(connection === undefined ? {} : { connection }), ...(kind === undefined ? {} : { kind }) };
+}
+
+type LoggedFinding = Omit<Finding, 'summary' | 'warning'>;

@@ -55,8 +55,8 @@ describe('finding logs', () => {
     expect(answer.response?.allowed).toBe(false);
     expect(answer.response?.warnings).toEqual(['need-warn: metadata.labels[warn-a]: missing required label warn-a', 'need-warn: metadata.labels[warn-b]: missing required label warn-b']);
     const line = (mode: string, key: string, i: number) => JSON.stringify({
-      time: '1970-01-01T00:00:00.000Z', level: 'info', msg: mode === 'Audit' ? 'audit finding' : 'violation', uid: body.request.uid, object: 'Pod payments/api-0',
-      tier: 'security', guardrail: `need-${mode.toLowerCase()}`, rule: `label:${key}`, mode, path: `metadata.labels[${key}]`, message: `missing required label ${key}`, compliance: [`C-${i}`], dryRun: false,
+      time: '1970-01-01T00:00:00.000Z', level: 'info', msg: mode === 'Audit' ? 'audit finding' : 'violation', uid: body.request.uid, object: 'Pod payments/api-0', dryRun: false,
+      tier: 'security', guardrail: `need-${mode.toLowerCase()}`, rule: `label:${key}`, mode, path: `metadata.labels[${key}]`, message: `missing required label ${key}`, compliance: [`C-${i}`],
     });
     expect(writes).toEqual([[line('Enforce', 'enforce-a', 0), line('Enforce', 'enforce-b', 0), line('Audit', 'audit-a', 2), line('Audit', 'audit-b', 2), ''].join('\n')]);
   });
