@@ -39,5 +39,5 @@ export async function reviewPolicyChange(request: ReviewRequest, policyDocuments
   const message = request.operation === 'DELETE'
     ? `${subject} cannot be deleted: ${count} Guardrail${count === 1 ? '' : 's'} still name${count === 1 ? 's' : ''} it:\n${lines.join('\n')}`
     : `${subject} is invalid: ${count} problem${count === 1 ? '' : 's'}:\n${lines.join('\n')}`;
-  return { outcome: 'denied', ...base, code: 422, message };
+  return { outcome: 'denied', code: 422, message, ...base };
 }

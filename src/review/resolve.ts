@@ -37,7 +37,7 @@ function resolveNamespaceObject(request: ReviewRequest, engine: EngineOptions): 
   const provisional = unresolved(request, name);
   const skipped = skipReason(provisional, engine);
   if (skipped !== undefined) return { skipped };
-  return { request: { ...provisional, namespace: namespaceObjectContext(request.object, name), userInfo: request.userInfo, celRequest: () => celRequest(request, name) } };
+  return { request: { userInfo: request.userInfo, celRequest: () => celRequest(request, name), ...provisional, namespace: namespaceObjectContext(request.object, name) } };
 }
 
 /** The request before its namespace is looked up: enough to decide whether to skip it. */
@@ -55,7 +55,8 @@ function unresolved(request: ReviewRequest, name: string): EngineRequest {
 /** The CEL `request` variable: the AdmissionRequest without its objects. */
 function celRequest(request: ReviewRequest, namespace: string): Record<string, unknown> {
   const { object: _object, oldObject: _oldObject, ...rest } = request;
-  return { ...rest, namespace, name: request.name ?? '', dryRun: request.dryRun === true };
+  // Not `{ ...rest, namespace, ... }`: properties added after a spread cost V8 (Node 20) about 1 µs each.
+  return Object.assign(rest, { namespace, name: request.name ?? '', dryRun: request.dryRun === true });
 }
 
 function metadataNamespace(object: unknown): string | undefined {
