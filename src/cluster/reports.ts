@@ -159,7 +159,8 @@ export function buildReports(state: AuditState, format: ReportFormat, options: B
       const identity = resultIdentity(namespace, entry);
       const seen = before?.get(identity) ?? seenHere.get(identity) ?? state.time;
       seenHere.set(identity, seen);
-      const result = { ...entry, timestamp: timestamp(seen) };
+      // Not `{ ...entry, timestamp }`: a property added after a spread costs V8 (Node 20) a slow path.
+      const result = Object.assign({}, entry, { timestamp: timestamp(seen) });
       return { result, key: sortKey(result) };
     }).sort((a, b) => compare(a.key, b.key)).map(({ result }) => result);
     const pass = Math.max(0, (state.evaluated.get(namespace) ?? 0) - objects.size);
