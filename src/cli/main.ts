@@ -3,15 +3,17 @@
  * The composition root and the only code that reads `process`: parses the command line and runs
  * `serve`, `check`, `audit`, `explain`, `lint` or `certs`. Exit codes: 0 ok, 1 something denied (check) or failing (audit), 2 usage or policy errors.
  */
-import { open } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../review/bounded.js';
 import { flagOf, LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, REPORT_FORMATS, type NumberOption, type ServeOptions } from '../config/options.js';
 import { failureModes } from '../api/policy.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
+import { compilePolicySet } from '../policy/compile.js';
 import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
-import { readManifests } from '../policy/manifests.js';
+import { policyDocuments, readManifests } from '../policy/manifests.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
 import type { AuditOptions } from '../review/audit.js';
 import { createLogger, type LogLevel } from '../telemetry/logger.js';
@@ -88,6 +90,49 @@ function flag<T>(parse: (value: string) => T) {
       throw new InvalidArgumentError((error as Error).message);
     }
   };
+}
+
+/** The package's version, from the package.json beside `dist/` (as installed, and in the image). */
+function packageVersion(): string {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Options a command cannot run without. Not commander's `requiredOption`: commander reports a
+ * missing one before an unknown one, so `check --fiel x.yaml` said `-f` was missing instead of
+ * naming `--fiel`. These are checked after the unknown options, before the action.
+ */
+const mandatory = new WeakSet<Option>();
+
+function mandatoryOption(flags: string, description: string, parse?: (value: string, previous: string[]) => string[]): Option {
+  const option = new Option(flags, description);
+  if (parse) option.argParser(parse);
+  mandatory.add(option);
+  return option;
+}
+
+function checkMandatoryOptions(command: Command): void {
+  for (const option of command.options) {
+    if (mandatory.has(option) && command.getOptionValue(option.attributeName()) === undefined) {
+      command.error(`error: required option '${option.flags}' not specified`, { exitCode: EXIT_USAGE, code: 'commander.missingMandatoryOptionValue' });
+    }
+  }
+}
+
+/** Paths that cannot be read are a usage error (exit 2) for every command, as they are for `check`. */
+async function failOnMissingPaths(paths: readonly string[]): Promise<void> {
+  for (const entry of paths) {
+    try {
+      await stat(entry);
+    } catch (error) {
+      fail(`cannot read ${entry}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
+    }
+  }
 }
 
 function fail(message: string): never {
@@ -238,9 +283,16 @@ function serveOptionsFrom(flags: Record<string, unknown>): ServeOptions {
 function buildProgram(): Command {
   const program = new Command('tierguard')
     .description('Kubernetes admission webhook enforcing tiered network-security guardrails')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .hook('preAction', (_program, command) => checkMandatoryOptions(command));
+
+  program.command('version')
+    .description('print the version')
+    .action(() => {
+      process.stdout.write(`${packageVersion()}\n`);
+    });
 
   program.command('serve')
     .description('run the admission webhook (HTTPS) and the metrics endpoint (HTTP)')
@@ -320,7 +372,7 @@ function buildProgram(): Command {
 
   program.command('check')
     .description('evaluate manifests as CREATE requests, exactly as the webhook would (exit 0 allowed, 1 denied, 2 errors)')
-    .requiredOption('-f, --filename <path>', 'manifest file or directory (repeatable)', collect)
+    .addOption(mandatoryOption('-f, --filename <path>', 'manifest file or directory (repeatable)', collect))
     .option('--config <path>', 'policy file or directory (repeatable); default: the embedded guardrails', collect, [])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(failureModeFlag())
@@ -397,9 +449,16 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
 
   program.command('lint')
     .description('check policy files offline exactly as the webhook admits Tier and Guardrail objects (exit 0 valid, 1 invalid, 2 usage errors)')
-    .requiredOption('--config <path>', 'policy file or directory (repeatable)', collect)
+    .addOption(mandatoryOption('--config <path>', 'policy file or directory (repeatable); in a folder of other manifests (GitOps), only the Tiers, Guardrails and Namespaces are checked', collect))
     .action(async (flags: { config: string[] }) => {
-      const loaded = await loadPolicySet(flags.config, { generation: 1 });
+      await failOnMissingPaths(flags.config);
+      const manifests = await readManifests(flags.config);
+      const { documents, skipped } = policyDocuments(manifests.documents);
+      const loaded = compilePolicySet({ documents, problems: manifests.problems }, { generation: 1 });
+      if (skipped.size > 0) {
+        const count = [...skipped.values()].reduce((sum, n) => sum + n, 0);
+        process.stdout.write(`skipped ${count} object${count === 1 ? '' : 's'} of other kinds: ${[...skipped].map(([kind, n]) => `${kind} ${n}`).join(', ')}\n`);
+      }
       for (const warning of loaded.warnings) process.stdout.write(`warning: ${warning}\n`);
       if (loaded.set) {
         process.stdout.write(`${flags.config.join(', ')}: ${loaded.set.tiers.length} tiers, ${loaded.set.guardrails.length} guardrails, valid\n`);
@@ -411,8 +470,8 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
 
   program.command('certs')
     .description('write a development CA (ca.crt) and serving certificate (tls.crt, tls.key) for the webhook Service')
-    .requiredOption('--service <name>', 'webhook Service name')
-    .requiredOption('--namespace <ns>', 'webhook Service namespace')
+    .addOption(mandatoryOption('--service <name>', 'webhook Service name'))
+    .addOption(mandatoryOption('--namespace <ns>', 'webhook Service namespace'))
     .option('--ip <addr>', 'extra IP address SAN (repeatable)', ipAddress, [])
     .option('--dns <name>', 'extra DNS name SAN (repeatable)', collect, [])
     .option('--out <dir>', 'output directory', '.')

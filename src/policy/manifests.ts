@@ -4,7 +4,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, type YAMLError } from 'yaml';
 import type { PolicyProblem, SourceRef } from './problems.js';
 
 export interface ManifestDocument {
@@ -54,11 +54,7 @@ export function parseManifestText(text: string, file: string): ManifestSet {
   parseAllDocuments(text).forEach((doc, index) => {
     const source = { file, document: index + 1 };
     if (doc.errors.length > 0) {
-      for (const error of doc.errors) {
-        const line = error.linePos?.[0]?.line;
-        const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-        problems.push({ source, path: '', message: `invalid YAML${line ? ` at line ${line}` : ''}: ${reason}` });
-      }
+      problems.push({ source, path: '', message: yamlErrorMessage(doc.errors) });
       return;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -70,6 +66,25 @@ export function parseManifestText(text: string, file: string): ManifestSet {
     documents.push({ source, value });
   });
   return { documents, problems };
+}
+
+/**
+ * One syntax error of a document, where the parser gave up: the error whose range ends last (the
+ * others are what led there, or what followed). Its line is that of the range's end — a key
+ * indented too far is found on its own line, not on the line before — and its column the start's
+ * when the range is on one line. The yaml library reported each error, starting a line early.
+ */
+function yamlErrorMessage(errors: readonly YAMLError[]): string {
+  const end = (error: YAMLError) => error.linePos?.[1] ?? error.linePos?.[0];
+  const last = errors.reduce((a, b) => {
+    const [x, y] = [end(a), end(b)];
+    return y && (!x || y.line > x.line || (y.line === x.line && y.col > x.col)) ? b : a;
+  });
+  const [start, stop] = [last.linePos?.[0], end(last)];
+  const reason = (last.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  if (!stop) return `invalid YAML: ${reason}`;
+  const column = start && start.line === stop.line ? start.col : stop.col;
+  return `invalid YAML at line ${stop.line}, column ${column}: ${reason}`;
 }
 
 function isList(value: unknown): value is { items: unknown[] } {
@@ -93,4 +108,31 @@ export async function readManifests(paths: readonly string[]): Promise<ManifestS
     problems.push(...parsed.problems);
   }
   return { documents, problems };
+}
+
+/** The API group of Tiers and Guardrails. */
+const POLICY_GROUP = 'tierguard.dev';
+
+/**
+ * The documents a policy set is made of — anything of the `tierguard.dev` group, core Namespaces,
+ * and documents without a kind, or a Tier, Guardrail or Namespace without an apiVersion (which the
+ * schema then refuses) — and how many objects of each other kind (and apiVersion) were left out,
+ * as in a GitOps folder that holds the workloads too.
+ */
+export function policyDocuments(documents: readonly ManifestDocument[]): { documents: ManifestDocument[]; skipped: Map<string, number> } {
+  const kept: ManifestDocument[] = [];
+  const skipped = new Map<string, number>();
+  for (const document of documents) {
+    const { kind, apiVersion } = (typeof document.value === 'object' && document.value !== null ? document.value : {}) as { kind?: unknown; apiVersion?: unknown };
+    const group = typeof apiVersion === 'string' && apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+    // Without an apiVersion, a Tier, Guardrail or Namespace is ours to refuse, not to skip.
+    const ours = typeof kind !== 'string' || group === POLICY_GROUP
+      || (typeof apiVersion !== 'string' && ['Tier', 'Guardrail', 'Namespace'].includes(kind)) || (kind === 'Namespace' && apiVersion === 'v1');
+    if (ours) kept.push(document);
+    else {
+      const name = typeof apiVersion === 'string' ? `${kind} (${apiVersion})` : kind;
+      skipped.set(name, (skipped.get(name) ?? 0) + 1);
+    }
+  }
+  return { documents: kept, skipped };
 }

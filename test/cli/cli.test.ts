@@ -210,6 +210,77 @@ spec: {tier: security, priority: 2, subject: {namespaces: {}}, ingress: [{name: 
   });
 
   it('exits 2 without --config', async () => {
-    expect((await tierguard('lint')).code).toBe(2);
+    const result = await tierguard('lint');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: required option '--config <path>' not specified");
+  });
+
+  it('exits 2 on a path that does not exist, as check does', async () => {
+    const missing = path.join(tmp(), 'nope');
+    for (const args of [['lint', '--config', missing], ['check', '-f', missing]]) {
+      const result = await tierguard(...args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toContain(missing);
+    }
+  });
+
+  it('checks the Tiers and Guardrails of a GitOps folder and says how many objects of other kinds it skipped', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'policies.yaml'), readFileSync(path.join(REPO_DIR, 'examples/policies/tiers.yaml'), 'utf8'));
+    writeFileSync(path.join(dir, 'apps.yaml'), readFileSync(path.join(REPO_DIR, 'examples/manifests/workloads.yaml'), 'utf8'));
+    writeFileSync(path.join(dir, 'calico.yaml'), 'apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n');
+    const result = await tierguard('lint', '--config', dir);
+    expect(result.stdout).toMatch(/^skipped 4 objects of other kinds: Deployment \(apps\/v1\) 1, Pod \(v1\) 1, CronJob \(batch\/v1\) 1, Tier \(projectcalico.org\/v3\) 1\n/);
+    expect(result.stdout).toContain(`${dir}: `);
+    expect(result.stdout).toContain(', valid\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('still refuses a Tier without an apiVersion rather than skipping it', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'tier.yaml'), 'kind: Tier\nmetadata: {name: security}\nspec: {priority: 100}\n');
+    const result = await tierguard('lint', '--config', dir);
+    expect(result.code).toBe(1);
+    expect(result.stdout).not.toContain('skipped');
+    expect(result.stdout).toContain('apiVersion');
+  });
+
+  it('reports a YAML syntax error once, at the line and column where it is', async () => {
+    const dir = tmp();
+    // line 5 is indented too far: a key under `name`'s value
+    writeFileSync(path.join(dir, 'tier.yaml'), 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata:\n  name: security\n   bad: x\nspec: {priority: 100}\n');
+    const result = await tierguard('lint', '--config', dir);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(`${path.join(dir, 'tier.yaml')}#1: invalid YAML at line 5, column 7: Implicit keys need to be on a single line\n1 problem\n`);
+  });
+});
+
+describe('the command line as a user meets it', { timeout: CLI_KILL_MS * 2 }, () => {
+  it('names an unknown option instead of asking for a required one', async () => {
+    const result = await tierguard('check', '--fiel', 'x.yaml');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: unknown option '--fiel'");
+    expect(result.stderr).not.toContain('required option');
+  });
+
+  it('still asks for a missing required option, with exit 2', async () => {
+    const result = await tierguard('check', '-o', 'json');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: required option '-f, --filename <path>' not specified");
+  });
+
+  it('prints the version of package.json with `version` and `--version`', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8'));
+    for (const args of [['version'], ['--version']]) {
+      const result = await tierguard(...args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).toBe(`${version}\n`);
+    }
+  });
+
+  it('shows durations in --help as users type them', async () => {
+    const result = await tierguard('serve', '--help');
+    expect(result.stdout).toMatch(/--cert-validity <duration>[^]*\(default: 90d\)/);
+    expect(result.stdout).not.toContain('7776000000');
   });
 });
