@@ -76,11 +76,40 @@ function readFresh(value: unknown): DocumentReading {
   if (!parsed.success) {
     const tier = (value as { spec?: { tier?: unknown } }).spec?.tier;
     const problems = problemsFromIssues(parsed.error.issues, { source: { file: '', document: 0 }, object }).map(withoutSource);
+    if (kind === 'Guardrail') problems.push(...expressionProblems(value, object));
     return { kind: 'invalid', problems, ...(kind === 'Guardrail' && typeof tier === 'string' ? { tierRef: tier } : {}) };
   }
   if (kind === 'Tier') return { kind, doc: parsed.data as TierDoc };
   if (kind === 'Namespace') return { kind, namespace: namespaceInfo(parsed.data as NamespaceShape) };
   return readGuardrail(parsed.data as GuardrailDoc);
+}
+
+/**
+ * The problems of a Guardrail's CEL expressions and label patterns, read from the raw document
+ * when its schema refused it for something else: a missing `priority` must not hide a broken
+ * expression until it is fixed. Only values of the right type are compiled (a wrong type is the
+ * schema's problem, already reported).
+ */
+function expressionProblems(value: unknown, object: string): DocumentProblem[] {
+  const context: Context = { object, problems: [], warnings: [] };
+  const spec = (value as { spec?: unknown }).spec;
+  if (typeof spec !== 'object' || spec === null) return [];
+  const { validations, labels } = spec as { validations?: unknown; labels?: unknown };
+  if (Array.isArray(validations)) {
+    validations.forEach((entry: unknown, index) => {
+      const { expression, messageExpression } = (typeof entry === 'object' && entry !== null ? entry : {}) as { expression?: unknown; messageExpression?: unknown };
+      if (typeof expression === 'string') celProgram(expression, { expectBool: true }, `spec.validations[${index}].expression`, context);
+      if (typeof messageExpression === 'string') celProgram(messageExpression, { expectString: true }, `spec.validations[${index}].messageExpression`, context);
+    });
+  }
+  const required = typeof labels === 'object' && labels !== null ? (labels as { required?: unknown }).required : undefined;
+  if (Array.isArray(required)) {
+    required.forEach((entry: unknown, index) => {
+      const pattern = typeof entry === 'object' && entry !== null ? (entry as { pattern?: unknown }).pattern : undefined;
+      if (typeof pattern === 'string') compilePattern(pattern, `spec.labels.required[${index}].pattern`, context);
+    });
+  }
+  return context.problems;
 }
 
 function withoutSource({ source: _source, ...problem }: PolicyProblem): DocumentProblem {

@@ -236,6 +236,16 @@ describe('every problem is reported with file, document, object, field path and 
       expected: ['policies.yaml#2 (Guardrail g) spec.priority: required field is missing'],
     },
     {
+      name: 'a missing priority does not hide the errors of the CEL expressions and patterns',
+      docs: [tier('security', 100), guardrail('  validations:\n    - {resources: [Pod], expression: "object.metadata.name ==", message: m}\n    - {resources: [Pod], expression: "true", messageExpression: 1}\n  labels:\n    match: {resources: [Pod]}\n    required: [{key: team, pattern: "a(b"}]\n').replace('  priority: 10\n', '')],
+      expected: [
+        'policies.yaml#2 (Guardrail g) spec.priority: required field is missing',
+        'policies.yaml#2 (Guardrail g) spec.validations[1].messageExpression: expected string, received number',
+        'policies.yaml#2 (Guardrail g) spec.validations[0].expression: CEL error at line 1, column 24: Unexpected token: EOF',
+        'policies.yaml#2 (Guardrail g) spec.labels.required[0].pattern: invalid RE2 pattern: error parsing regexp: missing closing ): `a(b`',
+      ],
+    },
+    {
       name: 'a priority out of range',
       docs: [tier('security', 1001)],
       expected: ['policies.yaml#1 (Tier security) spec.priority: Too big: expected number to be <=1000'],
