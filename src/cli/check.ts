@@ -4,6 +4,7 @@
  */
 import type { NamespaceInfo } from '../api/kube.js';
 import type { FailureMode } from '../api/policy.js';
+import { NUMBER_OPTIONS } from '../config/options.js';
 import { violationLine } from '../engine/decision.js';
 import type { EngineOptions } from '../engine/evaluate.js';
 import { errorSource, type Finding } from '../engine/findings.js';
@@ -17,6 +18,8 @@ import type { ManifestDocument } from '../policy/manifests.js';
 import type { PolicyProblem } from '../policy/problems.js';
 
 export interface CheckResult {
+  /** Where the object was read: `file#document` (the document's number in its file, from 1). */
+  readonly source: string;
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
@@ -39,6 +42,8 @@ export interface CheckOptions {
   readonly namespaces: readonly NamespaceInfo[];
   readonly engine: EngineOptions;
   readonly failureMode: FailureMode;
+  /** The webhook's body limit (`serve --max-body-bytes`, whose default it defaults to): an object whose AdmissionReview is larger is refused. */
+  readonly maxBodyBytes?: number;
 }
 
 /** Objects that are not Kubernetes objects (no kind or apiVersion) are problems. */
@@ -55,15 +60,35 @@ export async function checkManifests(options: CheckOptions): Promise<CheckResult
   const namespaces = manifestNamespaces(options.namespaces, options.documents.map(({ value }) => value));
   const context = { policy: () => options.set, namespaces, engine: options.engine, failureMode: options.failureMode };
   const results: CheckResult[] = [];
-  for (const { value } of options.documents) {
+  const maxBodyBytes = options.maxBodyBytes ?? NUMBER_OPTIONS.maxBodyBytes.default;
+  for (const { source, value } of options.documents) {
     const object = value as ManifestObject;
-    results.push(resultOf(object, await reviewBoth(context, createRequest(object))));
+    const where = `${source.file}#${source.document}`;
+    const request = createRequest(object);
+    const verdict = await reviewBoth(context, request);
+    // An object tierguard leaves alone (a kind it does not check, an excluded namespace) is never sent to it.
+    const sent = !(verdict.outcome === 'allowed' && verdict.skipped !== undefined);
+    const bytes = sent ? reviewBytes(request) : 0;
+    if (bytes > maxBodyBytes) {
+      results.push(refused(where, object, `its AdmissionReview would be ${bytes} bytes, more than the webhook's body limit of ${maxBodyBytes} (--max-body-bytes): the webhook answers 413, and the API server refuses the request`));
+      continue;
+    }
+    results.push(resultOf(where, object, verdict));
   }
   return results;
 }
 
-function resultOf(object: ManifestObject, verdict: Verdict): CheckResult {
-  const base = { kind: object.kind, namespace: manifestNamespace(object), name: objectName(object) };
+/** The size of the AdmissionReview the API server would send the webhook for `request` (a uid is 36 characters). */
+function reviewBytes(request: ReturnType<typeof createRequest>): number {
+  return Buffer.byteLength(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '00000000-0000-0000-0000-000000000000', ...request } }));
+}
+
+function refused(source: string, object: ManifestObject, error: string): CheckResult {
+  return { source, kind: object.kind, namespace: manifestNamespace(object), name: objectName(object), allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error };
+}
+
+function resultOf(source: string, object: ManifestObject, verdict: Verdict): CheckResult {
+  const base = { source, kind: object.kind, namespace: manifestNamespace(object), name: objectName(object) };
   if (verdict.failure?.reason === 'invalid_object') {
     return { ...base, allowed: false, violations: [], lines: [], warnings: [], notes: [], patch: [], error: verdict.outcome === 'errored' ? verdict.message : verdict.failure.detail };
   }
@@ -91,7 +116,7 @@ export function formatCheckText(results: readonly CheckResult[]): string {
   const lines: string[] = [];
   for (const result of results) {
     const where = result.namespace ? `${result.namespace}/` : '';
-    lines.push(`${result.allowed ? 'ALLOW' : 'DENY '} ${result.kind} ${where}${result.name}`);
+    lines.push(`${result.allowed ? 'ALLOW' : 'DENY '} ${result.kind} ${where}${result.name} (${result.source})`);
     for (const line of result.lines) lines.push(`  ${line}`);
     if (result.error) lines.push(`  error: ${result.error}`);
     for (const note of result.notes) lines.push(`  note: ${note}`);

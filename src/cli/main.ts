@@ -218,6 +218,9 @@ async function policiesAndManifests(config: readonly string[], filename: readonl
   const manifests = await readManifests(filename);
   const problems = [...manifests.problems, ...manifestProblems(manifests.documents)];
   if (problems.length > 0) fail(`cannot read the manifests:\n${problems.map(formatProblem).join('\n')}`);
+  const skipped = manifests.skipped ?? [];
+  if (skipped.length > 0) process.stderr.write(`tierguard: warning: skipped ${skipped.length} file${skipped.length === 1 ? '' : 's'} that ${skipped.length === 1 ? 'is' : 'are'} not .yaml, .yml or .json: ${skipped.join(', ')}\n`);
+  if (manifests.documents.length === 0) process.stderr.write(`tierguard: warning: no objects found in ${filename.join(', ')}\n`);
   return { loaded: { ...loaded, set: loaded.set }, manifests };
 }
 
@@ -378,7 +381,8 @@ function buildProgram(): Command {
     .addOption(failureModeFlag())
     .option('--namespace <name>', "tierguard's own namespace (excluded)", OPTION_DEFAULTS.namespace)
     .addOption(excludeNamespaceFlag())
-    .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; failureMode: 'deny' | 'allow'; namespace: string; excludeNamespace?: string[] }) => {
+    .addOption(numberFlag('maxBodyBytes', 'n', "the webhook's body limit: an object whose AdmissionReview is larger is refused, as the API server's call to the webhook would fail"))
+    .action(async (flags: { filename: string[]; config: string[]; output: 'text' | 'json'; failureMode: 'deny' | 'allow'; namespace: string; excludeNamespace?: string[]; maxBodyBytes: number }) => {
       const { loaded, manifests } = await policiesAndManifests(flags.config, flags.filename);
       const results = await checkManifests({
         set: loaded.set,
@@ -386,6 +390,7 @@ function buildProgram(): Command {
         namespaces: loaded.namespaces,
         engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) },
         failureMode: flags.failureMode,
+        maxBodyBytes: flags.maxBodyBytes,
       });
       process.stdout.write(flags.output === 'json' ? checkJson(results) : formatCheckText(results));
       process.exitCode = results.every((result) => result.allowed) ? 0 : 1;

@@ -119,7 +119,10 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     metrics.reloads.inc({ result: resolution.complete ? 'success' : 'failure' });
     if (!resolution.complete) {
       const notInForce = current.filter((entry) => resolution.outcomes.get(entry.key)?.state !== 'latest').map((entry) => entry.key);
-      logger.warn(result.set ? 'some policies do not compile: each keeps its last good version in force, if it had one' : 'the policy set does not compile; the last good set stays in force', {
+      const message = result.set
+        ? 'some policies do not compile: each keeps its last good version in force, if it had one'
+        : `the policy set does not compile; ${inForce ? 'the last good set stays in force' : 'no policy set is in force'}`;
+      logger.warn(message, {
         inForce: inForce?.set.generation ?? 'none',
         notInForce: notInForce.slice(0, 50),
         problemCount: result.problems.length + [...resolution.outcomes.values()].reduce((sum, outcome) => sum + ('problems' in outcome ? outcome.problems.length : 0), 0),

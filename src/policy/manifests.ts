@@ -15,36 +15,39 @@ export interface ManifestDocument {
 export interface ManifestSet {
   readonly documents: readonly ManifestDocument[];
   readonly problems: readonly PolicyProblem[];
+  /** Files found in the directories given that are not manifests by their extension, left unread. */
+  readonly skipped?: readonly string[];
 }
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Expands files and directories (recursively, sorted) into manifest file paths. */
-export async function manifestFiles(paths: readonly string[]): Promise<{ files: string[]; problems: PolicyProblem[] }> {
+export async function manifestFiles(paths: readonly string[]): Promise<{ files: string[]; problems: PolicyProblem[]; skipped: string[] }> {
   const files: string[] = [];
   const problems: PolicyProblem[] = [];
+  const skipped: string[] = [];
   for (const entry of paths) {
     try {
       const info = await stat(entry);
-      if (info.isDirectory()) files.push(...(await walk(entry)));
+      if (info.isDirectory()) await walk(entry, files, skipped);
       else files.push(entry);
     } catch (error) {
       problems.push({ source: { file: entry, document: 0 }, path: '', message: `cannot read: ${(error as Error).message}` });
     }
   }
-  return { files, problems };
+  return { files, problems, skipped };
 }
 
-async function walk(dir: string): Promise<string[]> {
+/** The manifest files under `dir` into `files`, sorted, and the other files into `skipped`. */
+async function walk(dir: string, files: string[], skipped: string[]): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-  const out: string[] = [];
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(full)));
-    else if (MANIFEST_EXTENSIONS.has(path.extname(entry.name))) out.push(full);
+    if (entry.isDirectory()) await walk(full, files, skipped);
+    else if (MANIFEST_EXTENSIONS.has(path.extname(entry.name))) files.push(full);
+    else skipped.push(full);
   }
-  return out;
 }
 
 /** Parses one file's text into documents; YAML syntax errors become problems with line numbers. */
@@ -93,7 +96,7 @@ function isList(value: unknown): value is { items: unknown[] } {
 
 /** Reads every manifest under `paths`; unreadable files and bad YAML are problems, not exceptions. */
 export async function readManifests(paths: readonly string[]): Promise<ManifestSet> {
-  const { files, problems } = await manifestFiles(paths);
+  const { files, problems, skipped } = await manifestFiles(paths);
   const documents: ManifestDocument[] = [];
   for (const file of files) {
     let text: string;
@@ -107,7 +110,7 @@ export async function readManifests(paths: readonly string[]): Promise<ManifestS
     documents.push(...parsed.documents);
     problems.push(...parsed.problems);
   }
-  return { documents, problems };
+  return { documents, problems, skipped };
 }
 
 /** The API group of Tiers and Guardrails. */

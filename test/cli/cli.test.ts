@@ -47,6 +47,7 @@ describe('tierguard check', { timeout: CLI_KILL_MS * 2 }, () => {
       },
     ]);
     expect(byName['Deployment payments/api']).toEqual({
+      source: 'examples/manifests/workloads.yaml#1',
       kind: 'Deployment',
       namespace: 'payments',
       name: 'api',
@@ -78,9 +79,9 @@ describe('tierguard check', { timeout: CLI_KILL_MS * 2 }, () => {
     const { code, stdout } = await tierguard('check', '--config', 'examples/policies', '-f', 'examples/manifests/namespaces.yaml', '-f', 'examples/manifests/networkpolicy.yaml');
     expect(code).toBe(0);
     expect(stdout).toBe([
-      'ALLOW Namespace payments',
-      'ALLOW Namespace scratch',
-      'ALLOW NetworkPolicy payments/allow-api-from-frontend',
+      'ALLOW Namespace payments (examples/manifests/namespaces.yaml#1)',
+      'ALLOW Namespace scratch (examples/manifests/namespaces.yaml#2)',
+      'ALLOW NetworkPolicy payments/allow-api-from-frontend (examples/manifests/networkpolicy.yaml#1)',
       '  patch: add /metadata/labels {"segment.tierguard.dev/domain":"payments","segment.tierguard.dev/managed":"true"}',
       '3 objects: 3 allowed, 0 denied',
       '',
@@ -100,7 +101,7 @@ spec: {containers: [{name: web, image: nginx}]}
 `);
     const { code, stdout } = await tierguard('check', '-f', dir);
     expect(code).toBe(1);
-    expect(stdout).toContain('DENY  Pod shop/web\n  metadata.labels[segment.tierguard.dev/domain]: label segment.tierguard.dev/domain="Shop_Front" does not match pattern');
+    expect(stdout).toContain(`DENY  Pod shop/web (${path.join(dir, 'pod.yaml')}#2)\n  metadata.labels[segment.tierguard.dev/domain]: label segment.tierguard.dev/domain="Shop_Front" does not match pattern`);
     expect(stdout).toContain('[Warn] metadata.labels[app.kubernetes.io/name]: missing required label app.kubernetes.io/name (tier platform, guardrail recommended-app-name)');
   });
 
@@ -114,6 +115,31 @@ spec: {containers: [{name: web, image: nginx}]}
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(stderr);
     expect(result.stdout).toBe('');
+  });
+
+  it('warns when it found no object, and names the files of a directory it did not read', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'README.md'), '# not a manifest\n');
+    writeFileSync(path.join(dir, 'empty.yaml'), '# nothing here\n');
+    const result = await tierguard('check', '-f', dir);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`tierguard: warning: skipped 1 file that is not .yaml, .yml or .json: ${path.join(dir, 'README.md')}\n`);
+    expect(result.stderr).toContain(`tierguard: warning: no objects found in ${dir}\n`);
+    expect(result.stdout).toBe('0 objects: 0 allowed, 0 denied\n');
+  });
+
+  it('refuses an object whose AdmissionReview is larger than the webhook\'s body limit, as the API server would; one it never sends is allowed', async () => {
+    const dir = tmp();
+    const big = 'a'.repeat(4096);
+    writeFileSync(path.join(dir, 'big.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'payments', annotations: { x: big } }, spec: { containers: [{ name: 'a', image: 'b' }] } }));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big', namespace: 'payments' }, data: { x: big } }));
+    const result = await tierguard('check', '-f', dir, '--max-body-bytes', '4096', '-o', 'json');
+    expect(result.code).toBe(1);
+    const { results } = JSON.parse(result.stdout);
+    expect(results.map((r: any) => [r.kind, r.allowed])).toEqual([['Pod', false], ['ConfigMap', true]]);
+    expect(results[0].error).toMatch(/^its AdmissionReview would be \d+ bytes, more than the webhook's body limit of 4096 \(--max-body-bytes\): the webhook answers 413/);
+    const defaults = await tierguard('check', '-f', path.join(dir, 'big.json'), '-o', 'json');
+    expect(JSON.parse(defaults.stdout).results[0].error ?? '').not.toContain('body limit');
   });
 
   it('reports every policy problem, not only the first', async () => {
