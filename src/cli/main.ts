@@ -473,6 +473,25 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
       process.exitCode = 1;
     });
 
+  program.command('test')
+    .description('run policy test cases: each tierguard-test.yaml names policies, resources and the outcome expected for each resource (exit 0 all pass, 1 a case fails, 2 errors)')
+    .argument('<path...>', 'test files, or directories searched for tierguard-test.yaml')
+    .action(async (paths: string[]) => {
+      const { findTestFiles, formatTestTable, runTestFile, TestFileError } = await import('./policy-test.js');
+      const engine = { excludedNamespaces: new Set([...OPTION_DEFAULTS.excludeNamespaces, OPTION_DEFAULTS.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) };
+      try {
+        const files = await findTestFiles(paths);
+        if (files.length === 0) fail(`no tierguard-test.yaml found in ${paths.join(', ')}`);
+        const rows = [];
+        for (const file of files) rows.push(...(await runTestFile(file, engine)));
+        process.stdout.write(formatTestTable(rows));
+        process.exitCode = rows.every((row) => row.pass) ? 0 : 1;
+      } catch (error) {
+        if (error instanceof TestFileError) fail(error.message);
+        throw error;
+      }
+    });
+
   program.command('certs')
     .description('write a development CA (ca.crt) and serving certificate (tls.crt, tls.key) for the webhook Service')
     .addOption(mandatoryOption('--service <name>', 'webhook Service name'))
