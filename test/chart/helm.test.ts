@@ -73,10 +73,21 @@ const REPORTS = [
 const REPORT_GROUPS = ['wgpolicyk8s.io', 'openreports.io'];
 const crdFile = (file: string) => parse(readFileSync(path.join(REPO_DIR, 'charts', 'tierguard', 'files', 'report-crds', file), 'utf8')) as K8sObject;
 
+/**
+ * The image every install must name (no tierguard image is published); given with --set, which
+ * takes precedence over the values of each case.
+ */
+const IMAGE_REPOSITORY = 'registry.example.com/tierguard';
+const WITH_IMAGE = ['--set', `image.repository=${IMAGE_REPOSITORY}`];
+
 async function render(values: object, extra: string[] = []): Promise<K8sObject[]> {
-  const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, '--values', '-', ...extra], { input: stringify(values) });
+  const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, ...WITH_IMAGE, '--values', '-', ...extra], { input: stringify(values) });
   if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
   return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject | null).filter((object): object is K8sObject => object !== null);
+}
+
+function lint(values: object): ReturnType<typeof helm> {
+  return helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--values', '-'], { input: stringify(values) });
 }
 
 const ref = (object: K8sObject) => `${object.kind}/${object.metadata.name}`;
@@ -84,7 +95,7 @@ const byKind = (objects: K8sObject[], kind: string) => objects.filter((object) =
 
 describe('helm lint and template', () => {
   it.each(MODES)('helm lint --strict passes: $name', async ({ values }) => {
-    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, '--values', '-'], { input: stringify(values()) });
+    const result = await lint(values());
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
@@ -110,13 +121,13 @@ describe('helm lint and template', () => {
   });
 
   it('refuses the provided mode without a caBundle', async () => {
-    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--set', 'certificates.mode=provided']);
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'certificates.mode=provided']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/certificates\.caBundle/);
   });
 
-  it('matches the webhook configurations the cluster tests register (test/helpers/kube-cluster.ts)', async () => {
-    const objects = await render({});
+  it('matches the webhook configurations the cluster tests register (test/helpers/kube-cluster.ts), with failurePolicy Fail as they do', async () => {
+    const objects = await render({ webhook: { failurePolicy: 'Fail' } });
     const url = 'https://127.0.0.1:8443';
     const registered = webhookConfigurations({ name: FULLNAME, url, excludeNamespaces: [NAMESPACE] }) as K8sObject[];
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
@@ -129,9 +140,50 @@ describe('helm lint and template', () => {
   });
 });
 
+/** What a user who forgot the image must read: that none is published, and how to make one. */
+function expectImageHelp(output: string): void {
+  expect(output).toContain('image.repository is required: no tierguard image is published');
+  expect(output).toContain('Build one from the Dockerfile at the root of the tierguard repository');
+  expect(output).toContain('docker build -t registry.example.com/tierguard:0.1.0 . && docker push registry.example.com/tierguard:0.1.0');
+  expect(output).toContain('--set image.repository=registry.example.com/tierguard');
+}
+
+const deploymentOf = (objects: K8sObject[]) => byKind(objects, 'Deployment')[0]!;
+const containerOf = (objects: K8sObject[]) => deploymentOf(objects).spec.template.spec.containers[0];
+const webhooksOf = (objects: K8sObject[]) => [...byKind(objects, 'MutatingWebhookConfiguration'), ...byKind(objects, 'ValidatingWebhookConfiguration')].flatMap((configuration) => configuration.webhooks as any[]);
+
+describe('a first install cannot stop Pods being created', () => {
+  it('helm template without image.repository stops with how to build and push the image', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE]);
+    expect(result.code).not.toBe(0);
+    expectImageHelp(result.stderr);
+  });
+
+  it('helm lint without image.repository passes but names the missing value (Helm lints `required` as INFO, so chart CI needs no image)', async () => {
+    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout + result.stderr).toContain('Missing required value: image.repository is required');
+  });
+
+  it.each([
+    { name: 'the repository alone: the chart\'s appVersion as tag', values: {}, image: `${IMAGE_REPOSITORY}:0.1.0` },
+    { name: 'a tag', values: { image: { tag: '0.1.1' } }, image: `${IMAGE_REPOSITORY}:0.1.1` },
+    { name: 'a digest, which wins over the tag', values: { image: { tag: '0.1.1', digest: `sha256:${'a'.repeat(64)}` } }, image: `${IMAGE_REPOSITORY}@sha256:${'a'.repeat(64)}` },
+  ])('image from $name', async ({ values, image }) => {
+    expect(containerOf(await render(values)).image).toBe(image);
+  });
+
+  it('defaults to failurePolicy Ignore on all three webhooks; the README\'s last install step sets Fail on all three', async () => {
+    expect(webhooksOf(await render({})).map((webhook) => [webhook.name, webhook.failurePolicy])).toEqual([
+      ['mutate.tierguard.dev', 'Ignore'], ['validate.tierguard.dev', 'Ignore'], ['policies.tierguard.dev', 'Ignore'],
+    ]);
+    expect(webhooksOf(await render({ webhook: { failurePolicy: 'Fail' } })).map((webhook) => webhook.failurePolicy)).toEqual(['Fail', 'Fail', 'Fail']);
+  });
+});
+
 describe('reports: values, CRDs and RBAC', () => {
   it.each(REPORTS)('helm lint --strict passes: $name', async ({ values }) => {
-    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, '--values', '-'], { input: stringify(values) });
+    const result = await lint(values);
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });
 
@@ -236,6 +288,28 @@ describeCluster('the rendered chart in a real API server', () => {
     const answers = result.stdout.trim().split('\n').map((line) => line === 'true');
     expect(answers).toHaveLength(asked.length);
     expect(Object.fromEntries(asked.map(({ what }, index) => [what, answers[index]]))).toEqual(Object.fromEntries(asked.map(({ what, expected }) => [what, expected])));
+  });
+
+  /**
+   * `helm install --dry-run=server`: what `helm install` would do, NOTES included, without
+   * installing; a release name of its own, since other tests here create the RBAC of RELEASE.
+   */
+  const installDryRun = (args: string[]) => helm(['install', 'fresh', 'charts/tierguard', '--namespace', NAMESPACE, '--dry-run=server', '--kubeconfig', cluster.kubeconfig.admin, ...args]);
+
+  it('helm install without image.repository stops before anything is sent, with how to build and push the image', async () => {
+    const result = await installDryRun([]);
+    expect(result.code).not.toBe(0);
+    expectImageHelp(result.stderr);
+  });
+
+  it.each([
+    { name: 'Ignore (the default): NOTES says how to switch to Fail once tierguard serves', args: [], says: ['failurePolicy is Ignore: while no replica answers, Pods, workloads and NetworkPolicies are admitted', '--reuse-values --set webhook.failurePolicy=Fail'], not: 'delete the webhook' },
+    { name: 'Fail: NOTES says how to uninstall without bricking the cluster', args: ['--set', 'webhook.failurePolicy=Fail'], says: ['To uninstall, delete the webhook\nconfigurations FIRST'], not: 'failurePolicy is Ignore' },
+  ])('helm install, failurePolicy $name', async ({ args, says, not }) => {
+    const result = await installDryRun([...WITH_IMAGE, ...args]);
+    expect(result.code, result.stderr).toBe(0);
+    for (const text of says) expect(result.stdout).toContain(text);
+    expect(result.stdout).not.toContain(not);
   });
 
   it('self-managed: rendering against the cluster keeps the caBundle tierguard patched in (lookup)', async () => {
