@@ -51,6 +51,8 @@ describe('values', () => {
     { name: 'no admins at all', values: { admin: { groups: [], users: [] } } },
     { name: 'OpenReports with the chart\'s CRDs', values: { reports: { format: 'openreports', installCRDs: true } } },
     { name: 'no reports, audited every 30 minutes', values: { reports: { format: 'none' }, audit: { interval: '30m' } } },
+    { name: 'a client CA from a Secret', values: { clientCA: { secretName: 'apiserver-client-ca' } } },
+    { name: 'a client CA from a ConfigMap under another key', values: { clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' } } },
   ])('accepts $name', ({ values }) => {
     expect(problems(merged(defaults, values))).toEqual([]);
   });
@@ -72,6 +74,8 @@ describe('values', () => {
     { name: 'admin users as a string', values: { admin: { users: 'alice' } }, problem: '/admin/users must be array' },
     { name: 'an unknown report format', values: { reports: { format: 'sarif' } }, problem: '/reports/format must be equal to one of the allowed values' },
     { name: 'installCRDs as a string', values: { reports: { installCRDs: 'yes' } }, problem: '/reports/installCRDs must be boolean' },
+    { name: 'a client CA key with a slash (not a Secret or ConfigMap key)', values: { clientCA: { secretName: 'ca', key: 'dir/ca.crt' } }, problem: '/clientCA/key must match pattern' },
+    { name: 'an unknown clientCA key', values: { clientCA: { secret: 'ca' } }, problem: 'must NOT have additional properties' },
     { name: 'an audit interval without a unit', values: { audit: { interval: '3600' } }, problem: '/audit/interval must match pattern' },
   ])('refuses $name', ({ values, problem }) => {
     expect(problems(merged(defaults, values as Values)).join('\n')).toContain(problem);
@@ -269,8 +273,11 @@ describe('Deployment', () => {
     const service = template('service.yaml');
     expect(service).toMatch(/- name: https\n\s+port: 443\n\s+targetPort: webhook/);
     expect(service).toMatch(/- name: metrics\n\s+port: 9090\n\s+targetPort: metrics/);
+    // The probes' port and scheme depend on clientCA (rendered in helm.test.ts): the webhook port, or the metrics port.
+    expect(deployment).toContain('{{- $probe := dict "port" "webhook" "scheme" "HTTPS" }}');
+    expect(deployment).toContain('{{- $probe = dict "port" "metrics" "scheme" "HTTP" }}');
     for (const [probe, route] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz'], ['startupProbe', '/healthz']]) {
-      expect(deployment).toMatch(new RegExp(`${probe}:\\n\\s+httpGet:\\n\\s+path: ${route}\\n\\s+port: webhook\\n\\s+scheme: HTTPS`));
+      expect(deployment).toMatch(new RegExp(`${probe}:\\n\\s+httpGet:\\n\\s+path: ${route}\\n\\s+port: \\{\\{ \\$probe.port \\}\\}\\n\\s+scheme: \\{\\{ \\$probe.scheme \\}\\}`));
     }
   });
 

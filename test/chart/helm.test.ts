@@ -52,6 +52,8 @@ const MODES = [
     foreign: ['Certificate/tg-tierguard-serving'],
   },
   { name: 'provided', values: () => ({ certificates: { mode: 'provided', secretName: 'my-tls', caBundle: caBundle() } }), foreign: [] },
+  { name: 'client CA from a Secret', values: () => ({ clientCA: { secretName: 'apiserver-client-ca' } }), foreign: [] },
+  { name: 'client CA from a ConfigMap, cert-manager certificates', values: () => ({ clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' }, certificates: { mode: 'cert-manager' } }), foreign: ['Certificate/tg-tierguard-ca', 'Certificate/tg-tierguard-serving', 'Issuer/tg-tierguard-ca', 'Issuer/tg-tierguard-selfsigned'] },
   {
     name: 'self-managed with monitoring',
     values: () => ({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }),
@@ -83,7 +85,8 @@ const WITH_IMAGE = ['--set', `image.repository=${IMAGE_REPOSITORY}`];
 async function render(values: object, extra: string[] = []): Promise<K8sObject[]> {
   const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, ...WITH_IMAGE, '--values', '-', ...extra], { input: stringify(values) });
   if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject | null).filter((object): object is K8sObject => object !== null);
+  // YAML 1.1, as Helm and the API server read it: `defaultMode: 0444` is octal there.
+  return parseAllDocuments(result.stdout, { version: '1.1' }).map((doc) => doc.toJS() as K8sObject | null).filter((object): object is K8sObject => object !== null);
 }
 
 function lint(values: object): ReturnType<typeof helm> {
@@ -178,6 +181,44 @@ describe('a first install cannot stop Pods being created', () => {
       ['mutate.tierguard.dev', 'Ignore'], ['validate.tierguard.dev', 'Ignore'], ['policies.tierguard.dev', 'Ignore'],
     ]);
     expect(webhooksOf(await render({ webhook: { failurePolicy: 'Fail' } })).map((webhook) => webhook.failurePolicy)).toEqual(['Fail', 'Fail', 'Fail']);
+  });
+});
+
+describe('clientCA: only the API server may call the webhooks', () => {
+  const probes = (container: any) => ['startupProbe', 'livenessProbe', 'readinessProbe'].map((probe) => [probe, container[probe].httpGet]);
+
+  it('off by default: no --client-ca, and the probes on the webhook port over HTTPS', async () => {
+    const container = containerOf(await render({}));
+    expect(container.args).not.toContain('--client-ca');
+    expect(container.volumeMounts.map((mount: any) => mount.name)).not.toContain('client-ca');
+    expect(probes(container)).toEqual([
+      ['startupProbe', { path: '/healthz', port: 'webhook', scheme: 'HTTPS' }],
+      ['livenessProbe', { path: '/healthz', port: 'webhook', scheme: 'HTTPS' }],
+      ['readinessProbe', { path: '/readyz', port: 'webhook', scheme: 'HTTPS' }],
+    ]);
+  });
+
+  it.each([
+    { name: 'a Secret', values: { clientCA: { secretName: 'apiserver-client-ca' } }, key: 'ca.crt', source: { secret: { secretName: 'apiserver-client-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } } },
+    { name: 'a ConfigMap under another key', values: { clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' } }, key: 'ca.pem', source: { configMap: { name: 'apiserver-client-ca', items: [{ key: 'ca.pem', path: 'ca.pem' }], defaultMode: 0o444 } } },
+  ])('from $name: mounted read-only, passed as --client-ca FILE, and the probes on the metrics port over HTTP', async ({ values, key, source }) => {
+    const objects = await render(values);
+    const container = containerOf(objects);
+    expect(container.args[container.args.indexOf('--client-ca') + 1]).toBe(`/client-ca/${key}`);
+    expect(container.volumeMounts).toContainEqual({ name: 'client-ca', mountPath: '/client-ca', readOnly: true });
+    expect(deploymentOf(objects).spec.template.spec.volumes).toContainEqual({ name: 'client-ca', ...source });
+    expect(probes(container)).toEqual([
+      ['startupProbe', { path: '/healthz', port: 'metrics', scheme: 'HTTP' }],
+      ['livenessProbe', { path: '/healthz', port: 'metrics', scheme: 'HTTP' }],
+      ['readinessProbe', { path: '/readyz', port: 'metrics', scheme: 'HTTP' }],
+    ]);
+    expect(container.ports).toContainEqual({ name: 'metrics', containerPort: 9090, protocol: 'TCP' });
+  });
+
+  it('refuses a Secret and a ConfigMap both', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'clientCA.secretName=a', '--set', 'clientCA.configMapName=b']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('clientCA: set secretName or configMapName, not both');
   });
 });
 
