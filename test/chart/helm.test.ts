@@ -55,6 +55,11 @@ const MODES = [
   { name: 'client CA from a Secret', values: () => ({ clientCA: { secretName: 'apiserver-client-ca' } }), foreign: [] },
   { name: 'client CA from a ConfigMap, cert-manager certificates', values: () => ({ clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' }, certificates: { mode: 'cert-manager' } }), foreign: ['Certificate/tg-tierguard-ca', 'Certificate/tg-tierguard-serving', 'Issuer/tg-tierguard-ca', 'Issuer/tg-tierguard-selfsigned'] },
   {
+    name: 'NetworkPolicy on (the API server by CIDR, metrics from monitoring)',
+    values: () => ({ networkPolicy: { enabled: true, webhookFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }, { ipBlock: { cidr: '192.168.10.5/32' } }] } }),
+    foreign: [],
+  },
+  {
     name: 'self-managed with monitoring',
     values: () => ({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }),
     foreign: ['PrometheusRule/tg-tierguard', 'ServiceMonitor/tg-tierguard'],
@@ -219,6 +224,53 @@ describe('clientCA: only the API server may call the webhooks', () => {
     const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'clientCA.secretName=a', '--set', 'clientCA.configMapName=b']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('clientCA: set secretName or configMapName, not both');
+  });
+});
+
+describe('networkPolicy: who may connect to tierguard', () => {
+  const labels = { 'app.kubernetes.io/name': 'tierguard', 'app.kubernetes.io/instance': RELEASE };
+
+  it('is off by default', async () => {
+    expect(byKind(await render({}), 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('on: ingress to the webhook port from the given peers only, to the metrics port from the monitoring namespace only, egress untouched', async () => {
+    const objects = await render({ networkPolicy: { enabled: true, webhookFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }] } });
+    const [policy, ...others] = byKind(objects, 'NetworkPolicy');
+    expect(others).toEqual([]);
+    expect(policy!.metadata).toMatchObject({ name: FULLNAME, namespace: NAMESPACE });
+    expect(policy!.spec).toEqual({
+      podSelector: { matchLabels: labels },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [{ ipBlock: { cidr: '10.0.0.0/24' } }], ports: [{ protocol: 'TCP', port: 8443 }] },
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9090 }] },
+      ],
+    });
+    // The ports it opens are the ones the pods serve on, and its selector picks tierguard's pods.
+    const pod = deploymentOf(objects).spec.template;
+    expect(pod.metadata.labels).toMatchObject(labels);
+    expect(pod.spec.containers[0].ports.map((port: any) => port.containerPort)).toEqual([8443, 9090]);
+  });
+
+  it.each([
+    { name: 'another namespace by name', metrics: { namespace: 'observability' }, from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }] },
+    {
+      name: 'a namespace selector, which replaces the name rather than adding to it, and a pod selector',
+      metrics: { namespaceSelector: { matchLabels: { team: 'observability' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+      from: [{ namespaceSelector: { matchLabels: { team: 'observability' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+    },
+  ])('on: metrics from $name', async ({ metrics, from }) => {
+    const apiServerPods = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { component: 'kube-apiserver' } } }];
+    const [policy] = byKind(await render({ networkPolicy: { enabled: true, webhookFrom: apiServerPods, metrics } }), 'NetworkPolicy');
+    expect(policy!.spec.ingress[0].from).toEqual(apiServerPods);
+    expect(policy!.spec.ingress[1].from).toEqual(from);
+  });
+
+  it('on without webhookFrom: refused, since the API server could not reach tierguard', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'networkPolicy.enabled=true']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('networkPolicy.webhookFrom is required when networkPolicy.enabled is true');
   });
 });
 
