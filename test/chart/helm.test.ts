@@ -60,6 +60,11 @@ const MODES = [
     foreign: [],
   },
   {
+    name: 'alerts without the ServiceMonitor',
+    values: () => ({ metrics: { prometheusRule: { enabled: true } } }),
+    foreign: ['PrometheusRule/tg-tierguard'],
+  },
+  {
     name: 'self-managed with monitoring',
     values: () => ({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }),
     foreign: ['PrometheusRule/tg-tierguard', 'ServiceMonitor/tg-tierguard'],
@@ -271,6 +276,29 @@ describe('networkPolicy: who may connect to tierguard', () => {
     const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'networkPolicy.enabled=true']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('networkPolicy.webhookFrom is required when networkPolicy.enabled is true');
+  });
+});
+
+describe('alerts', () => {
+  const alerts = async (values: object) => byKind(await render(values), 'PrometheusRule').flatMap((rule) => rule.spec.groups.flatMap((group: any) => group.rules.map((entry: any) => entry.alert)));
+  const others = ['TierguardDenialsSpike', 'TierguardWebhookErrors', 'TierguardHighLatency', 'TierguardCertificateExpiring', 'TierguardPolicyReloadFailing'];
+
+  it.each([
+    { name: 'off by default', values: {}, expected: [] },
+    { name: 'with the ServiceMonitor: TierguardDown on its scrape job, and the rest', values: { metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }, expected: ['TierguardDown', ...others] },
+    { name: 'without the ServiceMonitor: no TierguardDown, which would fire forever with no target', values: { metrics: { prometheusRule: { enabled: true } } }, expected: others },
+  ])('$name', async ({ values, expected }) => {
+    expect(await alerts(values)).toEqual(expected);
+  });
+
+  it('TierguardDown watches the job the ServiceMonitor creates (the Service\'s name) in the release namespace', async () => {
+    const objects = await render({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } });
+    const down = byKind(objects, 'PrometheusRule')[0]!.spec.groups[0].rules.find((entry: any) => entry.alert === 'TierguardDown');
+    expect(down.expr).toBe(`absent(up{job="${FULLNAME}",namespace="${NAMESPACE}"} == 1)`);
+    const monitor = byKind(objects, 'ServiceMonitor')[0]!;
+    expect(monitor.spec.jobLabel).toBeUndefined();
+    expect(monitor.spec.selector.matchLabels).toEqual(byKind(objects, 'Service')[0]!.spec.selector);
+    expect(byKind(objects, 'Service')[0]!.metadata.name).toBe(FULLNAME);
   });
 });
 
