@@ -51,6 +51,9 @@ describe('values', () => {
     { name: 'no admins at all', values: { admin: { groups: [], users: [] } } },
     { name: 'OpenReports with the chart\'s CRDs', values: { reports: { format: 'openreports', installCRDs: true } } },
     { name: 'no reports, audited every 30 minutes', values: { reports: { format: 'none' }, audit: { interval: '30m' } } },
+    { name: 'the NetworkPolicy with the API server\'s subnet and another monitoring namespace', values: { networkPolicy: { enabled: true, webhookFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }], metrics: { namespace: 'monitoring', namespaceSelector: { matchLabels: { team: 'observability' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } } } } },
+    { name: 'a client CA from a Secret', values: { clientCA: { secretName: 'apiserver-client-ca' } } },
+    { name: 'a client CA from a ConfigMap under another key', values: { clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' } } },
   ])('accepts $name', ({ values }) => {
     expect(problems(merged(defaults, values))).toEqual([]);
   });
@@ -72,6 +75,10 @@ describe('values', () => {
     { name: 'admin users as a string', values: { admin: { users: 'alice' } }, problem: '/admin/users must be array' },
     { name: 'an unknown report format', values: { reports: { format: 'sarif' } }, problem: '/reports/format must be equal to one of the allowed values' },
     { name: 'installCRDs as a string', values: { reports: { installCRDs: 'yes' } }, problem: '/reports/installCRDs must be boolean' },
+    { name: 'a client CA key with a slash (not a Secret or ConfigMap key)', values: { clientCA: { secretName: 'ca', key: 'dir/ca.crt' } }, problem: '/clientCA/key must match pattern' },
+    { name: 'an unknown clientCA key', values: { clientCA: { secret: 'ca' } }, problem: 'must NOT have additional properties' },
+    { name: 'a NetworkPolicy peer of an unknown kind', values: { networkPolicy: { enabled: true, webhookFrom: [{ nodeSelector: {} }] } }, problem: '/networkPolicy/webhookFrom/0 must NOT have additional properties' },
+    { name: 'a NetworkPolicy ipBlock without a cidr', values: { networkPolicy: { enabled: true, webhookFrom: [{ ipBlock: {} }] } }, problem: '/networkPolicy/webhookFrom/0/ipBlock must have required property \'cidr\'' },
     { name: 'an audit interval without a unit', values: { audit: { interval: '3600' } }, problem: '/audit/interval must match pattern' },
   ])('refuses $name', ({ values, problem }) => {
     expect(problems(merged(defaults, values as Values)).join('\n')).toContain(problem);
@@ -269,8 +276,11 @@ describe('Deployment', () => {
     const service = template('service.yaml');
     expect(service).toMatch(/- name: https\n\s+port: 443\n\s+targetPort: webhook/);
     expect(service).toMatch(/- name: metrics\n\s+port: 9090\n\s+targetPort: metrics/);
+    // The probes' port and scheme depend on clientCA (rendered in helm.test.ts): the webhook port, or the metrics port.
+    expect(deployment).toContain('{{- $probe := dict "port" "webhook" "scheme" "HTTPS" }}');
+    expect(deployment).toContain('{{- $probe = dict "port" "metrics" "scheme" "HTTP" }}');
     for (const [probe, route] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz'], ['startupProbe', '/healthz']]) {
-      expect(deployment).toMatch(new RegExp(`${probe}:\\n\\s+httpGet:\\n\\s+path: ${route}\\n\\s+port: webhook\\n\\s+scheme: HTTPS`));
+      expect(deployment).toMatch(new RegExp(`${probe}:\\n\\s+httpGet:\\n\\s+path: ${route}\\n\\s+port: \\{\\{ \\$probe.port \\}\\}\\n\\s+scheme: \\{\\{ \\$probe.scheme \\}\\}`));
     }
   });
 
@@ -358,7 +368,7 @@ describe('templates', () => {
 
   it('has the conventional files', () => {
     expect(files.sort()).toEqual([
-      'NOTES.txt', '_helpers.tpl', 'certificate.yaml', 'deployment.yaml', 'mutatingwebhookconfiguration.yaml', 'poddisruptionbudget.yaml',
+      'NOTES.txt', '_helpers.tpl', 'certificate.yaml', 'deployment.yaml', 'mutatingwebhookconfiguration.yaml', 'networkpolicy.yaml', 'poddisruptionbudget.yaml',
       'prometheusrule.yaml', 'rbac.yaml', 'report-crds.yaml', 'service.yaml', 'servicemonitor.yaml', 'validatingwebhookconfiguration.yaml',
     ]);
     const chart = parse(readFileSync(path.join(CHART, 'Chart.yaml'), 'utf8'));

@@ -11,12 +11,36 @@ const dockerfile = readFileSync(path.join(REPO_DIR, 'Dockerfile'), 'utf8');
 const instructions = dockerfile.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
 const froms = instructions.filter((line) => /^FROM\s/i.test(line));
 const runtime = instructions.slice(instructions.lastIndexOf(froms.at(-1)!));
-const packageJson = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8')) as { files: string[]; bin: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8')) as { files: string[]; bin: Record<string, string>; engines: { node: string } };
+
+/**
+ * Whether a Node major version satisfies the engines range, for the two forms it uses (`^N`,
+ * `>=N`, joined by `||`); any other form fails the test rather than being guessed at.
+ */
+function enginesAdmit(range: string, major: number): boolean {
+  return range.split('||').map((part) => part.trim()).some((part) => {
+    const match = /^(\^|>=)(\d+)$/.exec(part);
+    if (!match) throw new Error(`engines.node part ${part}: only ^N and >=N are understood here`);
+    return match[1] === '^' ? major === Number(match[2]) : major >= Number(match[2]);
+  });
+}
 
 describe('Dockerfile', () => {
-  it('builds in a node:20-bookworm-slim stage and runs on distroless nodejs20 nonroot, both pinned by tag', () => {
-    expect(froms).toEqual(['FROM node:20-bookworm-slim AS build', 'FROM gcr.io/distroless/nodejs20-debian12:nonroot']);
+  it('builds in a node:22-bookworm-slim stage and runs on distroless nodejs22 nonroot (Node 20 is end of life), both pinned by tag', () => {
+    expect(froms).toEqual(['FROM node:22-bookworm-slim AS build', 'FROM gcr.io/distroless/nodejs22-debian12:nonroot']);
     for (const from of froms) expect(from).not.toMatch(/:latest\b/);
+  });
+
+  it('builds and runs on the same Node major, which package.json engines admits', () => {
+    const majors = froms.map((from) => Number(/(?:node:|nodejs)(\d+)/.exec(from)?.[1]));
+    expect(majors).toEqual([22, 22]);
+    expect(enginesAdmit(packageJson.engines.node, 22)).toBe(true);
+  });
+
+  it('engines still admits the Node 20 development machines and CI run npm ci, build and tests on, and no odd or older major', () => {
+    expect(packageJson.engines.node).toBe('^20 || >=22');
+    expect(enginesAdmit(packageJson.engines.node, Number(process.versions.node.split('.')[0]))).toBe(true);
+    expect([18, 20, 21, 22, 24].map((major) => [major, enginesAdmit(packageJson.engines.node, major)])).toEqual([[18, false], [20, true], [21, false], [22, true], [24, true]]);
   });
 
   it('installs from the lockfile, builds, and keeps production dependencies only', () => {

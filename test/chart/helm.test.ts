@@ -52,6 +52,18 @@ const MODES = [
     foreign: ['Certificate/tg-tierguard-serving'],
   },
   { name: 'provided', values: () => ({ certificates: { mode: 'provided', secretName: 'my-tls', caBundle: caBundle() } }), foreign: [] },
+  { name: 'client CA from a Secret', values: () => ({ clientCA: { secretName: 'apiserver-client-ca' } }), foreign: [] },
+  { name: 'client CA from a ConfigMap, cert-manager certificates', values: () => ({ clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' }, certificates: { mode: 'cert-manager' } }), foreign: ['Certificate/tg-tierguard-ca', 'Certificate/tg-tierguard-serving', 'Issuer/tg-tierguard-ca', 'Issuer/tg-tierguard-selfsigned'] },
+  {
+    name: 'NetworkPolicy on (the API server by CIDR, metrics from monitoring)',
+    values: () => ({ networkPolicy: { enabled: true, webhookFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }, { ipBlock: { cidr: '192.168.10.5/32' } }] } }),
+    foreign: [],
+  },
+  {
+    name: 'alerts without the ServiceMonitor',
+    values: () => ({ metrics: { prometheusRule: { enabled: true } } }),
+    foreign: ['PrometheusRule/tg-tierguard'],
+  },
   {
     name: 'self-managed with monitoring',
     values: () => ({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }),
@@ -73,10 +85,22 @@ const REPORTS = [
 const REPORT_GROUPS = ['wgpolicyk8s.io', 'openreports.io'];
 const crdFile = (file: string) => parse(readFileSync(path.join(REPO_DIR, 'charts', 'tierguard', 'files', 'report-crds', file), 'utf8')) as K8sObject;
 
+/**
+ * The image every install must name (no tierguard image is published); given with --set, which
+ * takes precedence over the values of each case.
+ */
+const IMAGE_REPOSITORY = 'registry.example.com/tierguard';
+const WITH_IMAGE = ['--set', `image.repository=${IMAGE_REPOSITORY}`];
+
 async function render(values: object, extra: string[] = []): Promise<K8sObject[]> {
-  const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, '--values', '-', ...extra], { input: stringify(values) });
+  const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, ...WITH_IMAGE, '--values', '-', ...extra], { input: stringify(values) });
   if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject | null).filter((object): object is K8sObject => object !== null);
+  // YAML 1.1, as Helm and the API server read it: `defaultMode: 0444` is octal there.
+  return parseAllDocuments(result.stdout, { version: '1.1' }).map((doc) => doc.toJS() as K8sObject | null).filter((object): object is K8sObject => object !== null);
+}
+
+function lint(values: object): ReturnType<typeof helm> {
+  return helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--values', '-'], { input: stringify(values) });
 }
 
 const ref = (object: K8sObject) => `${object.kind}/${object.metadata.name}`;
@@ -84,7 +108,7 @@ const byKind = (objects: K8sObject[], kind: string) => objects.filter((object) =
 
 describe('helm lint and template', () => {
   it.each(MODES)('helm lint --strict passes: $name', async ({ values }) => {
-    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, '--values', '-'], { input: stringify(values()) });
+    const result = await lint(values());
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
@@ -110,13 +134,13 @@ describe('helm lint and template', () => {
   });
 
   it('refuses the provided mode without a caBundle', async () => {
-    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, '--set', 'certificates.mode=provided']);
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'certificates.mode=provided']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/certificates\.caBundle/);
   });
 
-  it('matches the webhook configurations the cluster tests register (test/helpers/kube-cluster.ts)', async () => {
-    const objects = await render({});
+  it('matches the webhook configurations the cluster tests register (test/helpers/kube-cluster.ts), with failurePolicy Fail as they do', async () => {
+    const objects = await render({ webhook: { failurePolicy: 'Fail' } });
     const url = 'https://127.0.0.1:8443';
     const registered = webhookConfigurations({ name: FULLNAME, url, excludeNamespaces: [NAMESPACE] }) as K8sObject[];
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
@@ -129,9 +153,158 @@ describe('helm lint and template', () => {
   });
 });
 
+/** What a user who forgot the image must read: that none is published, and how to make one. */
+function expectImageHelp(output: string): void {
+  expect(output).toContain('image.repository is required: no tierguard image is published');
+  expect(output).toContain('Build one from the Dockerfile at the root of the tierguard repository');
+  expect(output).toContain('docker build -t registry.example.com/tierguard:0.1.0 . && docker push registry.example.com/tierguard:0.1.0');
+  expect(output).toContain('--set image.repository=registry.example.com/tierguard');
+}
+
+const deploymentOf = (objects: K8sObject[]) => byKind(objects, 'Deployment')[0]!;
+const containerOf = (objects: K8sObject[]) => deploymentOf(objects).spec.template.spec.containers[0];
+const webhooksOf = (objects: K8sObject[]) => [...byKind(objects, 'MutatingWebhookConfiguration'), ...byKind(objects, 'ValidatingWebhookConfiguration')].flatMap((configuration) => configuration.webhooks as any[]);
+
+describe('a first install cannot stop Pods being created', () => {
+  it('helm template without image.repository stops with how to build and push the image', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE]);
+    expect(result.code).not.toBe(0);
+    expectImageHelp(result.stderr);
+  });
+
+  it('helm lint without image.repository passes but names the missing value (Helm lints `required` as INFO, so chart CI needs no image)', async () => {
+    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout + result.stderr).toContain('Missing required value: image.repository is required');
+  });
+
+  it.each([
+    { name: 'the repository alone: the chart\'s appVersion as tag', values: {}, image: `${IMAGE_REPOSITORY}:0.1.0` },
+    { name: 'a tag', values: { image: { tag: '0.1.1' } }, image: `${IMAGE_REPOSITORY}:0.1.1` },
+    { name: 'a digest, which wins over the tag', values: { image: { tag: '0.1.1', digest: `sha256:${'a'.repeat(64)}` } }, image: `${IMAGE_REPOSITORY}@sha256:${'a'.repeat(64)}` },
+  ])('image from $name', async ({ values, image }) => {
+    expect(containerOf(await render(values)).image).toBe(image);
+  });
+
+  it('defaults to failurePolicy Ignore on all three webhooks; the README\'s last install step sets Fail on all three', async () => {
+    expect(webhooksOf(await render({})).map((webhook) => [webhook.name, webhook.failurePolicy])).toEqual([
+      ['mutate.tierguard.dev', 'Ignore'], ['validate.tierguard.dev', 'Ignore'], ['policies.tierguard.dev', 'Ignore'],
+    ]);
+    expect(webhooksOf(await render({ webhook: { failurePolicy: 'Fail' } })).map((webhook) => webhook.failurePolicy)).toEqual(['Fail', 'Fail', 'Fail']);
+  });
+});
+
+describe('clientCA: only the API server may call the webhooks', () => {
+  const probes = (container: any) => ['startupProbe', 'livenessProbe', 'readinessProbe'].map((probe) => [probe, container[probe].httpGet]);
+
+  it('off by default: no --client-ca, and the probes on the webhook port over HTTPS', async () => {
+    const container = containerOf(await render({}));
+    expect(container.args).not.toContain('--client-ca');
+    expect(container.volumeMounts.map((mount: any) => mount.name)).not.toContain('client-ca');
+    expect(probes(container)).toEqual([
+      ['startupProbe', { path: '/healthz', port: 'webhook', scheme: 'HTTPS' }],
+      ['livenessProbe', { path: '/healthz', port: 'webhook', scheme: 'HTTPS' }],
+      ['readinessProbe', { path: '/readyz', port: 'webhook', scheme: 'HTTPS' }],
+    ]);
+  });
+
+  it.each([
+    { name: 'a Secret', values: { clientCA: { secretName: 'apiserver-client-ca' } }, key: 'ca.crt', source: { secret: { secretName: 'apiserver-client-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } } },
+    { name: 'a ConfigMap under another key', values: { clientCA: { configMapName: 'apiserver-client-ca', key: 'ca.pem' } }, key: 'ca.pem', source: { configMap: { name: 'apiserver-client-ca', items: [{ key: 'ca.pem', path: 'ca.pem' }], defaultMode: 0o444 } } },
+  ])('from $name: mounted read-only, passed as --client-ca FILE, and the probes on the metrics port over HTTP', async ({ values, key, source }) => {
+    const objects = await render(values);
+    const container = containerOf(objects);
+    expect(container.args[container.args.indexOf('--client-ca') + 1]).toBe(`/client-ca/${key}`);
+    expect(container.volumeMounts).toContainEqual({ name: 'client-ca', mountPath: '/client-ca', readOnly: true });
+    expect(deploymentOf(objects).spec.template.spec.volumes).toContainEqual({ name: 'client-ca', ...source });
+    expect(probes(container)).toEqual([
+      ['startupProbe', { path: '/healthz', port: 'metrics', scheme: 'HTTP' }],
+      ['livenessProbe', { path: '/healthz', port: 'metrics', scheme: 'HTTP' }],
+      ['readinessProbe', { path: '/readyz', port: 'metrics', scheme: 'HTTP' }],
+    ]);
+    expect(container.ports).toContainEqual({ name: 'metrics', containerPort: 9090, protocol: 'TCP' });
+  });
+
+  it('refuses a Secret and a ConfigMap both', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'clientCA.secretName=a', '--set', 'clientCA.configMapName=b']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('clientCA: set secretName or configMapName, not both');
+  });
+});
+
+describe('networkPolicy: who may connect to tierguard', () => {
+  const labels = { 'app.kubernetes.io/name': 'tierguard', 'app.kubernetes.io/instance': RELEASE };
+
+  it('is off by default', async () => {
+    expect(byKind(await render({}), 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('on: ingress to the webhook port from the given peers only, to the metrics port from the monitoring namespace only, egress untouched', async () => {
+    const objects = await render({ networkPolicy: { enabled: true, webhookFrom: [{ ipBlock: { cidr: '10.0.0.0/24' } }] } });
+    const [policy, ...others] = byKind(objects, 'NetworkPolicy');
+    expect(others).toEqual([]);
+    expect(policy!.metadata).toMatchObject({ name: FULLNAME, namespace: NAMESPACE });
+    expect(policy!.spec).toEqual({
+      podSelector: { matchLabels: labels },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [{ ipBlock: { cidr: '10.0.0.0/24' } }], ports: [{ protocol: 'TCP', port: 8443 }] },
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9090 }] },
+      ],
+    });
+    // The ports it opens are the ones the pods serve on, and its selector picks tierguard's pods.
+    const pod = deploymentOf(objects).spec.template;
+    expect(pod.metadata.labels).toMatchObject(labels);
+    expect(pod.spec.containers[0].ports.map((port: any) => port.containerPort)).toEqual([8443, 9090]);
+  });
+
+  it.each([
+    { name: 'another namespace by name', metrics: { namespace: 'observability' }, from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }] },
+    {
+      name: 'a namespace selector, which replaces the name rather than adding to it, and a pod selector',
+      metrics: { namespaceSelector: { matchLabels: { team: 'observability' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+      from: [{ namespaceSelector: { matchLabels: { team: 'observability' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+    },
+  ])('on: metrics from $name', async ({ metrics, from }) => {
+    const apiServerPods = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { component: 'kube-apiserver' } } }];
+    const [policy] = byKind(await render({ networkPolicy: { enabled: true, webhookFrom: apiServerPods, metrics } }), 'NetworkPolicy');
+    expect(policy!.spec.ingress[0].from).toEqual(apiServerPods);
+    expect(policy!.spec.ingress[1].from).toEqual(from);
+  });
+
+  it('on without webhookFrom: refused, since the API server could not reach tierguard', async () => {
+    const result = await helm(['template', RELEASE, 'charts/tierguard', '--namespace', NAMESPACE, ...WITH_IMAGE, '--set', 'networkPolicy.enabled=true']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('networkPolicy.webhookFrom is required when networkPolicy.enabled is true');
+  });
+});
+
+describe('alerts', () => {
+  const alerts = async (values: object) => byKind(await render(values), 'PrometheusRule').flatMap((rule) => rule.spec.groups.flatMap((group: any) => group.rules.map((entry: any) => entry.alert)));
+  const others = ['TierguardDenialsSpike', 'TierguardWebhookErrors', 'TierguardHighLatency', 'TierguardCertificateExpiring', 'TierguardPolicyReloadFailing'];
+
+  it.each([
+    { name: 'off by default', values: {}, expected: [] },
+    { name: 'with the ServiceMonitor: TierguardDown on its scrape job, and the rest', values: { metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }, expected: ['TierguardDown', ...others] },
+    { name: 'without the ServiceMonitor: no TierguardDown, which would fire forever with no target', values: { metrics: { prometheusRule: { enabled: true } } }, expected: others },
+  ])('$name', async ({ values, expected }) => {
+    expect(await alerts(values)).toEqual(expected);
+  });
+
+  it('TierguardDown watches the job the ServiceMonitor creates (the Service\'s name) in the release namespace', async () => {
+    const objects = await render({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } });
+    const down = byKind(objects, 'PrometheusRule')[0]!.spec.groups[0].rules.find((entry: any) => entry.alert === 'TierguardDown');
+    expect(down.expr).toBe(`absent(up{job="${FULLNAME}",namespace="${NAMESPACE}"} == 1)`);
+    const monitor = byKind(objects, 'ServiceMonitor')[0]!;
+    expect(monitor.spec.jobLabel).toBeUndefined();
+    expect(monitor.spec.selector.matchLabels).toEqual(byKind(objects, 'Service')[0]!.spec.selector);
+    expect(byKind(objects, 'Service')[0]!.metadata.name).toBe(FULLNAME);
+  });
+});
+
 describe('reports: values, CRDs and RBAC', () => {
   it.each(REPORTS)('helm lint --strict passes: $name', async ({ values }) => {
-    const result = await helm(['lint', '--strict', 'charts/tierguard', '--namespace', NAMESPACE, '--values', '-'], { input: stringify(values) });
+    const result = await lint(values);
     expect(result.code, result.stdout + result.stderr).toBe(0);
   });
 
@@ -236,6 +409,28 @@ describeCluster('the rendered chart in a real API server', () => {
     const answers = result.stdout.trim().split('\n').map((line) => line === 'true');
     expect(answers).toHaveLength(asked.length);
     expect(Object.fromEntries(asked.map(({ what }, index) => [what, answers[index]]))).toEqual(Object.fromEntries(asked.map(({ what, expected }) => [what, expected])));
+  });
+
+  /**
+   * `helm install --dry-run=server`: what `helm install` would do, NOTES included, without
+   * installing; a release name of its own, since other tests here create the RBAC of RELEASE.
+   */
+  const installDryRun = (args: string[]) => helm(['install', 'fresh', 'charts/tierguard', '--namespace', NAMESPACE, '--dry-run=server', '--kubeconfig', cluster.kubeconfig.admin, ...args]);
+
+  it('helm install without image.repository stops before anything is sent, with how to build and push the image', async () => {
+    const result = await installDryRun([]);
+    expect(result.code).not.toBe(0);
+    expectImageHelp(result.stderr);
+  });
+
+  it.each([
+    { name: 'Ignore (the default): NOTES says how to switch to Fail once tierguard serves', args: [], says: ['failurePolicy is Ignore: while no replica answers, Pods, workloads and NetworkPolicies are admitted', '--reuse-values --set webhook.failurePolicy=Fail'], not: 'delete the webhook' },
+    { name: 'Fail: NOTES says how to uninstall without bricking the cluster', args: ['--set', 'webhook.failurePolicy=Fail'], says: ['To uninstall, delete the webhook\nconfigurations FIRST'], not: 'failurePolicy is Ignore' },
+  ])('helm install, failurePolicy $name', async ({ args, says, not }) => {
+    const result = await installDryRun([...WITH_IMAGE, ...args]);
+    expect(result.code, result.stderr).toBe(0);
+    for (const text of says) expect(result.stdout).toContain(text);
+    expect(result.stdout).not.toContain(not);
   });
 
   it('self-managed: rendering against the cluster keeps the caBundle tierguard patched in (lookup)', async () => {

@@ -55,11 +55,17 @@ app.kubernetes.io/part-of: tierguard
 {{- printf "%s-serving" (include "tierguard.fullname" .) }}
 {{- end }}
 
+{{/*
+The image reference. No tierguard image is published, so there is no default to fall back on: an
+empty image.repository stops the render with how to build and push one, instead of a Deployment
+stuck in ImagePullBackOff behind webhook configurations that nothing answers.
+*/}}
 {{- define "tierguard.image" -}}
+{{- $repository := required (printf "image.repository is required: no tierguard image is published. Build one from the Dockerfile at the root of the tierguard repository and push it to a registry your nodes can pull from, e.g. `docker build -t registry.example.com/tierguard:%s . && docker push registry.example.com/tierguard:%s`, then install with `--set image.repository=registry.example.com/tierguard` (image.tag defaults to the chart's appVersion, %s; add imagePullSecrets for a private registry)" .Chart.AppVersion .Chart.AppVersion .Chart.AppVersion) .Values.image.repository }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
