@@ -51,7 +51,8 @@ describeCluster('self-managed certificates and readiness in a real cluster', () 
     cluster = await startCluster();
     await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
     // The chart's ServiceAccount and RBAC, as a real Helm renders them: tierguard gets no more than an install grants.
-    const rbac = await helm(['template', 'tierguard', path.join(REPO_DIR, 'charts', 'tierguard'), '--namespace', NAMESPACE, '--show-only', 'templates/rbac.yaml']);
+    // (The chart renders only with an image to run; none is pulled here.)
+    const rbac = await helm(['template', 'tierguard', path.join(REPO_DIR, 'charts', 'tierguard'), '--namespace', NAMESPACE, '--set', 'image.repository=registry.example.com/tierguard', '--show-only', 'templates/rbac.yaml']);
     expect(rbac.code, rbac.stderr).toBe(0);
     await cluster.apply(rbac.stdout);
     const token = await cluster.kubectl(['create', 'token', 'tierguard', '-n', NAMESPACE, '--duration', '2h']);
