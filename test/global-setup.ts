@@ -9,7 +9,7 @@ import path from 'node:path';
 export default function setup(): void {
   const assets = process.env.KUBEBUILDER_ASSETS;
   if (!assets) {
-    process.stderr.write('\ncluster tests skipped: KUBEBUILDER_ASSETS is not set (export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh); see README "Testing")\n\n');
+    process.stderr.write('\ncluster tests skipped: KUBEBUILDER_ASSETS is not set (export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh); see docs/development.md, "Testing")\n\n');
     return;
   }
   const missing = ['etcd', 'kube-apiserver'].filter((name) => !existsSync(path.join(assets, name)));

@@ -186,7 +186,7 @@ describe('a first install cannot stop Pods being created', () => {
     expect(containerOf(await render(values)).image).toBe(image);
   });
 
-  it('defaults to failurePolicy Ignore on all three webhooks; the README\'s last install step sets Fail on all three', async () => {
+  it('defaults to failurePolicy Ignore on all three webhooks; the last install step of docs/operations.md sets Fail on all three', async () => {
     expect(webhooksOf(await render({})).map((webhook) => [webhook.name, webhook.failurePolicy])).toEqual([
       ['mutate.tierguard.dev', 'Ignore'], ['validate.tierguard.dev', 'Ignore'], ['policies.tierguard.dev', 'Ignore'],
     ]);

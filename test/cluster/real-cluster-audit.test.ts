@@ -1,7 +1,7 @@
 /**
  * `tierguard audit` on what a real API server holds (issue 12): objects created while tierguard
  * was not there to judge them — a NetworkPolicy that overrides a tier's Deny, Pods that no
- * NetworkPolicy isolates — exported as the README says (`kubectl get ... -A -o yaml`) and audited
+ * NetworkPolicy isolates — exported as docs/command-line.md says (`kubectl get ... -A -o yaml`) and audited
  * offline. The objects carry everything the API server adds (defaulted policyTypes, status,
  * managedFields), so this is the input users give the command.
  */
@@ -36,7 +36,7 @@ describeCluster('tierguard audit of what the API server holds', () => {
   let cluster: TestCluster;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tierguard-audit-'));
 
-  /** The README's export command, into a file. */
+  /** docs/command-line.md's export command, into a file. */
   async function exportCluster(name: string): Promise<string> {
     const result = await cluster.kubectl(['get', 'namespaces,networkpolicies,pods,deployments,statefulsets,daemonsets,cronjobs', '-A', '-o', 'yaml']);
     if (result.code !== 0) throw new Error(`kubectl get: ${result.stderr}`);

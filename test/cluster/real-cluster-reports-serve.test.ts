@@ -99,7 +99,7 @@ describeCluster('serve: background audit, PolicyReports, Guardrail status and on
     expect(await leader.metrics()).toMatch(/^tierguard_audit_namespaces_not_isolated\{tier="security",guardrail="no-dev-to-prod",direction="Ingress"\} 1$/m);
   });
 
-  it('the README\'s kubectl commands read the reports', async () => {
+  it('the kubectl commands of docs/audit-and-reports.md read the reports', async () => {
     const list = await cluster.kubectl(['get', 'policyreports', '-A']);
     expect(list.stdout).toMatch(/NAMESPACE\s+NAME\s+PASS\s+FAIL\s+WARN\s+ERROR\s+SKIP\s+AGE/);
     expect(list.stdout).toMatch(/^payments\s+tierguard\s+\d+\s+1\s+0\s+0\s+0\s/m);

@@ -234,13 +234,13 @@ describe('label changes', () => {
   });
 });
 
-describe('the README', () => {
+describe('docs/admission.md', () => {
   it('shows the denial and the warning that examples/policies give for `kubectl label namespace payments env=dev`', async () => {
     const loaded = await loadPolicySet([join(REPO_DIR, 'examples', 'policies')], { generation: 1 });
     const payments = { env: 'prod', 'segment.tierguard.dev/domain': 'payments' };
     const request = update(payments, { ...payments, env: 'dev' });
     const decision = decide(validate(loaded.set as PolicySet, request, { excludedNamespaces: new Set(), admins: { groups: new Set(['system:masters']), users: new Set() } }), { failureMode: 'deny', subject: 'Namespace payments' });
-    const readme = readFileSync(join(REPO_DIR, 'README.md'), 'utf8');
+    const readme = readFileSync(join(REPO_DIR, 'docs', 'admission.md'), 'utf8');
     const shown = /by\na non-admin gets:\n\n```\n([\s\S]*?)\n```/.exec(readme)?.[1];
     expect(shown).toBe(decision.message);
     expect(decision.warnings).toEqual(['owner-label: namespace payments would leave the reach of its label rules: env "prod" → "dev"']);

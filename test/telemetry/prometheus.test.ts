@@ -2,8 +2,8 @@
  * tierguard's metrics as Prometheus users meet them: the built `tierguard serve` on 127.0.0.1,
  * real admission requests over TLS (allowed, denied, malformed), then `promtool check metrics` on
  * what `/metrics` serves, and a real Prometheus (2.42, Debian's package) scraping it every second:
- * the denial counter it stores matches the denials made, and each PromQL line of the README's
- * Metrics section returns what a dashboard would show.
+ * the denial counter it stores matches the denials made, and each PromQL line of the Metrics page
+ * (docs/metrics-and-alerts.md) returns what a dashboard would show.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -98,11 +98,10 @@ async function query(port: number, promql: string): Promise<{ metric: Record<str
   return body.data.result.map(({ metric, value }) => ({ metric, value: Number(value[1]) }));
 }
 
-/** The PromQL lines of the README's Metrics section (its ```promql block), without the comments. */
+/** The PromQL lines of docs/metrics-and-alerts.md (its ```promql block), without the comments. */
 function readmeQueries(): string[] {
-  const readme = readFileSync(path.join(REPO_DIR, 'README.md'), 'utf8');
-  const metrics = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('## Operations'));
-  const block = /```promql\n([^]*?)```/.exec(metrics)?.[1] ?? '';
+  const page = readFileSync(path.join(REPO_DIR, 'docs', 'metrics-and-alerts.md'), 'utf8');
+  const block = /```promql\n([^]*?)```/.exec(page)?.[1] ?? '';
   return block.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
 }
 
@@ -170,7 +169,7 @@ scrape_configs:
     expect(up.map(({ value }) => value)).toEqual([1]);
   });
 
-  it('answers each PromQL line of the README\'s Metrics section', { timeout: STARTUP_MS * 2 }, async () => {
+  it('answers each PromQL line of docs/metrics-and-alerts.md', { timeout: STARTUP_MS * 2 }, async () => {
     const lines = readmeQueries();
     expect(lines).toHaveLength(5);
     // rate() needs two scrapes of the counters after the requests: wait until the first line sees the denials
