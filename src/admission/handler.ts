@@ -76,13 +76,13 @@ function record(webhook: Webhook, request: AdmissionRequest, verdict: Verdict, o
     if (isUnproven(finding)) {
       // Not a violation, not a rule error: the check stopped at a bound. Its mode decided.
       metrics.errors.inc({ webhook, reason: 'check_bound' });
-      lines.push({ level: 'warn', message: 'check unproven', fields: loggedFinding(finding) });
+      lines.push({ level: 'warn', message: 'check unproven', fields: loggedFinding(finding, request.uid, verdict.subject, dryRun) });
       continue;
     }
     metrics.violations.inc({ webhook, kind: request.kind.kind, tier: finding.tier, guardrail: finding.guardrail, rule: finding.rule, mode: finding.mode, dry_run: String(dryRun) });
-    if (finding.mode !== 'Warn') lines.push({ level: 'info', message: finding.mode === 'Audit' ? 'audit finding' : 'violation', fields: loggedFinding(finding) });
+    if (finding.mode !== 'Warn') lines.push({ level: 'info', message: finding.mode === 'Audit' ? 'audit finding' : 'violation', fields: loggedFinding(finding, request.uid, verdict.subject, dryRun) });
   }
-  logAll(logger, lines, { uid: request.uid, object: verdict.subject, dryRun });
+  logAll(logger, lines);
   for (const error of verdict.errors) {
     metrics.errors.inc({ webhook, reason: 'rule_error' });
     logger.warn('rule could not be evaluated', { webhook, uid: request.uid, object: verdict.subject, ...error });
@@ -90,13 +90,12 @@ function record(webhook: Webhook, request: AdmissionRequest, verdict: Verdict, o
 }
 
 /**
- * What a finding's log line holds. `summary` and `warning` are the message and the connection
- * worded again for a denial and for `response.warnings`: logged, they made a network finding's
- * line 1.2 KB instead of 0.5 KB.
+ * What a finding's log line holds: the request's uid, object and dry run, then the finding, written
+ * out (properties added after a spread cost V8 in Node 20 about 1 µs each). `summary` and
+ * `warning` are the message and the connection worded again for a denial and for
+ * `response.warnings`: logged, they made a network finding's line 1.2 KB instead of 0.5 KB.
  */
-function loggedFinding(finding: Finding): LoggedFinding {
+function loggedFinding(finding: Finding, uid: string, object: string, dryRun: boolean): Record<string, unknown> {
   const { tier, guardrail, rule, mode, path, message, compliance, connection, kind } = finding;
-  return { tier, guardrail, rule, mode, path, message, compliance, ...(connection === undefined ? {} : { connection }), ...(kind === undefined ? {} : { kind }) };
+  return { uid, object, dryRun, tier, guardrail, rule, mode, path, message, compliance, ...(connection === undefined ? {} : { connection }), ...(kind === undefined ? {} : { kind }) };
 }
-
-type LoggedFinding = Omit<Finding, 'summary' | 'warning'>;
