@@ -4,16 +4,15 @@
  * `serve`, `check`, `audit`, `explain`, `lint` or `certs`. Exit codes: 0 ok, 1 something denied (check) or failing (audit), 2 usage or policy errors.
  */
 import { readFileSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { boundedRunner } from '../review/bounded.js';
 import { flagOf, LOG_LEVELS, NUMBER_OPTIONS, OPTION_DEFAULTS, parseServeOptions, REPORT_FORMATS, type NumberOption, type ServeOptions } from '../config/options.js';
 import { failureModes } from '../api/policy.js';
 import type { NamedPort } from '../engine/network/connectivity.js';
-import { compilePolicySet } from '../policy/compile.js';
-import { DEFAULT_POLICY_DIR, loadPolicySet } from '../policy/load.js';
-import { policyDocuments, readManifests } from '../policy/manifests.js';
+import { DEFAULT_POLICY_DIR, loadPolicyFolder, loadPolicySet } from '../policy/load.js';
+import { readManifests } from '../policy/manifests.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
 import type { AuditOptions } from '../review/audit.js';
 import { createLogger, type LogLevel } from '../telemetry/logger.js';
@@ -120,17 +119,6 @@ function checkMandatoryOptions(command: Command): void {
   for (const option of command.options) {
     if (mandatory.has(option) && command.getOptionValue(option.attributeName()) === undefined) {
       command.error(`error: required option '${option.flags}' not specified`, { exitCode: EXIT_USAGE, code: 'commander.missingMandatoryOptionValue' });
-    }
-  }
-}
-
-/** Paths that cannot be read are a usage error (exit 2) for every command, as they are for `check`. */
-async function failOnMissingPaths(paths: readonly string[]): Promise<void> {
-  for (const entry of paths) {
-    try {
-      await stat(entry);
-    } catch (error) {
-      fail(`cannot read ${entry}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
     }
   }
 }
@@ -254,6 +242,11 @@ async function clusterAuditInput(kubeconfig: string, config: readonly string[]):
     if (outcome.state === 'out') process.stderr.write(`tierguard: warning: ${key} is not in force (${outcome.reason}): not audited against\n`);
   }
   return { set: resolution.result.set, objects: snapshot.objects, namespaces: resolution.result.namespaces };
+}
+
+/** The engine options of the offline commands (`check`, `audit`, `test`): serve's exclusions and CEL time bound. */
+function offlineEngine(flags: { namespace: string; excludeNamespace?: readonly string[] }) {
+  return { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) };
 }
 
 /** `--failure-mode`, as `serve` and `check` take it. */
@@ -388,7 +381,7 @@ function buildProgram(): Command {
         set: loaded.set,
         documents: manifests.documents,
         namespaces: loaded.namespaces,
-        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) },
+        engine: offlineEngine(flags),
         failureMode: flags.failureMode,
         maxBodyBytes: flags.maxBodyBytes,
       });
@@ -411,7 +404,7 @@ function buildProgram(): Command {
       const { auditFails, auditJson, formatAuditText } = await import('./audit.js');
       const report = await auditObjects({
         ...input,
-        engine: { excludedNamespaces: new Set([...(flags.excludeNamespace ?? OPTION_DEFAULTS.excludeNamespaces), flags.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) },
+        engine: offlineEngine(flags),
       });
       process.stdout.write(flags.output === 'json' ? auditJson(report) : formatAuditText(report));
       process.exitCode = auditFails(report) ? 1 : 0;
@@ -456,10 +449,11 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
     .description('check policy files offline exactly as the webhook admits Tier and Guardrail objects (exit 0 valid, 1 invalid, 2 usage errors)')
     .addOption(mandatoryOption('--config <path>', 'policy file or directory (repeatable); in a folder of other manifests (GitOps), only the Tiers, Guardrails and Namespaces are checked', collect))
     .action(async (flags: { config: string[] }) => {
-      await failOnMissingPaths(flags.config);
-      const manifests = await readManifests(flags.config);
-      const { documents, skipped } = policyDocuments(manifests.documents);
-      const loaded = compilePolicySet({ documents, problems: manifests.problems }, { generation: 1 });
+      const loaded = await loadPolicyFolder(flags.config, { generation: 1 });
+      // A path that cannot be read is a usage error, as for check (readManifests says so as document 0).
+      const unreadable = loaded.problems.filter((problem) => problem.source.document === 0);
+      if (unreadable.length > 0) fail(unreadable.map(formatProblem).join('\n'));
+      const { skipped } = loaded;
       if (skipped.size > 0) {
         const count = [...skipped.values()].reduce((sum, n) => sum + n, 0);
         process.stdout.write(`skipped ${count} object${count === 1 ? '' : 's'} of other kinds: ${[...skipped].map(([kind, n]) => `${kind} ${n}`).join(', ')}\n`);
@@ -478,7 +472,7 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
     .argument('<path...>', 'test files, or directories searched for tierguard-test.yaml')
     .action(async (paths: string[]) => {
       const { findTestFiles, formatTestTable, runTestFile, TestFileError } = await import('./policy-test.js');
-      const engine = { excludedNamespaces: new Set([...OPTION_DEFAULTS.excludeNamespaces, OPTION_DEFAULTS.namespace]), runBounded: boundedRunner(NUMBER_OPTIONS.celTimeoutMs.default) };
+      const engine = offlineEngine({ namespace: OPTION_DEFAULTS.namespace });
       try {
         const files = await findTestFiles(paths);
         if (files.length === 0) fail(`no tierguard-test.yaml found in ${paths.join(', ')}`);

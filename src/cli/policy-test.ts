@@ -10,8 +10,8 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { compilePolicySet } from '../policy/compile.js';
-import { policyDocuments, readManifests } from '../policy/manifests.js';
+import { loadPolicyFolder } from '../policy/load.js';
+import { readManifests } from '../policy/manifests.js';
 import { formatProblem } from '../policy/problems.js';
 import type { EngineOptions } from '../engine/evaluate.js';
 import { checkManifests, manifestProblems, type CheckResult } from './check.js';
@@ -106,8 +106,7 @@ export async function runTestFile(file: string, engine: EngineOptions): Promise<
   const test = await readTestFile(file);
   const relative = (entry: string) => path.resolve(path.dirname(file), entry);
   // As `lint` reads them: other kinds in the policy folders are skipped.
-  const policies = await readManifests(test.policies.map(relative));
-  const compiled = compilePolicySet({ documents: policyDocuments(policies.documents).documents, problems: policies.problems }, { generation: 1 });
+  const compiled = await loadPolicyFolder(test.policies.map(relative), { generation: 1 });
   if (!compiled.set) throw new TestFileError(`${file}: the policies do not compile:\n${compiled.problems.map(formatProblem).join('\n')}`);
   const resources = await readManifests(test.resources.map(relative));
   const problems = [...resources.problems, ...manifestProblems(resources.documents)];

@@ -23,12 +23,13 @@ export interface Metrics {
   readonly auditIsLeader: Gauge;
 }
 
+/** prom-client's default gauges whose names end in `_total`. */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /**
  * Creates the metrics on a fresh registry; with `processMetrics` also Node's default process
  * metrics (CPU, memory, event loop lag). Nothing is registered globally.
  */
-/** prom-client's default gauges whose names end in `_total`. */
-const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
