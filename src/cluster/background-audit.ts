@@ -19,7 +19,7 @@ import type { KubeObject, NamespaceInfo } from '../api/kube.js';
 import type { EngineOptions } from '../engine/evaluate.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
-import type { AuditState } from '../review/audit.js';
+import type { LedgerState } from '../review/audit-ledger.js';
 import { createAuditLedger } from '../review/audit-ledger.js';
 import type { ManifestObject } from '../review/manifest-request.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -43,7 +43,7 @@ export interface BackgroundAuditOptions {
   /** Time between full audits, in ms. */
   readonly intervalMs: number;
   /** Receives the audit's state after each change and each full audit. */
-  readonly onState: (state: AuditState) => void;
+  readonly onState: (state: LedgerState) => void;
   /** Quiet time after a change before the state is published, in ms (default 100). */
   readonly publishDelayMs?: number;
   /** Quiet time after a Namespace change before its objects are read again, in ms (default 500). */

@@ -9,8 +9,7 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { EngineOptions } from '../engine/evaluate.js';
-import { guardrailCounts, violationSeries } from '../review/audit-counts.js';
-import type { AuditState } from '../review/audit.js';
+import type { LedgerState } from '../review/audit-ledger.js';
 import type { Logger } from '../telemetry/logger.js';
 import { recordAudit, type Metrics } from '../telemetry/metrics.js';
 import { startBackgroundAudit, type BackgroundAudit } from './background-audit.js';
@@ -54,10 +53,10 @@ export function startLeaderDuties(options: LeaderDutiesOptions): LeaderDuties {
   runtime.status?.setLeading(false);
   metrics.auditIsLeader.set(0);
 
-  const onState = (reports: ReportWriter | undefined) => (state: AuditState): void => {
+  const onState = (reports: ReportWriter | undefined) => (state: LedgerState): void => {
     reports?.sync(state);
-    runtime.status?.syncAudit(state.counts ?? guardrailCounts(state), state.time, runtime.policyObjects(), options.auditIntervalMs);
-    recordAudit(metrics, { violations: state.series ?? violationSeries(state), isolation: state.isolation, time: state.time });
+    runtime.status?.syncAudit(state.counts, state.time, runtime.policyObjects(), options.auditIntervalMs);
+    recordAudit(metrics, { violations: state.series, isolation: state.isolation, time: state.time });
   };
 
   const lead = (): void => {

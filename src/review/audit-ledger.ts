@@ -16,9 +16,15 @@ import { isolatingPolicy, isolationGaps, type IsolatingPolicy, type IsolationGap
 import type { PolicySet } from '../engine/policy-set.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
 import { auditContext, auditObject, podLabels, type AuditResult, type AuditState } from './audit.js';
-import { createAuditTally } from './audit-counts.js';
+import { createAuditTally, type GuardrailAuditCounts, type ViolationSeries } from './audit-counts.js';
 import { manifestNamespace, type ManifestObject } from './manifest-request.js';
 import { objectName } from './subject.js';
+
+/** A state of the ledger: with the counts by guardrail and the gauge series it keeps current (what `guardrailCounts` and `violationSeries` would count from the whole state). */
+export interface LedgerState extends AuditState {
+  readonly counts: ReadonlyMap<string, GuardrailAuditCounts>;
+  readonly series: readonly ViolationSeries[];
+}
 
 export interface AuditLedgerOptions {
   readonly policy: () => PolicySet | undefined;
@@ -44,7 +50,7 @@ export interface AuditLedger {
   /** Computes isolation coverage again in the namespaces where Pods or NetworkPolicies changed, or in every namespace. */
   refreshIsolation(scope: 'changed' | 'all'): void;
   /** What the ledger holds now; `time` is when the last full audit finished. */
-  state(time: Date): AuditState;
+  state(time: Date): LedgerState;
   /** What is held, for the memory figures of the bench. */
   size(): { readonly namespaces: number; readonly objects: number; readonly pods: number; readonly podGroups: number; readonly results: number };
 }

@@ -13,7 +13,6 @@ import { isPlainObject, labelsAt } from '../engine/object.js';
 import type { PolicySet } from '../engine/policy-set.js';
 import type { NamespaceLookup } from '../policy/namespaces.js';
 import { createRequest, manifestNamespace, manifestNamespaces, type ManifestObject } from './manifest-request.js';
-import type { GuardrailAuditCounts, ViolationSeries } from './audit-counts.js';
 import { review, type ReviewContext } from './review.js';
 import { objectName } from './subject.js';
 
@@ -154,7 +153,4 @@ export interface AuditState {
    * from the previous state of the same audit; absent: any may.
    */
   readonly changed?: ReadonlySet<string>;
-  /** The counts by guardrail and the gauge series, when the audit keeps them current (`guardrailCounts`, `violationSeries` otherwise). */
-  readonly counts?: ReadonlyMap<string, GuardrailAuditCounts>;
-  readonly series?: readonly ViolationSeries[];
 }

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { NamespaceInfo } from '../../src/api/kube.js';
 import { compactNamespace } from '../../src/cluster/namespace-cache.js';
 import { staticNamespaceLookup } from '../../src/policy/namespaces.js';
-import { createAuditLedger } from '../../src/review/audit-ledger.js';
-import { auditObjects, type AuditState } from '../../src/review/audit.js';
+import { createAuditLedger, type LedgerState } from '../../src/review/audit-ledger.js';
+import { auditObjects } from '../../src/review/audit.js';
 import { guardrailCounts, violationSeries } from '../../src/review/audit-counts.js';
 import type { ManifestObject } from '../../src/review/manifest-request.js';
 import { namespace, networkPolicy, pod, policySet } from './audit-fixtures.js';
@@ -70,7 +70,7 @@ describe('the audit ledger', () => {
 
   it('keeps the counts and gauge series current as results come and go: the same as counting the state afresh', async () => {
     const book = ledger();
-    const same = (state: AuditState) => {
+    const same = (state: LedgerState) => {
       expect(state.counts).toEqual(guardrailCounts(state));
       expect(state.series).toEqual(violationSeries(state));
       return state;
