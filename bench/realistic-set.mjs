@@ -520,9 +520,10 @@ function labelGuardrail(seed, index, ctx, want) {
 // ---------------------------------------------------------------- CEL guardrails
 
 // The pod spec of a Pod or of a workload's template, for rules where a missing field is a
-// finding (a Deployment's own spec has no containers): chosen by kind.
+// finding (a Deployment's own spec has no containers): chosen by kind. Under dyn(), because
+// each branch reads fields only some kinds have, which the typed check refuses otherwise.
 const POD_SPEC =
-  "(object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
+  "(object.kind == 'Pod' ? dyn(object).spec : object.kind == 'CronJob' ? dyn(object).spec.jobTemplate.spec.template.spec : dyn(object).spec.template.spec)";
 // Every place a pod spec can be, for rules where a missing field is fine (the README's form).
 const SPEC_PLACES = ['object.?spec', 'object.?spec.?template.?spec', 'object.?spec.?jobTemplate.?spec.?template.?spec'];
 const everySpec = (f) => SPEC_PLACES.map((s) => `(${f(s)})`).join(' && ');

@@ -1,5 +1,6 @@
 import type { GroupVersionKind } from '../api/admission.js';
 import type { RuleResource } from '../api/policy.js';
+import { KIND_TYPES, type CelObjectKind } from './cel/index.js';
 
 /** Where in an object of some kind the label rules for a resource apply. */
 export interface LabelTarget {
@@ -41,6 +42,19 @@ export function isNamespaceKind(kind: Pick<GroupVersionKind, 'group' | 'kind'>):
 /** Every `group/kind` tierguard checks, for webhook rules and documentation. */
 export function checkedKinds(): readonly string[] {
   return [...targetsByKind.keys()];
+}
+
+/** The kinds whose objects a rule on `resources` sees: a Pod rule also sees the workloads. */
+export function objectKindsOf(resources: Iterable<RuleResource>): CelObjectKind[] {
+  const wanted = new Set(resources);
+  const kinds: CelObjectKind[] = [];
+  for (const [key, targets] of targetsByKind) {
+    const kind = key.slice(key.indexOf('/') + 1);
+    if (!targets.some((target) => wanted.has(target.resource))) continue;
+    if (!Object.hasOwn(KIND_TYPES, kind)) throw new Error(`targets: no CEL type for the kind ${kind}`);
+    kinds.push(kind as CelObjectKind);
+  }
+  return kinds;
 }
 
 /** `spec.template.metadata.labels` of each metadata path seen (the targets' paths are constants). */

@@ -9,7 +9,9 @@ import { RE2JS } from 're2js';
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../api/kube.js';
 import type { CompiledDefaultLabel, CompiledLabelRules, CompiledPattern } from '../engine/policy-set.js';
 import { compileSelector } from '../engine/selector.js';
-import { compileCel, type CelProgram } from '../engine/cel/index.js';
+import { ruleResources, type RuleResource } from '../api/policy.js';
+import { compileCel, type CelCompileOptions, type CelProgram } from '../engine/cel/index.js';
+import { objectKindsOf } from '../engine/targets.js';
 import type { CompiledValidation } from '../engine/validations.js';
 import type { CompiledNetworkRules } from '../engine/network/rules.js';
 import { compileNetworkRules } from './compile-network.js';
@@ -97,9 +99,12 @@ function expressionProblems(value: unknown, object: string): DocumentProblem[] {
   const { validations, labels } = spec as { validations?: unknown; labels?: unknown };
   if (Array.isArray(validations)) {
     validations.forEach((entry: unknown, index) => {
-      const { expression, messageExpression } = (typeof entry === 'object' && entry !== null ? entry : {}) as { expression?: unknown; messageExpression?: unknown };
-      if (typeof expression === 'string') celProgram(expression, { expectBool: true }, `spec.validations[${index}].expression`, context);
-      if (typeof messageExpression === 'string') celProgram(messageExpression, { expectString: true }, `spec.validations[${index}].messageExpression`, context);
+      const { expression, messageExpression, resources } = (typeof entry === 'object' && entry !== null ? entry : {}) as { expression?: unknown; messageExpression?: unknown; resources?: unknown };
+      // Typed for its resources only when they are valid ones; otherwise the schema's problem says so.
+      const known = Array.isArray(resources) && resources.length > 0 && resources.every((resource) => (ruleResources as readonly unknown[]).includes(resource));
+      const objectKinds = known ? objectKindsOf(resources as RuleResource[]) : undefined;
+      if (typeof expression === 'string') celProgram(expression, { expectBool: true, objectKinds }, `spec.validations[${index}].expression`, context);
+      if (typeof messageExpression === 'string') celProgram(messageExpression, { expectString: true, objectKinds }, `spec.validations[${index}].messageExpression`, context);
     });
   }
   const required = typeof labels === 'object' && labels !== null ? (labels as { required?: unknown }).required : undefined;
@@ -135,8 +140,9 @@ interface Context {
 function compileValidations(entries: NonNullable<GuardrailDoc['spec']['validations']>, context: Context): CompiledValidation[] {
   const compiled: CompiledValidation[] = [];
   entries.forEach((entry, index) => {
-    const program = celProgram(entry.expression, { expectBool: true }, `spec.validations[${index}].expression`, context);
-    const messageProgram = entry.messageExpression === undefined ? undefined : celProgram(entry.messageExpression, { expectString: true }, `spec.validations[${index}].messageExpression`, context);
+    const objectKinds = objectKindsOf(entry.resources);
+    const program = celProgram(entry.expression, { expectBool: true, objectKinds }, `spec.validations[${index}].expression`, context);
+    const messageProgram = entry.messageExpression === undefined ? undefined : celProgram(entry.messageExpression, { expectString: true, objectKinds }, `spec.validations[${index}].messageExpression`, context);
     if (!program || (entry.messageExpression !== undefined && !messageProgram)) return;
     compiled.push({
       id: `validations[${index}]`,
@@ -150,7 +156,7 @@ function compileValidations(entries: NonNullable<GuardrailDoc['spec']['validatio
   return compiled;
 }
 
-function celProgram(source: string, options: { expectBool?: boolean; expectString?: boolean }, path: string, context: Context): CelProgram | undefined {
+function celProgram(source: string, options: CelCompileOptions, path: string, context: Context): CelProgram | undefined {
   const result = compileCel(source, options);
   if (result.ok) return result.program;
   context.problems.push({ object: context.object, path, message: `CEL error at line ${result.error.line}, column ${result.error.column}: ${result.error.message}` });

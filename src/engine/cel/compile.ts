@@ -9,6 +9,7 @@ import { celEnvironment } from './environment.js';
 import { celErrorOf, offsetOf, positionOf, summaryOf } from './errors.js';
 import { CEL_LIMITS } from './limits.js';
 import { rewriteParsedExpression } from './rewrite.js';
+import { typedEnvironment, type CelObjectKind } from './typed.js';
 
 export interface CelCompileError {
   message: string;
@@ -36,6 +37,11 @@ export interface CelCompileOptions {
   expectBool?: boolean;
   /** The expression must return string (a messageExpression). */
   expectString?: boolean;
+  /**
+   * The kinds `object` can be: the expression is also type-checked against each one's schema
+   * (./typed.ts), and must hold up for all of them. Without kinds, only the untyped check is made.
+   */
+  objectKinds?: readonly CelObjectKind[];
 }
 
 export type CelCompileResult = { ok: true; program: CelProgram } | { ok: false; error: CelCompileError };
@@ -101,5 +107,77 @@ export function compileCel(source: string, options: CelCompileOptions = {}): Cel
   if (staticallyWrong(resultType, expected)) {
     return failure(source, `expression must return ${expected}, but returns ${resultType}`, 0);
   }
+  const typed = options.objectKinds?.length ? typedFailure(source, options.objectKinds, expected) : undefined;
+  if (typed) return typed;
   return { ok: true, program: new CompiledCelProgram(source, resultType, expected, parsed) };
+}
+
+interface KindFailure {
+  readonly kind: CelObjectKind;
+  readonly message: string;
+  readonly offset: number;
+  /** For a field the kind's type lacks: the field and the type. */
+  readonly missing?: { readonly field: string; readonly type: string };
+}
+
+/** The problem the expression has for one kind's types, if any. */
+function kindFailure(source: string, kind: CelObjectKind, expected: ExpectedType): KindFailure | undefined {
+  const parsed = typedEnvironment(kind).parse(source);
+  if (rewriteParsedExpression(parsed.ast)) return undefined; // already reported by the untyped compile
+  const checked = parsed.check();
+  if (!checked.valid) {
+    const cel = celErrorOf(checked.error);
+    const missing = cel ? missingField(cel) : undefined;
+    const message = missing ? `no field '${missing.field}' in ${missing.type}` : cel ? summaryOf(cel, String(cel.code)) : 'expression could not be type-checked';
+    return { kind, message, offset: offsetOf(cel), ...(missing ? { missing } : {}) };
+  }
+  const resultType = checked.type ?? 'dyn';
+  if (staticallyWrong(resultType, expected)) return { kind, message: `expression must return ${expected}, but returns ${resultType}`, offset: 0 };
+  return undefined;
+}
+
+/** `object.spec.contaners`: the library says "No such key"; find which type has no such field. */
+function missingField(cel: NonNullable<ReturnType<typeof celErrorOf>>): KindFailure['missing'] {
+  if (cel.code !== 'no_such_key') return undefined;
+  const node = cel.node as { op?: string; args?: unknown[] } | undefined;
+  const [operand, key] = node?.args ?? [];
+  const field = node?.op === '.' ? key : (key as { op?: string; args?: unknown } | undefined)?.op === 'value' ? (key as { args?: unknown }).args : undefined;
+  const type = (operand as { checkedType?: { name?: unknown } } | undefined)?.checkedType?.name;
+  if (typeof field !== 'string' || typeof type !== 'string') return undefined;
+  return { field, type };
+}
+
+/**
+ * The expression's problems with the kinds' types: the first one, at its position, naming the
+ * kinds it is a problem for unless it is one for all of them (a validation on Pods also sees the
+ * workloads); then, in the message, those of the kinds that fail differently.
+ */
+function typedFailure(source: string, kinds: readonly CelObjectKind[], expected: ExpectedType): CelCompileResult | undefined {
+  const groups = new Map<string, KindFailure[]>();
+  for (const kind of kinds) {
+    const entry = kindFailure(source, kind, expected);
+    if (!entry) continue;
+    const key = `${entry.offset} ${entry.missing ? `field ${entry.missing.field}` : entry.message}`;
+    groups.set(key, [...(groups.get(key) ?? []), entry]);
+  }
+  const [first, ...others] = [...groups.values()].map((group) => describe(group, kinds.length));
+  if (!first) return undefined;
+  const more = others.map(({ message, offset }) => {
+    const { line, column } = positionOf(source, offset);
+    return `; ${message} at line ${line}, column ${column}`;
+  });
+  const hint = others.length === 0 && first.partial && first.missing ? '; read a field that only some kinds have with optional selection (.?field)' : '';
+  return failure(source, `${first.message}${hint}${more.join('')}`, first.offset);
+}
+
+/** One problem shared by some kinds: `no field 'x' in A or B (when object is a K or L)`. */
+function describe(group: readonly KindFailure[], kindCount: number): { message: string; offset: number; partial: boolean; missing: boolean } {
+  const [{ message, offset, missing }] = group as [KindFailure];
+  const text = missing ? `no field '${missing.field}' in ${listOf([...new Set(group.map((entry) => entry.missing?.type ?? ''))])}` : message;
+  const partial = group.length < kindCount;
+  return { message: partial ? `${text} (when object is a ${listOf(group.map((entry) => entry.kind))})` : text, offset, partial, missing: missing !== undefined };
+}
+
+function listOf(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }

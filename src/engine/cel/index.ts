@@ -16,6 +16,8 @@
 export { toCelActivation, toCelValue, type CelActivation } from './activation.js';
 export { compileCel, type CelCompileError, type CelCompileOptions, type CelCompileResult, type CelProgram } from './compile.js';
 export { CEL_VARIABLES, type CelVariableName } from './environment.js';
+export { type CelObjectKind } from './typed.js';
+export { KIND_TYPES, KUBERNETES_SCHEMA_VERSION } from './kubernetes-types.js';
 export { evaluateCel, type CelEvaluateResult } from './evaluate.js';
 export { checkCelDeadline, CelDeadlineError, evaluateWithin } from './deadline.js';
 export { CEL_LIMITS } from './limits.js';
