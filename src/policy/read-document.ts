@@ -158,6 +158,8 @@ function compileValidations(entries: NonNullable<GuardrailDoc['spec']['validatio
 
 function celProgram(source: string, options: CelCompileOptions, path: string, context: Context): CelProgram | undefined {
   const result = compileCel(source, options);
+  const { warning } = result.ok ? result : {};
+  if (warning) context.warnings.push(`${context.object} ${path} fails on ${warning.on} (line ${warning.line}, column ${warning.column}: ${warning.message})`);
   if (result.ok) return result.program;
   context.problems.push({ object: context.object, path, message: `CEL error at line ${result.error.line}, column ${result.error.column}: ${result.error.message}` });
   return undefined;

@@ -213,6 +213,36 @@ describe('tierguard lint', { timeout: CLI_KILL_MS * 2 }, () => {
     ].join('\n'));
   });
 
+  it('exits 1 on CEL that does not type-check against the Kubernetes schemas, naming the validation, line and column', async () => {
+    const dir = tmp();
+    // The two expressions of issue 13: accepted by the untyped check, then a runtime error on every Pod.
+    writeFileSync(path.join(dir, 'policies.yaml'), `apiVersion: tierguard.dev/v1alpha1
+kind: Tier
+metadata: {name: security}
+spec: {priority: 100}
+---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: images}
+spec:
+  tier: security
+  priority: 1
+  validations:
+    - {resources: [Pod], expression: "object.spec.containers.all(c, c.image.startsWith(1))", message: m}
+    - {resources: [Pod], expression: "object.metadata.name + 1 == 2", message: m2}
+    - {resources: [Pod], expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork", message: fine}
+`);
+    const result = await tierguard('lint', '--config', dir);
+    expect(result.code).toBe(1);
+    const file = path.join(dir, 'policies.yaml');
+    expect(result.stdout).toBe([
+      `${file}#2 (Guardrail images) spec.validations[0].expression: CEL error at line 1, column 31: found no matching overload for 'string.startsWith(int)' (when object is a Pod); no field 'containers' in DeploymentSpec, StatefulSetSpec, DaemonSetSpec, ReplicaSetSpec, JobSpec or CronJobSpec (when object is a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob) at line 1, column 13 (to read fields that only some kinds have, select them optionally, object.?spec.?template, or under dyn(object))`,
+      `${file}#2 (Guardrail images) spec.validations[1].expression: CEL error at line 1, column 1: no such overload: string + int`,
+      '2 problems',
+      '',
+    ].join('\n'));
+  });
+
   it('exits 0 on a valid set and prints its warnings', async () => {
     const dir = tmp();
     writeFileSync(path.join(dir, 'policies.yaml'), `apiVersion: tierguard.dev/v1alpha1

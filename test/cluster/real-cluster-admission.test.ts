@@ -55,6 +55,12 @@ const BROKEN_GUARDRAILS = [
     problem: '- spec.validations[0].expression: CEL error at line 1, column 25: Unexpected token: EOF',
   },
   {
+    // Parses, but does not type-check against the Pod and workload schemas (Kubernetes 1.34 OpenAPI).
+    name: 'bad-cel-type',
+    spec: { tier: 'platform', priority: 505, validations: [{ resources: ['Pod'], expression: 'object.metadata.name + 1 == 2' }] },
+    problem: '- spec.validations[0].expression: CEL error at line 1, column 1: no such overload: string + int',
+  },
+  {
     name: 'bad-pattern',
     spec: { tier: 'platform', priority: 510, labels: { match: { resources: ['Pod'] }, required: [{ key: 'team', pattern: 'a**' }] } },
     problem: '- spec.labels.required[0].pattern: invalid RE2 pattern: error parsing regexp: invalid nested repetition operator: `**`',
@@ -203,6 +209,20 @@ describeCluster('what users see at kubectl apply', () => {
       });
       await expectNotFound(['guardrail', name]);
     }
+  });
+
+  it('admits a Guardrail whose CEL is right for Pods but an error on workloads, with kubectl showing where', async () => {
+    const guardrail = {
+      apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'pod-images' },
+      spec: { tier: 'platform', priority: 520, mode: 'Audit', validations: [{ resources: ['Pod'], expression: "object.spec.containers.all(c, c.image.startsWith('registry.example/'))" }] },
+    };
+    const result = await applyObject(guardrail, [DRY_RUN]);
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: 'guardrail.tierguard.dev/pod-images created (server dry run)\n',
+      stderr: "Warning: Guardrail pod-images spec.validations[0].expression fails on workloads (line 1, column 13: no field 'containers')\n",
+    });
+    await expectNotFound(['guardrail', 'pod-images']);
   });
 
   it('puts a Guardrail applied while it runs into force once it is Ready=True', async () => {

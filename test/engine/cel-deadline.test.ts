@@ -62,17 +62,17 @@ function evaluate(expressions: readonly string[], object: unknown, runner: Bound
   return { findings, errors };
 }
 
-const CUBIC = "object.spec.?containers.orValue([]).all(a, object.spec.?containers.orValue([]).all(b, object.spec.?containers.orValue([]).all(c, a.name != '' || b.name != '' || c.name != '')))";
+const CUBIC = "object.spec.containers.all(a, object.spec.containers.all(b, object.spec.containers.all(c, a.name != '' || b.name != '' || c.name != '')))";
 
 describe('which bound an expression gets', () => {
   it.each([
-    { expression: "object.spec.?containers.orValue([]).all(c, c.image.startsWith('registry/'))", cooperative: true },
-    { expression: 'object.spec.?containers.orValue([]).all(c, c.?ports.orValue([]).all(p, p.?hostPort.orValue(0) == 0))', cooperative: true },
-    { expression: "object.spec.?containers.orValue([]).exists_one(c, c.name == 'x') || object.metadata.name.matches('^a')", cooperative: true },
+    { expression: "object.spec.containers.all(c, c.image.startsWith('registry/'))", cooperative: true },
+    { expression: 'object.spec.containers.all(c, c.?ports.orValue([]).all(p, p.?hostPort.orValue(0) == 0))', cooperative: true },
+    { expression: "object.spec.containers.exists_one(c, c.name == 'x') || object.metadata.name.matches('^a')", cooperative: true },
     { expression: CUBIC, cooperative: true },
-    { expression: "object.spec.?containers.orValue([]).map(c, c.image).all(i, i != '')", cooperative: false },
-    { expression: "object.spec.?containers.orValue([]).filter(c, c.image == '').size() == 0", cooperative: false },
-    { expression: 'cel.bind(n, object.spec.?containers.orValue([]).size(), n < 9)', cooperative: false },
+    { expression: "object.spec.containers.map(c, c.image).all(i, i != '')", cooperative: false },
+    { expression: "object.spec.containers.filter(c, c.image == '').size() == 0", cooperative: false },
+    { expression: 'cel.bind(n, object.spec.containers.size(), n < 9)', cooperative: false },
     { expression: "object.metadata.name.replace('a', 'bb') != ''", cooperative: false },
   ])('$expression: cooperative $cooperative', ({ expression, cooperative }) => {
     const compiled = compileCel(expression, { expectBool: true });
@@ -87,7 +87,7 @@ describe('which bound an expression gets', () => {
   });
 
   it(`takes the hard bound when nodes times the object's size passes ${COOPERATIVE_MAX_WORK}`, () => {
-    const expression = "object.spec.?containers.orValue([]).all(c, c.image.startsWith('registry/'))";
+    const expression = "object.spec.containers.all(c, c.image.startsWith('registry/'))";
     const nodes = (compileCel(expression, { expectBool: true }) as { program: { nodes: number } }).program.nodes;
     const small = recordingRunner();
     evaluate([expression], pod(2), small.runner);
@@ -138,7 +138,7 @@ describe('the cooperative bound', () => {
   });
 
   it('gives the same verdicts as the hard bound when there is time', () => {
-    const expressions = [CUBIC, "object.spec.?containers.orValue([]).all(c, c.image.startsWith('registry/'))", "object.spec.?containers.orValue([]).exists(c, c.name == 'c1')"];
+    const expressions = [CUBIC, "object.spec.containers.all(c, c.image.startsWith('registry/'))", "object.spec.containers.exists(c, c.name == 'c1')"];
     const cooperative = evaluate(expressions, pod(5), recordingRunner().runner);
     const hard = evaluate(expressions, pod(5), Object.assign(<T>(fn: () => T): T => fn(), {}));
     expect(cooperative).toEqual(hard);

@@ -27,7 +27,7 @@ spec:
   priority: 2
   mode: Warn
   validations:
-    - {resources: [Pod], expression: "object.spec.?containers.orValue([]).all(c, c.image.startsWith('registry.example.com/'))", message: object-only}
+    - {resources: [Pod], expression: "object.spec.containers.all(c, c.image.startsWith('registry.example.com/'))", message: object-only}
     - {resources: [Pod], expression: "request.operation == 'UPDATE'", message: reads-request}
     - {resources: [Pod], expression: "oldObject != null", message: reads-old-object}
 ---

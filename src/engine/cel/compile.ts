@@ -44,7 +44,13 @@ export interface CelCompileOptions {
   objectKinds?: readonly CelObjectKind[];
 }
 
-export type CelCompileResult = { ok: true; program: CelProgram } | { ok: false; error: CelCompileError };
+/** An expression that type-checks for some of the kinds it sees, and is an evaluation error on the others. */
+export interface CelCompileWarning extends CelCompileError {
+  /** The kinds it fails on: `workloads` (every kind but Pod) or their names, `Pod or CronJob`. */
+  readonly on: string;
+}
+
+export type CelCompileResult = { ok: true; program: CelProgram; warning?: CelCompileWarning } | { ok: false; error: CelCompileError };
 
 export type ExpectedType = 'bool' | 'string' | undefined;
 
@@ -107,17 +113,25 @@ export function compileCel(source: string, options: CelCompileOptions = {}): Cel
   if (staticallyWrong(resultType, expected)) {
     return failure(source, `expression must return ${expected}, but returns ${resultType}`, 0);
   }
-  const typed = options.objectKinds?.length ? typedFailure(source, options.objectKinds, expected) : undefined;
-  if (typed) return typed;
-  return { ok: true, program: new CompiledCelProgram(source, resultType, expected, parsed) };
+  const typed = options.objectKinds?.length ? typedCheck(source, options.objectKinds, expected) : undefined;
+  if (typed?.error) return { ok: false, error: typed.error };
+  const program = new CompiledCelProgram(source, resultType, expected, parsed);
+  return typed?.warning ? { ok: true, program, warning: typed.warning } : { ok: true, program };
 }
 
 interface KindFailure {
   readonly kind: CelObjectKind;
   readonly message: string;
   readonly offset: number;
-  /** For a field the kind's type lacks: the field and the type. */
-  readonly missing?: { readonly field: string; readonly type: string };
+  /** For a field the kind's type lacks: the field, the type, and whether `has()` of it appears (a guard). */
+  readonly missing?: { readonly field: string; readonly type: string; readonly guarded: boolean };
+}
+
+interface AstNode {
+  readonly op?: string;
+  readonly args?: unknown;
+  readonly pos?: number;
+  readonly checkedType?: { readonly name?: unknown };
 }
 
 /** The problem the expression has for one kind's types, if any. */
@@ -127,7 +141,7 @@ function kindFailure(source: string, kind: CelObjectKind, expected: ExpectedType
   const checked = parsed.check();
   if (!checked.valid) {
     const cel = celErrorOf(checked.error);
-    const missing = cel ? missingField(cel) : undefined;
+    const missing = cel ? missingField(cel, source) : undefined;
     const message = missing ? `no field '${missing.field}' in ${missing.type}` : cel ? summaryOf(cel, String(cel.code)) : 'expression could not be type-checked';
     return { kind, message, offset: offsetOf(cel), ...(missing ? { missing } : {}) };
   }
@@ -136,23 +150,45 @@ function kindFailure(source: string, kind: CelObjectKind, expected: ExpectedType
   return undefined;
 }
 
-/** `object.spec.contaners`: the library says "No such key"; find which type has no such field. */
-function missingField(cel: NonNullable<ReturnType<typeof celErrorOf>>): KindFailure['missing'] {
+/**
+ * `object.spec.contaners`: the library says "No such key"; find which type has no such field,
+ * and whether the expression tests it with `has(object.spec.contaners)` somewhere.
+ */
+function missingField(cel: NonNullable<ReturnType<typeof celErrorOf>>, source: string): KindFailure['missing'] {
   if (cel.code !== 'no_such_key') return undefined;
-  const node = cel.node as { op?: string; args?: unknown[] } | undefined;
-  const [operand, key] = node?.args ?? [];
-  const field = node?.op === '.' ? key : (key as { op?: string; args?: unknown } | undefined)?.op === 'value' ? (key as { args?: unknown }).args : undefined;
-  const type = (operand as { checkedType?: { name?: unknown } } | undefined)?.checkedType?.name;
+  const node = cel.node as AstNode | undefined;
+  const [operand, key] = (Array.isArray(node?.args) ? node.args : []) as [AstNode | undefined, unknown];
+  const field = node?.op === '.' ? key : (key as AstNode | undefined)?.op === 'value' ? (key as AstNode).args : undefined;
+  const type = operand?.checkedType?.name;
   if (typeof field !== 'string' || typeof type !== 'string') return undefined;
-  return { field, type };
+  const path = node?.op === '.' ? selectedPath(node, operand, field, source) : undefined;
+  return { field, type, guarded: path !== undefined && source.includes(`has(${path})`) };
+}
+
+/** The source text of a field selection, `object.spec.hostNetwork`, from its root to the field. */
+function selectedPath(node: AstNode, operand: AstNode | undefined, field: string, source: string): string | undefined {
+  let root = operand;
+  while (root && (root.op === '.' || root.op === '.?' || root.op === '[]') && Array.isArray(root.args)) root = root.args[0] as AstNode;
+  return typeof root?.pos === 'number' && typeof node.pos === 'number' ? source.slice(root.pos, node.pos + field.length) : undefined;
+}
+
+interface Described {
+  readonly message: string;
+  readonly offset: number;
+  /** Some kinds, not all, have this problem. */
+  readonly partial: boolean;
+  readonly missing: boolean;
 }
 
 /**
- * The expression's problems with the kinds' types: the first one, at its position, naming the
- * kinds it is a problem for unless it is one for all of them (a validation on Pods also sees the
- * workloads); then, in the message, those of the kinds that fail differently.
+ * The expression against each kind's types. When it fails for every kind, an error: the first
+ * problem at its position, then in the message those of the kinds that fail differently. When it
+ * fails for some kinds only, it is accepted (a validation on Pods also sees the workloads, and
+ * `!has(object.spec.hostNetwork) || !object.spec.hostNetwork` is right for a Pod and never reaches
+ * the field a Deployment lacks), with a warning for the first problem no `has()` guards: on
+ * objects of those kinds the expression is an evaluation error.
  */
-function typedFailure(source: string, kinds: readonly CelObjectKind[], expected: ExpectedType): CelCompileResult | undefined {
+function typedCheck(source: string, kinds: readonly CelObjectKind[], expected: ExpectedType): { error?: CelCompileError; warning?: CelCompileWarning } | undefined {
   const groups = new Map<string, KindFailure[]>();
   for (const kind of kinds) {
     const entry = kindFailure(source, kind, expected);
@@ -160,18 +196,35 @@ function typedFailure(source: string, kinds: readonly CelObjectKind[], expected:
     const key = `${entry.offset} ${entry.missing ? `field ${entry.missing.field}` : entry.message}`;
     groups.set(key, [...(groups.get(key) ?? []), entry]);
   }
-  const [first, ...others] = [...groups.values()].map((group) => describe(group, kinds.length));
-  if (!first) return undefined;
+  const failing = [...groups.values()].reduce((count, group) => count + group.length, 0);
+  if (failing === kinds.length) {
+    // A wrong type first: it is the author's mistake whatever the kind; a missing field may be a kind's.
+    const described = [...groups.values()].map((group) => describe(group, kinds.length));
+    const ordered = [...described.filter((entry) => !entry.missing), ...described.filter((entry) => entry.missing)];
+    return { error: combined(source, ordered, ordered.some((entry) => entry.partial && entry.missing) ? SELECT_HINT : '') };
+  }
+  const unguarded = [...groups.values()].find((group) => !group[0]?.missing?.guarded);
+  if (!unguarded) return undefined;
+  // Short: Kubernetes shows it as one warning line of `kubectl apply`.
+  const [{ message, offset, missing }] = unguarded as [KindFailure];
+  const failingKinds = unguarded.map((entry) => entry.kind);
+  const workloads = kinds.includes('Pod') && !failingKinds.includes('Pod') && failingKinds.length === kinds.length - 1;
+  return { warning: { message: missing ? `no field '${missing.field}'` : message, on: workloads ? 'workloads' : listOf(failingKinds), ...positionOf(source, offset) } };
+}
+
+const SELECT_HINT = ' (to read fields that only some kinds have, select them optionally, object.?spec.?template, or under dyn(object))';
+
+/** The first problem at its position; the others, with theirs, in the message. */
+function combined(source: string, [first, ...others]: readonly Described[], hint: string): CelCompileError {
   const more = others.map(({ message, offset }) => {
     const { line, column } = positionOf(source, offset);
     return `; ${message} at line ${line}, column ${column}`;
   });
-  const hint = others.length === 0 && first.partial && first.missing ? '; read a field that only some kinds have with optional selection (.?field)' : '';
-  return failure(source, `${first.message}${hint}${more.join('')}`, first.offset);
+  return { message: `${first?.message ?? ''}${more.join('')}${hint}`, ...positionOf(source, first?.offset ?? 0) };
 }
 
 /** One problem shared by some kinds: `no field 'x' in A or B (when object is a K or L)`. */
-function describe(group: readonly KindFailure[], kindCount: number): { message: string; offset: number; partial: boolean; missing: boolean } {
+function describe(group: readonly KindFailure[], kindCount: number): Described {
   const [{ message, offset, missing }] = group as [KindFailure];
   const text = missing ? `no field '${missing.field}' in ${listOf([...new Set(group.map((entry) => entry.missing?.type ?? ''))])}` : message;
   const partial = group.length < kindCount;

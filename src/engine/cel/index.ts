@@ -14,7 +14,7 @@
  * whose `cooperative` says it holds for them.
  */
 export { toCelActivation, toCelValue, type CelActivation } from './activation.js';
-export { compileCel, type CelCompileError, type CelCompileOptions, type CelCompileResult, type CelProgram } from './compile.js';
+export { compileCel, type CelCompileError, type CelCompileOptions, type CelCompileResult, type CelCompileWarning, type CelProgram } from './compile.js';
 export { CEL_VARIABLES, type CelVariableName } from './environment.js';
 export { type CelObjectKind } from './typed.js';
 export { KIND_TYPES, KUBERNETES_SCHEMA_VERSION } from './kubernetes-types.js';
