@@ -26,7 +26,11 @@ export type CelVariableName = keyof typeof CEL_VARIABLES;
 
 let environment: Environment | undefined;
 
-function buildEnvironment(): Environment {
+/**
+ * An environment with the options, limits and functions of every tierguard expression, and no
+ * variables: the runtime environment below and the typed checking ones (./typed.ts) start here.
+ */
+export function newCelEnvironment(): Environment {
   const { maxExpressionLength: _, ...limits } = CEL_LIMITS;
   const env = new Environment({
     unlistedVariablesAreDyn: false,
@@ -34,10 +38,15 @@ function buildEnvironment(): Environment {
     enableOptionalTypes: true,
     limits,
   });
-  for (const [name, type] of Object.entries(CEL_VARIABLES)) env.registerVariable(name, type);
   registerStringFunctions(env);
   registerRegexFunctions(env);
   registerNetworkFunctions(env);
+  return env;
+}
+
+function buildEnvironment(): Environment {
+  const env = newCelEnvironment();
+  for (const [name, type] of Object.entries(CEL_VARIABLES)) env.registerVariable(name, type);
   installDeadlineHook(env);
   return env;
 }

@@ -13,12 +13,9 @@
  * kind lacks are not errors: at run time they are simply absent, which lets one expression read
  * a Pod and the workloads whose templates it covers.
  */
-import { Environment } from '@marcbachmann/cel-js';
-import { CEL_LIMITS } from './limits.js';
+import type { Environment } from '@marcbachmann/cel-js';
+import { newCelEnvironment } from './environment.js';
 import { KIND_TYPES, OBJECT_TYPES } from './kubernetes-types.js';
-import { registerNetworkFunctions } from './network-functions.js';
-import { registerRegexFunctions } from './regex.js';
-import { registerStringFunctions } from './strings.js';
 
 /** The kinds a validation's `object` can be. */
 export type CelObjectKind = keyof typeof KIND_TYPES;
@@ -51,11 +48,7 @@ const byKind = new Map<CelObjectKind, Environment>();
 
 /** The functions of the runtime environment, and every type, each comparable to itself and to null. */
 function buildBase(): Environment {
-  const { maxExpressionLength: _, ...limits } = CEL_LIMITS;
-  const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: true, enableOptionalTypes: true, limits });
-  registerStringFunctions(env);
-  registerRegexFunctions(env);
-  registerNetworkFunctions(env);
+  const env = newCelEnvironment();
   const never = (): boolean => {
     throw new Error('typed environments only check');
   };
