@@ -9,7 +9,7 @@ import { celEnvironment } from './environment.js';
 import { celErrorOf, offsetOf, positionOf, summaryOf } from './errors.js';
 import { CEL_LIMITS } from './limits.js';
 import { rewriteParsedExpression } from './rewrite.js';
-import { typedEnvironment, type CelObjectKind } from './typed.js';
+import { kindSignature, typedEnvironment, type CelObjectKind } from './typed.js';
 
 export interface CelCompileError {
   message: string;
@@ -113,7 +113,7 @@ export function compileCel(source: string, options: CelCompileOptions = {}): Cel
   if (staticallyWrong(resultType, expected)) {
     return failure(source, `expression must return ${expected}, but returns ${resultType}`, 0);
   }
-  const typed = options.objectKinds?.length ? typedCheck(source, options.objectKinds, expected) : undefined;
+  const typed = options.objectKinds?.length ? typedCheck(source, parsed.ast, options.objectKinds, expected) : undefined;
   if (typed?.error) return { ok: false, error: typed.error };
   const program = new CompiledCelProgram(source, resultType, expected, parsed);
   return typed?.warning ? { ok: true, program, warning: typed.warning } : { ok: true, program };
@@ -188,11 +188,18 @@ interface Described {
  * the field a Deployment lacks), with a warning for the first problem no `has()` guards: on
  * objects of those kinds the expression is an evaluation error.
  */
-function typedCheck(source: string, kinds: readonly CelObjectKind[], expected: ExpectedType): { error?: CelCompileError; warning?: CelCompileWarning } | undefined {
+function typedCheck(source: string, ast: unknown, kinds: readonly CelObjectKind[], expected: ExpectedType): { error?: CelCompileError; warning?: CelCompileWarning } | undefined {
   const groups = new Map<string, KindFailure[]>();
+  // Kinds with the signature of a kind that passed pass too, unchecked (the costly part is parsing once per kind).
+  const passed = new Set<string>();
   for (const kind of kinds) {
+    const signature = kindSignature(ast, kind);
+    if (passed.has(signature)) continue;
     const entry = kindFailure(source, kind, expected);
-    if (!entry) continue;
+    if (!entry) {
+      passed.add(signature);
+      continue;
+    }
     const key = `${entry.offset} ${entry.missing ? `field ${entry.missing.field}` : entry.message}`;
     groups.set(key, [...(groups.get(key) ?? []), entry]);
   }

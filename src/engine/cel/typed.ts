@@ -75,3 +75,88 @@ export function typedEnvironment(kind: CelObjectKind): Environment {
   }
   return env;
 }
+
+/** Field types by type name, for {@link kindSignature}. */
+let fieldsByType: ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
+
+interface AstNode {
+  readonly op: string;
+  readonly args: unknown;
+}
+
+const isAstNode = (value: unknown): value is AstNode => typeof value === 'object' && value !== null && typeof (value as AstNode).op === 'string';
+const SELECTIONS = new Set(['.', '.?', '[]', '[?]']);
+const ROOTS = new Set(['object', 'oldObject']);
+
+/** The steps of a selection chain from its root identifier, or undefined when it is not rooted at `object`/`oldObject`. */
+function chainSteps(node: AstNode): (string | null)[] | undefined {
+  const steps: (string | null)[] = [];
+  let current: unknown = node;
+  while (isAstNode(current) && SELECTIONS.has(current.op)) {
+    const [operand, key] = current.args as [unknown, unknown];
+    const literal = isAstNode(key) && key.op === 'value' && typeof key.args === 'string' ? key.args : null;
+    steps.unshift(typeof key === 'string' ? key : literal);
+    current = operand;
+  }
+  return isAstNode(current) && current.op === 'id' && ROOTS.has(current.args as string) ? steps : undefined;
+}
+
+/** What a chain's steps reach from a type: the type, `dyn`, or where a field is missing or a step impossible. */
+function resolveChain(type: string, steps: readonly (string | null)[]): string {
+  fieldsByType ??= new Map(OBJECT_TYPES);
+  let current = type;
+  for (const [index, step] of steps.entries()) {
+    if (current === 'dyn') return 'dyn';
+    const list = /^list<(.+)>$/.exec(current)?.[1];
+    const map = /^map<[^,]+, (.+)>$/.exec(current)?.[1];
+    const fields = fieldsByType.get(current);
+    if (list) current = list;
+    else if (map) current = map;
+    else if (!fields) return `impossible at ${index}`;
+    else if (step === null) return 'dyn';
+    else if (!Object.hasOwn(fields, step)) return `missing at ${index}`;
+    else current = fields[step] as string;
+  }
+  return current;
+}
+
+/** `dyn(object)`: the kind's type goes no further than the call. */
+function isDynOfRoot(node: AstNode): boolean {
+  if (node.op !== 'call') return false;
+  const [name, args] = node.args as [unknown, unknown];
+  const [only, ...rest] = Array.isArray(args) ? args : [];
+  return name === 'dyn' && rest.length === 0 && isAstNode(only) && only.op === 'id' && ROOTS.has(only.args as string);
+}
+
+/**
+ * What an expression's type check can depend on for one kind: what each selection chain rooted at
+ * `object` or `oldObject` reaches (only the outermost selection of a chain: `object.spec` in
+ * `object.spec.template` is used for nothing else), and the kind's own type where either is used
+ * bare (but not in `dyn(object)`). Everything else in the expression is typed the same for every kind, so two kinds with the
+ * same signature get the same check: a Pod validation's workloads mostly share one.
+ */
+export function kindSignature(ast: unknown, kind: CelObjectKind): string {
+  const reached: string[] = [];
+  const visit = (value: unknown, operandOfSelection: boolean): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item, false);
+      return;
+    }
+    if (!isAstNode(value)) return;
+    if (value.op === 'id' && ROOTS.has(value.args as string) && !operandOfSelection) reached.push(KIND_TYPES[kind]);
+    const selection = SELECTIONS.has(value.op);
+    if (selection && !operandOfSelection) {
+      const steps = chainSteps(value);
+      if (steps) reached.push(`${steps.join('.')}=${resolveChain(KIND_TYPES[kind], steps)}`);
+    }
+    if (selection) {
+      const [operand, key] = value.args as [unknown, unknown];
+      visit(operand, true);
+      visit(key, false);
+    } else if (!isDynOfRoot(value)) {
+      visit(value.args, false);
+    }
+  };
+  visit(ast, false);
+  return reached.join('\n');
+}
