@@ -5,11 +5,13 @@
  * here, so no replica ever runs: `--wait` and `kubectl rollout status` are left out, and with the
  * chart's default failurePolicy Ignore the API server admits what tierguard would have checked.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { helm } from '../helpers/helm.js';
+import { runCommand } from '../helpers/managed-process.js';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
@@ -67,6 +69,25 @@ describeCluster('the commands of the operations and troubleshooting pages', () =
     // Nothing serves the webhook here, so no status is written: the jsonpath is valid and finds nothing.
     const ready = await kubectl(condition!.replace(' NAME ', ' probe '));
     expect(ready).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('"Upgrade": the stored Tiers and Guardrails, as kubectl prints them, go through the new version\'s lint, which finds one it would refuse', async () => {
+    const section = readFileSync(path.join(REPO_DIR, 'docs', 'operations.md'), 'utf8').split(/^### /m).find((part) => part.startsWith('Upgrade'));
+    const commands = [...(section ?? '').matchAll(/```sh\n([\s\S]*?)```/g)].map(([, block]) => block ?? '').find((block) => block.includes('tierguard lint'))?.trim().split('\n');
+    expect(commands).toEqual(['kubectl get tiers,guardrails -o yaml > stored.yaml', 'tierguard lint --config stored.yaml']);
+    // Stored while nothing answers the webhook (failurePolicy Ignore), as an older version would have admitted it.
+    await cluster.apply(stringify({ apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'typed-later' }, spec: { tier: 'security', priority: 2, validations: [{ resources: ['Pod'], expression: 'object.metadata.name + 1 == 2' }] } }));
+    const stored = await kubectl('get tiers,guardrails -o yaml');
+    expect(stored.code, stored.stderr).toBe(0);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tierguard-upgrade-'));
+    try {
+      writeFileSync(path.join(dir, 'stored.yaml'), stored.stdout);
+      const lint = await runCommand({ command: process.execPath, args: [path.join(REPO_DIR, 'dist', 'cli', 'main.js'), 'lint', '--config', 'stored.yaml'], cwd: dir });
+      expect(lint.code, lint.stderr).toBe(1);
+      expect(lint.stdout).toBe('stored.yaml#1 (Guardrail typed-later) spec.validations[0].expression: CEL error at line 1, column 1: no such overload: string + int\n1 problem\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the last install step sets failurePolicy Fail on the release\'s webhooks', async () => {
