@@ -1,7 +1,8 @@
 /**
  * Compiles a CEL expression once: length check, parse (with the structural limits), the
  * compile-time rewrite (RE2 `matches`, literal checks), type check against the declared
- * variables, and the expected result type.
+ * variables, the expected result type, and, given the kinds `object` can be, the type check
+ * against their Kubernetes schemas.
  */
 import type { ParseResult } from '@marcbachmann/cel-js';
 import { cooperativeShape } from './deadline.js';
@@ -39,7 +40,8 @@ export interface CelCompileOptions {
   expectString?: boolean;
   /**
    * The kinds `object` can be: the expression is also type-checked against each one's schema
-   * (./typed.ts), and must hold up for all of them. Without kinds, only the untyped check is made.
+   * (./typed.ts). It is refused when it fails for all of them, and gets a `warning` when it fails
+   * for some. Without kinds, only the untyped check is made.
    */
   objectKinds?: readonly CelObjectKind[];
 }
