@@ -59,11 +59,11 @@ function celType(type, format) {
 
 /** Types in dependency order (a type after every type its fields name), as the library needs them. */
 const types = new Map();
-const models_ = new Map();
+const modelByName = new Map();
 function visit(model, trail) {
   const name = shortName(model);
   if (types.has(name)) {
-    if (models_.get(name) !== model) throw new Error(`gen-cel-types: ${model} and ${models_.get(name)} would both be ${name}`);
+    if (modelByName.get(name) !== model) throw new Error(`gen-cel-types: ${model} and ${modelByName.get(name)} would both be ${name}`);
     return;
   }
   if (trail.includes(model)) throw new Error(`gen-cel-types: recursive type ${[...trail, model].join(' → ')}`);
@@ -73,7 +73,7 @@ function visit(model, trail) {
     fields[attribute.baseName] = celType(attribute.type, attribute.format);
   }
   types.set(name, fields);
-  models_.set(name, model);
+  modelByName.set(name, model);
 }
 for (const model of [...Object.values(KINDS), ...EXTRA]) visit(model, []);
 
