@@ -647,9 +647,30 @@ async function loadSections(wanted) {
     if (wanted && !wanted.includes(names[i])) continue;
     const mod = await import(pathToFileURL(path.join(dir, f)).href);
     if (typeof mod.run !== 'function') throw new Error(`bench/sections/${f} does not export run(ctx)`);
-    out.push({ file: f, title: mod.title ?? names[i], run: mod.run, estimatedSeconds: mod.estimatedSeconds });
+    out.push({ file: f, title: mod.title ?? names[i], run: mod.run, estimatedSeconds: mod.estimatedSeconds, ownProcess: mod.ownProcess === true });
   }
   return out;
+}
+
+/**
+ * Runs a section that exports `ownProcess = true` (one that reads only `ctx.repoRoot` and
+ * `ctx.settings`) in a fresh process (bench/section-process.mjs) and returns what its `run`
+ * returned, read back as JSON: each engine section starts from an empty heap, as a benchmark of
+ * its own would.
+ */
+async function runSectionProcess(ctx, section) {
+  const base = path.join(ctx.tmpDir, `section-${section.file.replace(/\.mjs$/, '')}`);
+  const [contextFile, resultFile] = [`${base}.context.json`, `${base}.result.json`];
+  writeFileSync(contextFile, JSON.stringify({ repoRoot: ctx.repoRoot, settings: ctx.settings }));
+  const child = spawn(process.execPath, [path.join(BENCH_DIR, 'section-process.mjs'), section.file, contextFile, resultFile], { cwd: REPO_ROOT, stdio: 'inherit', env: process.env });
+  liveChildren.add(child);
+  const exit = await new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => resolve({ error: error.message }));
+  });
+  liveChildren.delete(child);
+  if (exit.code !== 0) throw new Error(`bench/sections/${section.file} (own process) failed: ${JSON.stringify(exit)}`);
+  return JSON.parse(readFileSync(resultFile, 'utf8'));
 }
 
 // ---------------------------------------------------------------- policy sets
@@ -833,7 +854,7 @@ async function main() {
     const sectionResults = [];
     for (const s of sections) {
       console.log(`\n=== section: ${s.title} (bench/sections/${s.file}) ===`);
-      const out = await s.run(ctx);
+      const out = s.ownProcess ? await runSectionProcess(ctx, s) : await s.run(ctx);
       const rows = Array.isArray(out) ? out : (out?.rows ?? []);
       const { title = s.title, summary = [], failures = [], ...details } = Array.isArray(out) ? {} : (out ?? {});
       printRows(rows);

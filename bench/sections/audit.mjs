@@ -14,6 +14,8 @@ import vm from 'node:vm';
 import { generateRealisticSet } from '../realistic-set.mjs';
 
 export const title = 'audit of a generated cluster (engine, in-process)';
+/** Run in a process of its own (bench/section-process.mjs): it reads only `ctx.repoRoot` and `ctx.settings`. */
+export const ownProcess = true;
 
 const NAMESPACES = Number(process.env.BENCH_AUDIT_NAMESPACES ?? 10_000);
 const PODS_PER_NAMESPACE = 10;

@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { timeCalls } from './_timing.mjs';
 
 export const title = 'CEL validations (engine, in-process, with the time bound)';
+/** Run in a process of its own (bench/section-process.mjs): it reads only `ctx.repoRoot` and `ctx.settings`. */
+export const ownProcess = true;
 
 const EXPRESSIONS = [
   "!object.?spec.?hostNetwork.orValue(false)",

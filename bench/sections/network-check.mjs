@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { timeCalls } from './_timing.mjs';
 
 export const title = 'network override check (engine, in-process)';
+/** Run in a process of its own (bench/section-process.mjs): it reads only `ctx.repoRoot` and `ctx.settings`. */
+export const ownProcess = true;
 
 const SIZES = [10, 100, 1000];
 // A last row keeps 1,000 guardrails but only 5 that can apply: the cost should follow those 5.

@@ -14,6 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { createRng, generateRealisticSet } from '../realistic-set.mjs';
 
 export const title = 'override check at 1,000 independent guardrails (engine, in-process)';
+/** Run in a process of its own (bench/section-process.mjs): it reads only `ctx.repoRoot` and `ctx.settings`. */
+export const ownProcess = true;
 
 const GUARDRAILS = 1000;
 const APPLYING = { namespace: 'payments', network: 50 };
