@@ -8,11 +8,12 @@ export function skipped(title, name) {
   return { title, rows: [], summary: [`${name}: skipped (KUBEBUILDER_ASSETS is not set; export KUBEBUILDER_ASSETS=$(../shared/kube/setup.sh))`] };
 }
 
-export async function runDriver(ctx, driverFile, timeoutSeconds) {
+/** `env`: variables for the driver on top of the bench's own. */
+export async function runDriver(ctx, driverFile, timeoutSeconds, env = {}) {
   const driver = path.join(ctx.repoRoot, 'test', 'bench', driverFile);
   const viteNode = path.join(ctx.repoRoot, 'node_modules', '.bin', 'vite-node');
   const output = await new Promise((resolve, reject) => {
-    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(viteNode, [driver], { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });

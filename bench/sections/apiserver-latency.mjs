@@ -10,9 +10,15 @@
 // harness). The load average goes with the figures: on a busy 2-core machine they are mostly the
 // scheduler's.
 //
+// tierguard runs the realistic set (issue 11 item 4), the one the HTTP scenarios use (the same
+// seed and sizes), applied as cluster objects; its guardrails admit the driver's Pod and
+// NetworkPolicy (test/bench/admitted-objects.ts, checked by test/bench/realistic-set.test.ts).
+//
 // Settings: BENCH_APISERVER_REQUESTS (per target and phase and round, default 200),
-// BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (policy folder applied as cluster
-// objects, default examples/policies), BENCH_APISERVER_TARGETS (pod, networkpolicy or both).
+// BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (another policy folder to apply as
+// cluster objects instead, e.g. examples/policies), BENCH_APISERVER_TARGETS (pod, networkpolicy or both).
+import path from 'node:path';
+import { generateRealisticSet, writeRealisticSet } from '../realistic-set.mjs';
 import { latencyColumns, runDriver, skipped } from './_cluster-driver.mjs';
 
 export const title = 'added latency through a real kube-apiserver';
@@ -20,12 +26,17 @@ export const title = 'added latency through a real kube-apiserver';
 export function estimatedSeconds() {
   if (!process.env.KUBEBUILDER_ASSETS) return 0;
   const requests = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200) * Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
-  return 40 + Math.ceil(requests * 6 * 0.012);
+  // applying the realistic set's 1,000 namespaces as cluster objects takes about half a minute more
+  return 70 + Math.ceil(requests * 6 * 0.012);
 }
 
 export async function run(ctx) {
   if (!process.env.KUBEBUILDER_ASSETS) return skipped(title, 'apiserver latency');
-  const result = await runDriver(ctx, 'apiserver-latency.ts', estimatedSeconds() + 240);
+  const { seed, guardrails, namespaces } = ctx.settings.realistic;
+  const config = process.env.BENCH_APISERVER_CONFIG
+    ? { BENCH_APISERVER_CONFIG: process.env.BENCH_APISERVER_CONFIG }
+    : { BENCH_APISERVER_CONFIG: realisticSet(ctx), BENCH_APISERVER_CONFIG_NAME: `the realistic set: seed ${seed}, ${guardrails} guardrails, ${namespaces} namespaces` };
+  const result = await runDriver(ctx, 'apiserver-latency.ts', estimatedSeconds() + 240, config);
   const rows = result.rows.map((row) => ({ target: row.target, ...latencyColumns(row), bareAddedP50ms: row.bareAddedP50, bareAddedP99ms: row.bareAddedP99 }));
   const signed = (ms) => (ms < 0 ? `${ms}` : `+${ms}`);
   const added = (p50, p99) => rows.map((row) => `${row.target} ${signed(row[p50])}/${signed(row[p99])} ms`).join(', ');
@@ -36,4 +47,14 @@ export async function run(ctx) {
     `  per webhook call, mutate / validate: the API server waits ${mutate.apiServerOnTierguard} / ${validate.apiServerOnTierguard} ms on tierguard, whose own histogram says ${mutate.tierguard} / ${validate.tierguard} ms (mean ${result.webhookCallMeanMs} ms over ${result.webhookCalls} calls), and ${mutate.apiServerOnBare} / ${validate.apiServerOnBare} ms on the bare webhook; connections opened: tierguard ${connections('tierguard')} for ${result.apiServerCalls.tierguard} calls, bare ${connections('bare')} for ${result.apiServerCalls.bare}`,
   ];
   return { title, rows, summary };
+}
+
+/** The realistic set's folder: the HTTP scenarios' when they generated it, else written here with the same settings. */
+function realisticSet(ctx) {
+  const generated = ctx.policySets?.realistic?.config?.[0];
+  if (generated) return generated;
+  const dir = path.join(ctx.tmpDir, 'apiserver-realistic-set');
+  const { seed, guardrails, namespaces } = ctx.settings.realistic;
+  writeRealisticSet(dir, generateRealisticSet({ seed, guardrails, namespaces }));
+  return dir;
 }

@@ -196,7 +196,7 @@ async function main(): Promise<Record<string, unknown>> {
       };
     });
     return {
-      config: path.relative(REPO_DIR, CONFIG),
+      config: process.env.BENCH_APISERVER_CONFIG_NAME ?? path.relative(REPO_DIR, CONFIG),
       loadAverage: loadAverage(),
       rows,
       webhookCalls: inTierguard.mutate.count + inTierguard.validate.count,
