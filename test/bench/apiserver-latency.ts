@@ -16,7 +16,7 @@
  * took, and how many connections the API server opened to the webhook (from /proc/net/tcp, so a
  * handshake per call would show). Prints one JSON line on stdout.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
@@ -28,6 +28,8 @@ import { apiClient, loadAverage, percentile, round, runDriver, type ApiRequest }
 const REQUESTS = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_APISERVER_ROUNDS ?? 3);
 const CONFIG = process.env.BENCH_APISERVER_CONFIG ?? path.join(REPO_DIR, 'examples', 'policies');
+/** BENCH_APISERVER_SAMPLES=FILE: each request's time, target and phase as a JSON line, to see where the slow ones fall. */
+const SAMPLES = process.env.BENCH_APISERVER_SAMPLES;
 
 /** BENCH_APISERVER_TARGETS: which of them to send (default both). */
 const TARGET_NAMES = (process.env.BENCH_APISERVER_TARGETS ?? 'pod,networkpolicy').split(',');
@@ -103,6 +105,7 @@ async function timeRequests(post: ApiRequest, phase: Phase, times: Record<string
       const { status, ms, text } = await post('POST', `${target.path}?dryRun=All`, target.body);
       if (status !== 201) throw new Error(`${target.name} dry run (${phase}) answered ${status}: ${text.slice(0, 300)}`);
       times[target.name]![phase].push(ms);
+      if (SAMPLES) appendFileSync(SAMPLES, `${JSON.stringify({ at: Date.now(), target: target.name, phase, ms })}\n`);
     }
   }
 }
