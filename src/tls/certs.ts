@@ -3,7 +3,15 @@
  * signed by it, with the webhook Service's DNS names and any extra names and addresses as SANs.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type * as Forge from 'node-forge';
+
+/**
+ * node-forge, loaded when a certificate is first made: about 70 ms of a start that is given its
+ * certificate (`--tls-cert`, or cert-manager's Secret) and never makes one.
+ */
+let loadedForge: typeof Forge | undefined;
+const forge = (): typeof Forge => (loadedForge ??= createRequire(import.meta.url)('node-forge') as typeof Forge);
 
 export interface CertificateBundle {
   /** PEM of the CA certificate: the `caBundle` of the webhook configurations. */
@@ -55,7 +63,7 @@ const CA_NAME = [{ name: 'commonName', value: 'tierguard-ca' }, { name: 'organiz
 
 /** A self-signed CA that signs serving certificates (and nothing else: path length 0). */
 export function createCa(options: ValidityOptions): KeyPair {
-  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? 2048 });
+  const keys = forge().pki.rsa.generateKeyPair({ bits: options.keyBits ?? 2048 });
   const ca = newCertificate(keys.publicKey, options.notBefore, options.notAfter);
   // Each CA gets its own subject, so a bundle holding the old and the new CA during a rotation
   // never has two certificates with the same name (verifiers pick the issuer by subject).
@@ -67,8 +75,8 @@ export function createCa(options: ValidityOptions): KeyPair {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  ca.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert: lf(forge.pki.certificateToPem(ca)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)) };
+  ca.sign(keys.privateKey, forge().md.sha256.create());
+  return { cert: lf(forge().pki.certificateToPem(ca)), key: lf(forge().pki.privateKeyToPem(keys.privateKey)) };
 }
 
 export interface ServingOptions extends ValidityOptions {
@@ -82,10 +90,10 @@ export interface ServingOptions extends ValidityOptions {
 /** A serving certificate for `dnsNames` and `ipAddresses`, signed by `ca`, never outliving it. */
 export function issueServingCertificate(options: ServingOptions): KeyPair {
   if (options.dnsNames.length === 0 && options.ipAddresses.length === 0) throw new Error('a certificate needs at least one DNS name or IP address');
-  const ca = forge.pki.certificateFromPem(options.ca.cert);
-  const caKey = forge.pki.privateKeyFromPem(options.ca.key);
+  const ca = forge().pki.certificateFromPem(options.ca.cert);
+  const caKey = forge().pki.privateKeyFromPem(options.ca.key);
   const notAfter = new Date(Math.min(options.notAfter.getTime(), ca.validity.notAfter.getTime()));
-  const keys = forge.pki.rsa.generateKeyPair({ bits: options.keyBits ?? 2048 });
+  const keys = forge().pki.rsa.generateKeyPair({ bits: options.keyBits ?? 2048 });
   const cert = newCertificate(keys.publicKey, options.notBefore, notAfter);
   const commonName = options.dnsNames[0] ?? options.ipAddresses[0] ?? 'tierguard';
   cert.setSubject([{ name: 'commonName', value: commonName }]);
@@ -101,8 +109,8 @@ export function issueServingCertificate(options: ServingOptions): KeyPair {
     { name: 'subjectAltName', altNames },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { cert: lf(forge.pki.certificateToPem(cert)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)) };
+  cert.sign(caKey, forge().md.sha256.create());
+  return { cert: lf(forge().pki.certificateToPem(cert)), key: lf(forge().pki.privateKeyToPem(keys.privateKey)) };
 }
 
 /** node-forge writes PEM with CRLF line ends; files and Secrets read better with LF. */
@@ -110,8 +118,8 @@ function lf(pem: string): string {
   return pem.replace(/\r\n/g, '\n');
 }
 
-function newCertificate(publicKey: forge.pki.PublicKey, notBefore: Date, notAfter: Date): forge.pki.Certificate {
-  const cert = forge.pki.createCertificate();
+function newCertificate(publicKey: Forge.pki.PublicKey, notBefore: Date, notAfter: Date): Forge.pki.Certificate {
+  const cert = forge().pki.createCertificate();
   cert.publicKey = publicKey;
   // A positive 128-bit serial: the leading 0x01 keeps the DER integer positive.
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
