@@ -54,7 +54,6 @@ function realisticSet(ctx) {
   const generated = ctx.policySets?.realistic?.config?.[0];
   if (generated) return generated;
   const dir = path.join(ctx.tmpDir, 'apiserver-realistic-set');
-  const { seed, guardrails, namespaces } = ctx.settings.realistic;
-  writeRealisticSet(dir, generateRealisticSet({ seed, guardrails, namespaces }));
+  writeRealisticSet(dir, generateRealisticSet(ctx.settings.realistic));
   return dir;
 }
