@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { shadowedGuardrails } from '../../src/engine/network/shadow.js';
+import { shadowedGuardrail, shadowedGuardrails } from '../../src/engine/network/shadow.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
 import { neverApplying } from './brute-force.js';
 import { diffCaseArb } from './generators.js';
@@ -25,10 +25,15 @@ const guardrail = (name: string, spec: Record<string, unknown>) => ({ apiVersion
 const all = { namespaces: {} };
 const dev = { namespaces: { matchLabels: { env: 'dev' } } };
 
-function analysed(objects: Record<string, unknown>[]): string[] {
+function compiled(objects: Record<string, unknown>[]) {
   const documents = objects.map((value, i) => ({ source: { file: 'gen', document: i + 1 }, value }));
   const { set, problems } = compilePolicySet({ documents }, { generation: 1 });
   if (!set) throw new Error(`generated policies do not compile: ${problems.map((p) => p.message).join('; ')}`);
+  return set;
+}
+
+function analysed(objects: Record<string, unknown>[]): string[] {
+  const set = compiled(objects);
   const analysis = shadowedGuardrails(set);
   if (analysis.notAnalysed > 0) throw new Error(`the analysis stopped at its bound on a small set (${analysis.stoppedAt})`);
   return analysis.shadowed.map((s) => s.guardrail).sort();
@@ -52,6 +57,28 @@ describe('can-never-apply analysis on hand-written sets (both sides)', () => {
       expected: ['b'],
     },
     {
+      name: 'what a Pass sent on is a hole in the later rules of its tier: the next tier still decides it',
+      objects: [
+        tier('sec', 10), tier('base', 20),
+        guardrail('a', { subject: all, ingress: [{ action: 'Pass', from: [dev] }] }),
+        guardrail('b', { priority: 5, subject: all, ingress: [{ action: 'Accept', from: [all] }] }),
+        guardrail('c', { tier: 'base', subject: all, ingress: [{ action: 'Deny', from: [dev] }] }),
+        guardrail('d', { tier: 'base', priority: 5, subject: all, ingress: [{ action: 'Deny', from: [all] }] }),
+      ],
+      // c meets the traffic from dev that b's Accept did not decide; d meets only what b and c decided
+      expected: ['d'],
+    },
+    {
+      name: 'a Pass of part of the traffic: the later Accept of its tier decides the rest',
+      objects: [
+        tier('sec', 10), tier('base', 20),
+        guardrail('a', { subject: all, ingress: [{ action: 'Pass', from: [dev] }] }),
+        guardrail('b', { priority: 5, subject: all, ingress: [{ action: 'Accept', from: [all] }] }),
+        guardrail('c', { tier: 'base', subject: dev, ingress: [{ action: 'Deny', from: [{ namespaces: { matchLabels: { env: 'prod' } } }] }] }),
+      ],
+      expected: ['c'],
+    },
+    {
       name: 'a Warn guardrail decides nothing for the guardrails after it',
       objects: [tier('sec', 10), guardrail('a', { mode: 'Warn', subject: all, ingress: [{ action: 'Deny', from: [all] }] }), guardrail('b', { priority: 5, subject: all, ingress: [{ action: 'Deny', from: [dev] }] })],
       expected: [],
@@ -64,6 +91,9 @@ describe('can-never-apply analysis on hand-written sets (both sides)', () => {
   ])('$name', ({ objects, expected }) => {
     expect(neverApplying(objects)).toEqual(expected);
     expect(analysed(objects)).toEqual(expected);
+    // Admission judges one guardrail, entering the ones before it unjudged: the same answers.
+    const set = compiled(objects);
+    expect(set.guardrails.map((g) => g.name).filter((name) => shadowedGuardrail(set, name) !== undefined).sort()).toEqual(expected);
   });
 });
 
@@ -91,6 +121,37 @@ describe('can-never-apply analysis agrees with the enumeration', () => {
     }
     expect(compared).toBeGreaterThan(RUNS / 2);
     expect(withShadowed).toBeGreaterThan(0);
+  }, 300_000);
+});
+
+describe('the judgement of one guardrail (admission) agrees with the enumeration', () => {
+  // What admission of a Guardrail runs: the guardrails before it are entered without being judged.
+  it(`for every guardrail of ${Math.ceil(RUNS / 4)} generated sets (seed ${SEED})`, () => {
+    let judged = 0;
+    let shadowed = 0;
+    const details = fc.check(fc.property(diffCaseArb, ({ objects }) => {
+      const expected = neverApplying(objects);
+      if (expected === undefined) return true;
+      const set = compiled(objects);
+      for (const { name } of set.guardrails) {
+        judged++;
+        const answer = shadowedGuardrail(set, name) !== undefined;
+        if (answer) shadowed++;
+        if (answer !== expected.includes(name)) return false;
+      }
+      return true;
+    }), { numRuns: Math.ceil(RUNS / 4), seed: SEED, ...(PATH ? { path: PATH } : {}) });
+    if (details.failed) {
+      const [counterexample] = details.counterexample ?? [];
+      const objects = counterexample?.objects ?? [];
+      throw new Error([
+        `shadowedGuardrail and the enumeration disagree (replay: SHADOW_SEED=${details.seed} SHADOW_PATH='${details.counterexamplePath}')`,
+        `enumeration: ${JSON.stringify(neverApplying(objects))}`,
+        objects.map((o) => stringify(o)).join('---\n'),
+      ].join('\n'));
+    }
+    expect(judged).toBeGreaterThan(RUNS / 4);
+    expect(shadowed).toBeGreaterThan(0);
   }, 300_000);
 });
 

@@ -136,9 +136,17 @@ interface Chain {
   tier: string | undefined;
   readonly decided: Entry[];
   passed: Entry[];
+  /**
+   * The boxes of `passed`, in order: the holes of the next Accept or Deny rule. A new array at each
+   * Pass rule, shared by the rules after it: copied into each rule instead, entering a tier cost its
+   * rules times its Pass boxes (a quarter of a Guardrail admission at 1,000 guardrails, issue 11).
+   */
+  passHoles: readonly Box[];
 }
 
-const chain = (): Chain => ({ tier: undefined, decided: [], passed: [] });
+const NO_BOXES: readonly Box[] = [];
+
+const chain = (): Chain => ({ tier: undefined, decided: [], passed: [], passHoles: NO_BOXES });
 
 interface Walk {
   readonly universe: ReturnType<typeof namespaceUniverse>;
@@ -181,6 +189,7 @@ function forEachRule(guardrail: CompiledGuardrail, state: Walk, visit: (rule: Co
     if (current.tier !== guardrail.tier.name) {
       current.tier = guardrail.tier.name;
       current.passed = [];
+      current.passHoles = NO_BOXES;
     }
     for (const rule of rules) visit(rule, current);
   }
@@ -189,9 +198,13 @@ function forEachRule(guardrail: CompiledGuardrail, state: Walk, visit: (rule: Co
 /** An enforced rule decides its region (a Pass passes it on within its tier); Warn and Audit decide nothing. */
 function decide(guardrail: CompiledGuardrail, rule: CompiledNetworkRule, { current, state }: { current: Chain; state: Walk }): void {
   if (guardrail.mode !== 'Enforce') return;
-  const entry = { guardrail: guardrail.name, requirement: requirement(guardrail), boxes: ruleRegion(guardrail, rule, state.universe) };
-  if (rule.action === 'Pass') current.passed.push({ ...entry, holes: [] });
-  else current.decided.push({ ...entry, holes: current.passed.flatMap((pass) => pass.boxes) });
+  const boxes = ruleRegion(guardrail, rule, state.universe);
+  if (rule.action === 'Pass') {
+    current.passed.push({ guardrail: guardrail.name, requirement: requirement(guardrail), boxes, holes: NO_BOXES });
+    current.passHoles = current.passHoles.concat(boxes);
+  } else {
+    current.decided.push({ guardrail: guardrail.name, requirement: requirement(guardrail), boxes, holes: current.passHoles });
+  }
 }
 
 /**
