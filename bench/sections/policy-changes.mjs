@@ -13,7 +13,7 @@ export const title = 'policy changes at scale in a real cluster';
 export function estimatedSeconds() {
   if (!process.env.KUBEBUILDER_ASSETS) return 0;
   const guardrails = Number(process.env.BENCH_POLICY_GUARDRAILS ?? 1000);
-  const requests = Number(process.env.BENCH_POLICY_REQUESTS ?? 50) * Number(process.env.BENCH_POLICY_ROUNDS ?? 2);
+  const requests = Number(process.env.BENCH_POLICY_REQUESTS ?? 50) * Number(process.env.BENCH_POLICY_ROUNDS ?? 6);
   return 40 + Math.ceil(guardrails * 0.03) + Math.ceil(requests * 4 * 0.02);
 }
 
