@@ -9,9 +9,12 @@
  * 2. The newest CA has less than `renewFraction` of its life left: a new CA goes to the front of
  *    the bundle; the old one stays trusted and the serving certificate it signed stays in use.
  * 3. The serving certificate is due (same rule), lacks a required name, or was signed by an older
- *    CA while the newest is already published to the webhook configurations: a new serving pair,
- *    signed by the newest CA once it is published and by the one before it until then, so the
- *    API server always trusts a CA before any replica presents a certificate signed by it.
+ *    CA while the newest is in use: a new serving pair, signed by the newest CA once it is in use
+ *    and by the one before it until then, so the API server always trusts a CA before any replica
+ *    presents a certificate signed by it. The newest CA is in use once the webhook configurations
+ *    carry it and it has been in the bundle for `propagationMs`: the API server loads a
+ *    configuration's caBundle from its own watch, a moment after the write that reads back as
+ *    published, and a replica may run its next check at once (a watch event of its own write).
  * 4. Expired CAs leave the bundle.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -65,10 +68,11 @@ export function planCertificates(input: PlanInput): CertificatePlan {
     published = false;
     changes.push(`the CA expires ${cas[1]!.x509.validTo}: added a new CA to the bundle`);
   }
-  // Until the webhook configurations trust the newest CA, the one before it keeps signing.
-  const signer = published || cas.length === 1 ? cas[0]! : cas[1]!;
+  // Until the newest CA is in use, the one before it keeps signing.
+  const inUse = cas.length === 1 || (published && now.getTime() - createdAt(cas[0]!.x509) >= propagationMs(policy));
+  const signer = inUse ? cas[0]! : cas[1]!;
   let serving: KeyPair = { cert: input.stored.cert, key: input.stored.key };
-  const reason = servingReason(serving, cas[0]!.x509, published, policy, now);
+  const reason = servingReason(serving, cas[0]!.x509, inUse, policy, now);
   if (reason) {
     serving = issueServingCertificate({ ca: signer, dnsNames: policy.dnsNames, ipAddresses: policy.ipAddresses, notBefore: now, notAfter: after(now, policy.servingValidityMs), ...keyBits(policy) });
     changes.push(`${reason}: issued a new serving certificate`);
@@ -106,12 +110,28 @@ function unusable(stored: StoredCertificates, now: Date): string | undefined {
   }
 }
 
-function servingReason(serving: KeyPair, signing: X509Certificate, published: boolean, policy: RotationPolicy, now: Date): string | undefined {
+/**
+ * How long a new CA stays in the bundle, published, before it signs: a quarter of the time the
+ * old CA has left when its successor is added, at most a minute (a few seconds for the
+ * short-lived certificates of tests).
+ */
+export function propagationMs(policy: RotationPolicy): number {
+  return Math.min(60_000, (policy.caValidityMs * policy.renewFraction) / 4);
+}
+
+/** When a certificate made by ./certs.ts was made: its notBefore is backdated by min(1 minute, a tenth of its lifetime). */
+function createdAt(x509: X509Certificate): number {
+  const from = new Date(x509.validFrom).getTime();
+  const span = new Date(x509.validTo).getTime() - from;
+  return from + Math.min(60_000, span / 11);
+}
+
+function servingReason(serving: KeyPair, signing: X509Certificate, inUse: boolean, policy: RotationPolicy, now: Date): string | undefined {
   const x509 = new X509Certificate(serving.cert);
   if (due(x509, policy.renewFraction, now)) return `the serving certificate expires ${x509.validTo}`;
   const missing = missingNames(x509, policy);
   if (missing.length > 0) return `the serving certificate lacks ${missing.join(', ')}`;
-  if (published && !(x509.checkIssued(signing) && x509.verify(signing.publicKey))) return 'the webhook configurations trust the new CA';
+  if (inUse && !(x509.checkIssued(signing) && x509.verify(signing.publicKey))) return 'the webhook configurations trust the new CA';
   return undefined;
 }
 

@@ -1,7 +1,7 @@
 /** The rotation plan of self-managed certificates, step by step on a fake clock. */
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { planCertificates, splitPem, type RotationPolicy, type StoredCertificates } from '../../src/tls/rotation.js';
+import { planCertificates, propagationMs, splitPem, type RotationPolicy, type StoredCertificates } from '../../src/tls/rotation.js';
 
 const DAY = 86_400_000;
 const policy: RotationPolicy = {
@@ -95,6 +95,29 @@ describe('planCertificates', () => {
     const switched = plan(both.next, 207.01, true);
     expect(switched.changes).toEqual(['the webhook configurations trust the new CA: issued a new serving certificate']);
     expect(signedBy(switched.next.cert, newCa!)).toBe(true);
+  });
+
+  it('keeps the old CA signing for a minute after the new one is published: the API server loads the bundle from its watch', () => {
+    let stored = first.next;
+    for (let day = 20; day <= 200; day += 20) stored = plan(stored, day).next;
+    const oldCa = splitPem(stored.caBundle)[0]!;
+    const added = plan(stored, 210).next;
+    const [newCa] = splitPem(added.caBundle);
+    expect(propagationMs(policy)).toBe(60_000);
+    const seconds = (s: number) => new Date(at(210).getTime() + s * 1000);
+    // Published at once (a replica's next check can follow its own write): not yet in use.
+    for (const s of [1, 30, 58]) {
+      const early = planCertificates({ stored: added, policy, now: seconds(s), published: true });
+      expect(early.changes).toEqual([]);
+      expect(signedBy(early.next.cert, oldCa)).toBe(true);
+    }
+    const inUse = planCertificates({ stored: added, policy, now: seconds(62), published: true });
+    expect(inUse.changes).toEqual(['the webhook configurations trust the new CA: issued a new serving certificate']);
+    expect(signedBy(inUse.next.cert, newCa!)).toBe(true);
+  });
+
+  it('waits a quarter of the renewal window when that is under a minute (short-lived test certificates)', () => {
+    expect(propagationMs({ ...policy, caValidityMs: 36_000 })).toBe(3_000);
   });
 
   it('never issues a serving certificate that outlives its CA', () => {
