@@ -126,11 +126,29 @@ function newCertificate(publicKey: Forge.pki.PublicKey, notBefore: Date, notAfte
   cert.publicKey = publicKey;
   // A positive 128-bit serial: the leading 0x01 keeps the DER integer positive.
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
-  // Backdated against clock skew between nodes: a minute, or a tenth of a short lifetime, so the
-  // renewal point (a fraction of the lifetime) stays where it is meant to be.
-  cert.validity.notBefore = new Date(notBefore.getTime() - Math.min(60_000, (notAfter.getTime() - notBefore.getTime()) / 10));
+  cert.validity.notBefore = new Date(notBefore.getTime() - backdateMs(notAfter.getTime() - notBefore.getTime()));
   cert.validity.notAfter = notAfter;
   return cert;
+}
+
+/**
+ * How far a certificate's notBefore is set back against clock skew between nodes: a minute, or a
+ * tenth of a short lifetime, so the renewal point (a fraction of the lifetime) stays where it is
+ * meant to be.
+ */
+function backdateMs(lifetimeMs: number): number {
+  return Math.min(60_000, lifetimeMs / 10);
+}
+
+/**
+ * When a certificate made here was made, in ms (to the second, as X.509 keeps times): its notBefore
+ * plus `backdateMs`. Its validity spans lifetime + backdate, which is 1.1 × lifetime while the
+ * backdate is a tenth of it, so the backdate is min(a minute, an eleventh of the span).
+ */
+export function madeAt(certificate: X509Certificate): number {
+  const from = new Date(certificate.validFrom).getTime();
+  const span = new Date(certificate.validTo).getTime() - from;
+  return from + Math.min(60_000, span / 11);
 }
 
 /** The notAfter of the first certificate in a PEM bundle (RSA or ECDSA, e.g. from cert-manager). */

@@ -19,7 +19,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { createCa, issueServingCertificate, type KeyPair } from './certs.js';
+import { createCa, issueServingCertificate, madeAt, type KeyPair } from './certs.js';
 
 export interface StoredCertificates {
   /** PEM CA certificates the webhook configurations trust, newest first. */
@@ -69,7 +69,7 @@ export function planCertificates(input: PlanInput): CertificatePlan {
     changes.push(`the CA expires ${cas[1]!.x509.validTo}: added a new CA to the bundle`);
   }
   // Until the newest CA is in use, the one before it keeps signing.
-  const inUse = cas.length === 1 || (published && now.getTime() - createdAt(cas[0]!.x509) >= propagationMs(policy));
+  const inUse = cas.length === 1 || (published && now.getTime() - madeAt(cas[0]!.x509) >= propagationMs(policy));
   const signer = inUse ? cas[0]! : cas[1]!;
   let serving: KeyPair = { cert: input.stored.cert, key: input.stored.key };
   const reason = servingReason(serving, cas[0]!.x509, inUse, policy, now);
@@ -117,13 +117,6 @@ function unusable(stored: StoredCertificates, now: Date): string | undefined {
  */
 export function propagationMs(policy: RotationPolicy): number {
   return Math.min(60_000, (policy.caValidityMs * policy.renewFraction) / 4);
-}
-
-/** When a certificate made by ./certs.ts was made: its notBefore is backdated by min(1 minute, a tenth of its lifetime). */
-function createdAt(x509: X509Certificate): number {
-  const from = new Date(x509.validFrom).getTime();
-  const span = new Date(x509.validTo).getTime() - from;
-  return from + Math.min(60_000, span / 11);
 }
 
 function servingReason(serving: KeyPair, signing: X509Certificate, inUse: boolean, policy: RotationPolicy, now: Date): string | undefined {

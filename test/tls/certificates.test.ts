@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseServeOptions } from '../../src/config/options.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import { generateCertificates, serviceDnsNames } from '../../src/tls/certs.js';
+import { createCa, generateCertificates, madeAt, serviceDnsNames } from '../../src/tls/certs.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { request } from '../helpers/https.js';
 import { testCertificates } from '../helpers/tls.js';
@@ -28,6 +28,19 @@ function peerCertificate(port: number, ca: string, maxVersion?: tls.SecureVersio
     socket.on('error', reject);
   });
 }
+
+describe('madeAt', () => {
+  // The rotation plan waits from this moment before a new CA signs: it must undo the backdating.
+  it.each([
+    ['a short lifetime (backdated a tenth of it)', 36_000],
+    ['a long one (backdated a minute)', 730 * 86_400_000],
+  ])('gives the moment a certificate was made for %s, to the second', (_what, lifetimeMs) => {
+    const made = new Date('2026-03-01T12:00:00Z');
+    const ca = new X509Certificate(createCa({ notBefore: made, notAfter: new Date(made.getTime() + lifetimeMs), keyBits: 1024 }).cert);
+    expect(new Date(ca.validFrom).getTime()).toBeLessThan(made.getTime());
+    expect(Math.abs(madeAt(ca) - made.getTime())).toBeLessThanOrEqual(1000);
+  });
+});
 
 describe('generateCertificates', () => {
   it('signs a serving certificate with the service DNS names and addresses as SANs', () => {
