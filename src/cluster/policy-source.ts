@@ -122,11 +122,13 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
       const message = result.set
         ? 'some policies do not compile: each keeps its last good version in force, if it had one'
         : `the policy set does not compile; ${inForce ? 'the last good set stays in force' : 'no policy set is in force'}`;
+      // When no set could be made, a unit's problems are also the compile's: each is listed once.
+      const problems = [...new Set([...resolution.outcomes.values()].flatMap((outcome) => ('problems' in outcome ? outcome.problems : [])).concat(result.problems))];
       logger.warn(message, {
         inForce: inForce?.set.generation ?? 'none',
         notInForce: notInForce.slice(0, 50),
-        problemCount: result.problems.length + [...resolution.outcomes.values()].reduce((sum, outcome) => sum + ('problems' in outcome ? outcome.problems.length : 0), 0),
-        problems: [...resolution.outcomes.values()].flatMap((outcome) => ('problems' in outcome ? outcome.problems : [])).concat(result.problems).slice(0, 50).map(formatProblem),
+        problemCount: problems.length,
+        problems: problems.slice(0, 50).map(formatProblem),
       });
     }
     settle?.resolve(result);

@@ -14,10 +14,14 @@ const BROKEN = 'apiVersion: tierguard.dev/v1alpha1\nkind: Tier\nmetadata: {name:
 
 function sourceWithWarnings() {
   const warnings: string[] = [];
-  const logger: Logger = { debug() {}, info() {}, error() {}, warn: (message) => warnings.push(message) };
+  const fields: Record<string, unknown>[] = [];
+  const logger: Logger = { debug() {}, info() {}, error() {}, warn: (message, logged = {}) => { warnings.push(message); fields.push(logged); } };
   const source = createPolicySource({ inputs: [FILES_INPUT], metrics: createMetrics(), logger, debounceMs: 0 });
-  return { source, warnings };
+  return { source, warnings, fields };
 }
+
+/** Two problems in two documents: two Tiers whose priority is not a number. */
+const TWO_PROBLEMS = `${BROKEN}---\n${BROKEN.replace('name: security', 'name: platform')}`;
 
 describe('policy source', () => {
   it('says no policy set is in force when the first set does not compile', async () => {
@@ -28,6 +32,21 @@ describe('policy source', () => {
     expect(result.set).toBeUndefined();
     expect(warnings).toContain('the policy set does not compile; no policy set is in force');
     expect(warnings.join('\n')).not.toContain('last good');
+  });
+
+  it('lists each problem once, and counts it once, when no set could be made', async () => {
+    const { source, warnings, fields } = sourceWithWarnings();
+    source.update(FILES_INPUT, parseManifestText(TWO_PROBLEMS, 'policies.yaml'));
+    const result = await source.firstCompile;
+    source.stop();
+    expect(result.set).toBeUndefined();
+    expect(result.problems).toHaveLength(2);
+    expect(warnings).toEqual(['the policy set does not compile; no policy set is in force']);
+    const logged = fields[0] as { problemCount: number; problems: string[] };
+    expect(logged.problemCount).toBe(2);
+    expect(logged.problems).toHaveLength(2);
+    expect(logged.problems[0]).toMatch(/^policies\.yaml#1 /);
+    expect(logged.problems[1]).toMatch(/^policies\.yaml#2 /);
   });
 
   it('says the last good version stays in force when an edit breaks what was in force', async () => {
