@@ -5,7 +5,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments, type YAMLError } from 'yaml';
-import type { PolicyProblem, SourceRef } from './problems.js';
+import { unreadable, type PolicyProblem, type SourceRef } from './problems.js';
 
 export interface ManifestDocument {
   readonly source: SourceRef;
@@ -32,7 +32,7 @@ export async function manifestFiles(paths: readonly string[]): Promise<{ files: 
       if (info.isDirectory()) await walk(entry, files, skipped);
       else files.push(entry);
     } catch (error) {
-      problems.push({ source: { file: entry, document: 0 }, path: '', message: `cannot read: ${(error as Error).message}` });
+      problems.push(unreadable(entry, error));
     }
   }
   return { files, problems, skipped };
@@ -103,7 +103,7 @@ export async function readManifests(paths: readonly string[]): Promise<ManifestS
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      problems.push({ source: { file, document: 0 }, path: '', message: `cannot read: ${(error as Error).message}` });
+      problems.push(unreadable(file, error));
       continue;
     }
     const parsed = parseManifestText(text, file);
@@ -116,11 +116,14 @@ export async function readManifests(paths: readonly string[]): Promise<ManifestS
 /** The API group of Tiers and Guardrails. */
 const POLICY_GROUP = 'tierguard.dev';
 
+/** tierguard's policy test files (`tierguard test`): kept beside the policies, never applied. */
+const TEST_FILE_KIND = 'Test';
+
 /**
- * The documents a policy set is made of — anything of the `tierguard.dev` group, core Namespaces,
- * and documents without a kind, or a Tier, Guardrail or Namespace without an apiVersion (which the
- * schema then refuses) — and how many objects of each other kind (and apiVersion) were left out,
- * as in a GitOps folder that holds the workloads too.
+ * The documents a policy set is made of — anything of the `tierguard.dev` group but test files,
+ * core Namespaces, and documents without a kind, or a Tier, Guardrail or Namespace without an
+ * apiVersion (which the schema then refuses) — and how many objects of each other kind (and
+ * apiVersion) were left out, as in a GitOps folder that holds the workloads and the tests too.
  */
 export function policyDocuments(documents: readonly ManifestDocument[]): { documents: ManifestDocument[]; skipped: Map<string, number> } {
   const kept: ManifestDocument[] = [];
@@ -129,7 +132,7 @@ export function policyDocuments(documents: readonly ManifestDocument[]): { docum
     const { kind, apiVersion } = (typeof document.value === 'object' && document.value !== null ? document.value : {}) as { kind?: unknown; apiVersion?: unknown };
     const group = typeof apiVersion === 'string' && apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
     // Without an apiVersion, a Tier, Guardrail or Namespace is ours to refuse, not to skip.
-    const ours = typeof kind !== 'string' || group === POLICY_GROUP
+    const ours = typeof kind !== 'string' || (group === POLICY_GROUP && kind !== TEST_FILE_KIND)
       || (typeof apiVersion !== 'string' && ['Tier', 'Guardrail', 'Namespace'].includes(kind)) || (kind === 'Namespace' && apiVersion === 'v1');
     if (ours) kept.push(document);
     else {

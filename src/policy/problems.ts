@@ -4,7 +4,7 @@ import type { z } from 'zod';
 /** Where a document came from: a file and its 1-based document number, or a cluster object. */
 export interface SourceRef {
   readonly file: string;
-  /** 1-based position of the YAML document in its file. */
+  /** 1-based position of the YAML document in its file; 0 for the file as a whole (it could not be read). */
   readonly document: number;
 }
 
@@ -32,11 +32,28 @@ export interface PolicyProblem {
   readonly code?: 'TierNotFound';
 }
 
-/** `file#2 (Guardrail prod-isolation) spec.priority: reason` */
+/** `file#2 (Guardrail prod-isolation) spec.priority: reason`, or `file: reason` about the whole file. */
 export function formatProblem(problem: PolicyProblem): string {
   const object = problem.object ? ` (${problem.object})` : '';
   const path = problem.path ? ` ${problem.path}:` : ':';
-  return `${problem.source.file}#${problem.source.document}${object}${path} ${problem.message}`;
+  const document = problem.source.document > 0 ? `#${problem.source.document}` : '';
+  return `${problem.source.file}${document}${object}${path} ${problem.message}`;
+}
+
+/** A file that could not be read, as a problem of the whole file: `cannot read: no such file or directory`. */
+export function unreadable(file: string, error: unknown): PolicyProblem {
+  return { source: { file, document: 0 }, path: '', message: `cannot read: ${readError(error)}` };
+}
+
+/** What went wrong reading a file, without node's error code and the path the problem already names. */
+function readError(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  switch (code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EACCES': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    default: return message;
+  }
 }
 
 /** Zod issues as problems: one per unknown key, with plain-words messages for missing fields. */

@@ -107,7 +107,7 @@ spec: {containers: [{name: web, image: nginx}]}
 
   it.each([
     { name: 'a broken policy set', args: ['--config', 'test/fixtures/policies/broken.yaml', '-f', 'examples/manifests'], stderr: 'spec.tier: tier "nope" does not exist' },
-    { name: 'a missing manifest', args: ['-f', 'no/such/file.yaml'], stderr: 'no/such/file.yaml#0: cannot read' },
+    { name: 'a missing manifest', args: ['-f', 'no/such/file.yaml'], stderr: 'no/such/file.yaml: cannot read: no such file or directory\n' },
     { name: 'no -f', args: [], stderr: "required option '-f, --filename <path>' not specified" },
     { name: 'an unknown output format', args: ['-f', 'examples/manifests', '-o', 'xml'], stderr: "argument 'xml' is invalid" },
   ])('exits 2 on $name, saying why on stderr', async ({ args, stderr }) => {
@@ -285,8 +285,9 @@ spec: {tier: security, priority: 2, subject: {namespaces: {}}, ingress: [{name: 
     writeFileSync(path.join(dir, 'policies.yaml'), readFileSync(path.join(REPO_DIR, 'examples/policies/tiers.yaml'), 'utf8'));
     writeFileSync(path.join(dir, 'apps.yaml'), readFileSync(path.join(REPO_DIR, 'examples/manifests/workloads.yaml'), 'utf8'));
     writeFileSync(path.join(dir, 'calico.yaml'), 'apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n');
+    writeFileSync(path.join(dir, 'tierguard-test.yaml'), readFileSync(path.join(REPO_DIR, 'examples/tests/tierguard-test.yaml'), 'utf8'));
     const result = await tierguard('lint', '--config', dir);
-    expect(result.stdout).toMatch(/^skipped 4 objects of other kinds: Deployment \(apps\/v1\) 1, Pod \(v1\) 1, CronJob \(batch\/v1\) 1, Tier \(projectcalico.org\/v3\) 1\n/);
+    expect(result.stdout).toMatch(/^skipped 5 objects of other kinds: Deployment \(apps\/v1\) 1, Pod \(v1\) 1, CronJob \(batch\/v1\) 1, Tier \(projectcalico.org\/v3\) 1, Test \(tierguard.dev\/v1alpha1\) 1\n/);
     expect(result.stdout).toContain(`${dir}: `);
     expect(result.stdout).toContain(', valid\n');
     expect(result.code).toBe(0);
@@ -299,6 +300,15 @@ spec: {tier: security, priority: 2, subject: {namespaces: {}}, ingress: [{name: 
     expect(result.code).toBe(1);
     expect(result.stdout).not.toContain('skipped');
     expect(result.stdout).toContain('apiVersion');
+  });
+
+  it('refuses a misspelt kind of the tierguard.dev group rather than skipping it: only test files are skipped', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'guardrail.yaml'), 'apiVersion: tierguard.dev/v1alpha1\nkind: Guardrial\nmetadata: {name: g}\nspec: {}\n');
+    const result = await tierguard('lint', '--config', dir);
+    expect(result.code).toBe(1);
+    expect(result.stdout).not.toContain('skipped');
+    expect(result.stdout).toContain(`${path.join(dir, 'guardrail.yaml')}#1 kind: expected Tier, Guardrail (tierguard.dev/v1alpha1) or Namespace (v1), got "Guardrial"`);
   });
 
   it('reports a YAML syntax error once, at the line and column where it is', async () => {
