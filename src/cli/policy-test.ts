@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { loadPolicyFolder } from '../policy/load.js';
 import { readManifests } from '../policy/manifests.js';
-import { formatProblem } from '../policy/problems.js';
+import { formatProblem, problemsFromIssues } from '../policy/problems.js';
 import type { EngineOptions } from '../engine/evaluate.js';
 import { checkManifests, manifestProblems, type CheckResult } from './check.js';
 
@@ -96,7 +96,9 @@ async function readTestFile(file: string): Promise<TestFile> {
   }
   const parsed = testFileSchema.safeParse(value);
   if (!parsed.success) {
-    throw new TestFileError(`${file}: ${parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || 'the file'}: ${issue.message}`).join('; ')}`);
+    // Worded as the problems of policy files are: `results: required field is missing`, `reslts: unknown field`.
+    const problems = problemsFromIssues(parsed.error.issues, { source: { file, document: 1 } });
+    throw new TestFileError(`${file}: ${problems.slice(0, 5).map((problem) => `${problem.path || 'the file'}: ${problem.message}`).join('; ')}`);
   }
   return parsed.data;
 }

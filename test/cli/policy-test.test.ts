@@ -75,9 +75,9 @@ describe('tierguard test', { timeout: CLI_KILL_MS * 2 }, () => {
   });
 
   it.each([
-    { name: 'a test file without results', test: HEAD, stderr: 'results: ' },
-    { name: 'a misspelt field', test: `${HEAD}results: [{resource: Namespace payments, result: allowed, guardrial: x}]\n`, stderr: 'Unrecognized key: "guardrial"' },
-    { name: 'an unknown outcome', test: `${HEAD}results: [{resource: Namespace payments, result: pass}]\n`, stderr: 'results.0.result' },
+    { name: 'a test file without results', test: HEAD, stderr: 'results: required field is missing' },
+    { name: 'a misspelt field', test: `${HEAD}results: [{resource: Namespace payments, result: allowed, guardrial: x}]\n`, stderr: 'results[0].guardrial: unknown field' },
+    { name: 'an unknown outcome', test: `${HEAD}results: [{resource: Namespace payments, result: pass}]\n`, stderr: 'results[0].result: ' },
     { name: 'a resource the manifests do not hold', test: `${HEAD}results: [{resource: Pod payments/nope, result: allowed}]\n`, stderr: 'no resource Pod payments/nope in ../manifests' },
     { name: 'policies that do not compile', test: HEAD.replace('[../policies]', `[${path.join(REPO_DIR, 'test', 'fixtures', 'policies', 'broken.yaml')}]`) + 'results: [{resource: Namespace payments, result: allowed}]\n', stderr: 'the policies do not compile' },
   ])('exits 2 on $name, naming the file', async ({ test, stderr }) => {
