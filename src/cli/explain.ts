@@ -223,10 +223,14 @@ export function formatEndpoint(end: QueryEndpoint): string {
 }
 
 /** The text report of one query: the verdict, then each side's consulted tier rules and decider. */
-export function formatExplainText(query: Query, verdict: ConnectionVerdict): string {
+export function formatExplainText(query: Query, verdict: ConnectionVerdict, context?: ExplainContext): string {
   const lines = [`${verdict.allowed ? 'ALLOW' : 'DENY'} ${query.protocol} ${query.port} from ${formatEndpoint(query.from)} to ${formatEndpoint(query.to)}`];
   lines.push(...sideLines('egress', 'source', query.from, verdict.egress));
   lines.push(...sideLines('ingress', 'destination', query.to, verdict.ingress));
+  // A what-if is about concrete pods, so an undeclared namespace has its name label only; `check`
+  // proves a NetworkPolicy for any labels such a namespace may get, and can deny what this allows.
+  const undeclared = new Set([query.from, query.to].flatMap((end) => ('namespace' in end && context && !context.namespaces.has(end.namespace) ? [end.namespace] : [])));
+  for (const name of undeclared) lines.push(`note: namespace ${name} is not declared (no Namespace object given): taken with its name label only`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -442,7 +442,7 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
         fail(`invalid query: ${(error as Error).message}`);
       }
       const verdict = explainQuery(context, query);
-      process.stdout.write(flags.output === 'json' ? `${JSON.stringify(verdictJson(verdict))}\n` : formatExplainText(query, verdict));
+      process.stdout.write(flags.output === 'json' ? `${JSON.stringify(verdictJson(verdict))}\n` : formatExplainText(query, verdict, context));
     });
 
   program.command('lint')

@@ -244,7 +244,7 @@ function labelFindings(set: PolicySet, request: EngineRequest): RuleOutcome {
     const labels = labelsAt(request.object, target.metadataPath);
     const oldLabels = isUpdate ? labelsAt(request.oldObject, target.metadataPath) : undefined;
     if (!request.namespace.known && set.labelGuardrails[target.resource].length > 0) {
-      notes.push(`namespace ${request.namespace.name} is unknown to tierguard: matched on its name label only`);
+      notes.push(`namespace ${request.namespace.name} is unknown to tierguard: label guardrails matched it on its name label only`);
     }
     const walked = eachLabelGuardrail({ set, namespace: request.namespace, target, rule: 'labels.required' }, (guardrail) => guardrail.labels.required
       .map((rule) => checkRequired({ guardrail, rule, target, labels, oldLabels, namespace: request.namespace }))
@@ -321,7 +321,12 @@ function networkFindings(set: PolicySet, request: EngineRequest, budget?: Engine
     connection: override.short,
   }));
   const unproven = check.unproven && unprovenFinding(check.unproven, budget?.timeoutMs);
-  return { ...NO_OUTCOME, findings: unproven ? [...findings, unproven] : findings };
+  const all = unproven ? [...findings, unproven] : findings;
+  // Unlike label guardrails, the override check gives an unknown namespace every label it may yet
+  // be given (a guardrail that cannot be proven is never silently allowed): said beside what it
+  // found, when the user sees that (an Audit finding is only counted and logged).
+  const notes = !request.namespace.known && all.some((finding) => finding.mode !== 'Audit') ? [`namespace ${request.namespace.name} is unknown to tierguard: the override check took it to have any labels`] : [];
+  return { ...NO_OUTCOME, findings: all, notes };
 }
 
 const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, Audit: 0 };

@@ -213,6 +213,9 @@ describe('--network-check-timeout: the time the override check of one NetworkPol
  * says (`allow` here). The time bound is driven by a clock that moves one second each time it is
  * read, so the result does not depend on how fast the machine is.
  */
+/** The note beside what the override check finds in a namespace the server does not know. */
+const UNKNOWN_NAMESPACE = 'namespace payments is unknown to tierguard: the override check took it to have any labels';
+
 describe('a check stopped at a bound denies, even with --failure-mode allow', () => {
   const uid = review('validate-create-networkpolicy').request.uid;
   const sizeBound = serverWith({ config: [fixturePath('policies', 'network-guardrails.yaml')], failureMode: 'allow' });
@@ -230,6 +233,8 @@ describe('a check stopped at a bound denies, even with --failure-mode allow', ()
         message: 'NetworkPolicy payments/allow-api-from-frontend is denied by tierguard (override check unproven):\n'
           + `- spec.egress[0]: ${SIZE_BOUND_MESSAGE} (tier security, guardrail no-internet)`,
       },
+      // The server knows no namespace here: the check took payments to have any labels.
+      warnings: [UNKNOWN_NAMESPACE],
     });
   });
 
@@ -257,6 +262,7 @@ describe('a check stopped at a bound denies, even with --failure-mode allow', ()
           message: 'NetworkPolicy payments/allow-api-from-frontend is denied by tierguard (override check unproven):\n'
             + `- spec.egress[0]: ${timeBoundMessage(2000)} (tier security, guardrail no-internet)`,
         },
+        warnings: [UNKNOWN_NAMESPACE],
       });
       const errors = (await webhook.metrics.errors.get()).values;
       expect(errors.map(({ labels, value }) => [labels.reason, value])).toEqual([['check_bound', 1]]);
@@ -274,7 +280,7 @@ describe('a check stopped at a bound denies, even with --failure-mode allow', ()
       expect(await post(webhook.port, networkPolicyWithRules(3))).toEqual({
         uid,
         allowed: true,
-        warnings: ['no-internet: spec.egress[0]: override check unproven at its time limit 0 ms (--network-check-timeout); split the policy'],
+        warnings: ['no-internet: spec.egress[0]: override check unproven at its time limit 0 ms (--network-check-timeout); split the policy', UNKNOWN_NAMESPACE],
       });
     });
 

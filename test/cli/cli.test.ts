@@ -105,6 +105,15 @@ spec: {containers: [{name: web, image: nginx}]}
     expect(stdout).toContain('[Warn] metadata.labels[app.kubernetes.io/name]: missing required label app.kubernetes.io/name (tier platform, guardrail recommended-app-name)');
   });
 
+  it('says how each kind of rule took a namespace it does not know, beside a NetworkPolicy denied for any labels the namespace may get', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'np.yaml'), 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-scratch, namespace: ghost, labels: {segment.tierguard.dev/domain: core}}\nspec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: scratch}}}]}]}\n');
+    const { code, stdout } = await tierguard('check', '--config', 'examples/policies', '-f', 'examples/manifests/namespaces.yaml', '-f', dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain('denied by tier security, guardrail prod-isolation, rule deny-from-dev');
+    expect(stdout).toContain('  note: namespace ghost is unknown to tierguard: label guardrails matched it on its name label only\n  note: namespace ghost is unknown to tierguard: the override check took it to have any labels\n');
+  });
+
   it.each([
     { name: 'a broken policy set', args: ['--config', 'test/fixtures/policies/broken.yaml', '-f', 'examples/manifests'], stderr: 'spec.tier: tier "nope" does not exist' },
     { name: 'a missing manifest', args: ['-f', 'no/such/file.yaml'], stderr: 'no/such/file.yaml: cannot read: no such file or directory\n' },

@@ -104,7 +104,14 @@ describe('explain text output', () => {
       ],
     },
   ])('$name', ({ q, text }) => {
-    expect(formatExplainText(q, explainQuery(context, q))).toBe(`${text.join('\n')}\n`);
+    expect(formatExplainText(q, explainQuery(context, q), context)).toBe(`${text.join('\n')}\n`);
+  });
+
+  it('says when an end\'s namespace is not declared, once, since it is taken with its name label only', () => {
+    const q = query('nowhere/app=x', 'nowhere/app=y', 80);
+    const text = formatExplainText(q, explainQuery(context, q), context).split('\n');
+    expect(text.filter((line) => line.startsWith('note: '))).toEqual(['note: namespace nowhere is not declared (no Namespace object given): taken with its name label only']);
+    expect(text.at(-2)).toMatch(/^note: /);
   });
 });
 

@@ -175,7 +175,7 @@ describe('requirements', () => {
 
   it('notes that an unknown namespace was matched on its name only', () => {
     const result = validate(set, podRequest({ domain: 'core', team: 'a', owner: 'o' }, namespace('payments', {}, false)), options);
-    expect(result.notes).toEqual(['namespace payments is unknown to tierguard: matched on its name label only']);
+    expect(result.notes).toEqual(['namespace payments is unknown to tierguard: label guardrails matched it on its name label only']);
     expect(result.findings.map((f) => f.guardrail)).toEqual(['audit']);
   });
 });
