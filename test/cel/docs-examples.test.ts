@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { compileCel } from '../../src/engine/cel/index.js';
+import { compileCel, evaluateCel, toCelActivation } from '../../src/engine/cel/index.js';
 import { objectKindsOf } from '../../src/engine/targets.js';
 import type { RuleResource } from '../../src/api/policy.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
@@ -54,5 +54,22 @@ describe('CEL validations in the documentation', () => {
     const message = compileCel(validation.messageExpression, { expectString: true, objectKinds });
     expect(message).toMatchObject({ ok: true });
     expect(message.ok && message.warning).toBeFalsy();
+  });
+
+  it('the /0 example catches a /0 block of either family, and a spelling Kubernetes CEL refuses is an error, not a pass', () => {
+    const example = EXAMPLES.find(({ validation }) => validation.expression.includes('prefixLength() > 0'));
+    const compiled = compileCel(example!.validation.expression, { expectBool: true, objectKinds: objectKindsOf(['NetworkPolicy']) });
+    if (!compiled.ok) throw new Error(compiled.error.message);
+    const verdict = (cidr: string) => evaluateCel(compiled.program, toCelActivation({
+      object: { metadata: { name: 'np' }, spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr } }] }] } },
+      oldObject: null,
+      request: {},
+      namespaceObject: { metadata: { name: 'default' } },
+    }));
+    expect(verdict('10.0.0.0/8')).toEqual({ ok: true, value: true });
+    expect(verdict('0.0.0.0/0')).toEqual({ ok: true, value: false });
+    expect(verdict('::/0')).toEqual({ ok: true, value: false });
+    expect(verdict('0::0/0')).toEqual({ ok: true, value: false });
+    for (const refused of ['0.0.0.0/00', '000.0.0.0/0', '::ffff:0.0.0.0/96']) expect(verdict(refused), refused).toMatchObject({ ok: false });
   });
 });
