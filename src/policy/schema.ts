@@ -49,8 +49,10 @@ export function labelValueProblem(value: string): string | undefined {
 export function cidrProblem(cidr: string): string | undefined {
   const read = readPrefix(cidr, 'strict');
   if (!read.ok) {
-    // Said why when a NetworkPolicy would take the spelling (leading zeros, long IPv6 groups).
-    const detail = parseKubeCidr(cidr).ok ? `: ${read.reason}` : '';
+    // Said why, and what to write, when a NetworkPolicy would take the spelling (leading zeros,
+    // long IPv6 groups): its reading is the one the guardrail's author most likely meant.
+    const kube = parseKubeCidr(cidr);
+    const detail = kube.ok ? `: ${read.reason}; write ${formatPrefix(kube.value)} for what a NetworkPolicy reads` : '';
     return `${JSON.stringify(cidr)} is not a valid IPv4 or IPv6 CIDR${detail}`;
   }
   const { family, network, bits, written } = read.value;

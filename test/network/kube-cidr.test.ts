@@ -88,7 +88,8 @@ describe('guardrail networks (netip.ParsePrefix, strict)', () => {
 
   it.each([
     { name: 'a canonical CIDR', input: '10.0.0.0/8', expected: undefined },
-    { name: 'a leading zero', input: '010.0.0.0/8', expected: '"010.0.0.0/8" is not a valid IPv4 or IPv6 CIDR: IPv4 field "010" has a leading zero (NetworkPolicy reads it as decimal 10, inet_aton as octal 8)' },
+    { name: 'a leading zero: what to write', input: '010.0.0.0/8', expected: '"010.0.0.0/8" is not a valid IPv4 or IPv6 CIDR: IPv4 field "010" has a leading zero (NetworkPolicy reads it as decimal 10, inet_aton as octal 8); write 10.0.0.0/8 for what a NetworkPolicy reads' },
+    { name: 'a long IPv6 group: what to write', input: '2001:00db8::/32', expected: '"2001:00db8::/32" is not a valid IPv4 or IPv6 CIDR: IPv6 group "00db8" has more than 4 hex digits; write 2001:db8::/32 for what a NetworkPolicy reads' },
     { name: 'IPv4-mapped: write the IPv4 prefix', input: '::ffff:10.0.0.0/104', expected: '"::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 address, which guardrails do not accept; write the IPv4 prefix 10.0.0.0/8' },
     { name: 'IPv4-mapped below /96', input: '::ffff:0:0/64', expected: '"::ffff:0:0/64" is an IPv4-mapped IPv6 address, which guardrails do not accept; write an IPv4 prefix' },
     { name: 'hex, which no Kubernetes reading takes', input: '0x0a.0.0.0/8', expected: '"0x0a.0.0.0/8" is not a valid IPv4 or IPv6 CIDR' },

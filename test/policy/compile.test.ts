@@ -160,7 +160,7 @@ describe('every problem is reported with file, document, object, field path and 
     {
       name: 'an ambiguous CIDR: a leading zero, octal to some tools and decimal to NetworkPolicy',
       docs: [tier('security', 100), guardrail(network('    - {name: r, action: Deny, from: [{networks: ["010.0.0.0/8"]}]}\n'))],
-      expected: ['policies.yaml#2 (Guardrail g) spec.ingress[0].from[0].networks[0]: "010.0.0.0/8" is not a valid IPv4 or IPv6 CIDR: IPv4 field "010" has a leading zero (NetworkPolicy reads it as decimal 10, inet_aton as octal 8)'],
+      expected: ['policies.yaml#2 (Guardrail g) spec.ingress[0].from[0].networks[0]: "010.0.0.0/8" is not a valid IPv4 or IPv6 CIDR: IPv4 field "010" has a leading zero (NetworkPolicy reads it as decimal 10, inet_aton as octal 8); write 10.0.0.0/8 for what a NetworkPolicy reads'],
     },
     {
       name: 'an IPv4-mapped IPv6 CIDR',
