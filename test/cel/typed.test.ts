@@ -38,6 +38,8 @@ describe('expressions the Kubernetes types refuse, with the position of the prob
       line: 1, column: 31,
     },
     { name: 'string plus int (the issue\'s second example)', expression: 'object.metadata.name + 1 == 2', resources: ['Pod'] as const, message: 'no such overload: string + int', line: 1, column: 1 },
+    // Untyped, name + 1 is dyn + int, read as int, and the untyped check blamed the == 'x'.
+    { name: 'string plus int, compared with a string', expression: "object.metadata.name + 1 == 'x'", resources: ['Pod'] as const, message: 'no such overload: string + int', line: 1, column: 1 },
     { name: 'a misspelt field', expression: 'object.spec.podSelecter.size() > 0', resources: ['NetworkPolicy'] as const, message: "no field 'podSelecter' in NetworkPolicySpec", line: 1, column: 13 },
     { name: 'a misspelt field on a later line', expression: "object.metadata.name != '' &&\n  object.metadata.lables.size() > 0", resources: ['Namespace'] as const, message: "no field 'lables' in ObjectMeta", line: 2, column: 19 },
     { name: 'an int field compared with a string', expression: "object.spec.containers.all(c, c.ports.all(p, p.containerPort == 'http'))", resources: ['Pod'] as const,

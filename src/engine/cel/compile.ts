@@ -110,11 +110,17 @@ export function compileCel(source: string, options: CelCompileOptions = {}): Cel
   const issue = rewriteParsedExpression(parsed.ast);
   if (issue) return failure(source, issue.message, issue.offset);
   const checked = parsed.check();
-  if (!checked.valid) return libraryFailure(source, checked.error);
+  const typedAgainst = () => (options.objectKinds?.length ? typedCheck(source, parsed.ast, options.objectKinds, (type) => wrongResult(type, expected)) : undefined);
+  if (!checked.valid) {
+    // Untyped, `object.metadata.name + 1` is `dyn + int`, read as int: the error would be about a
+    // later `== 'x'`. The schemas know the field is a string, so their diagnosis comes first.
+    const typedError = typedAgainst()?.error;
+    return typedError ? { ok: false, error: typedError } : libraryFailure(source, checked.error);
+  }
   const resultType = checked.type ?? 'dyn';
   const wrong = wrongResult(resultType, expected);
   if (wrong) return failure(source, wrong, 0);
-  const typed = options.objectKinds?.length ? typedCheck(source, parsed.ast, options.objectKinds, (type) => wrongResult(type, expected)) : undefined;
+  const typed = typedAgainst();
   if (typed?.error) return { ok: false, error: typed.error };
   const program = new CompiledCelProgram(source, resultType, expected, parsed);
   return typed?.warning ? { ok: true, program, warning: typed.warning } : { ok: true, program };
