@@ -446,7 +446,7 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
     });
 
   program.command('lint')
-    .description('check policy files offline exactly as the webhook admits Tier and Guardrail objects (exit 0 valid, 1 invalid, 2 usage errors)')
+    .description('check policy files offline as the webhook admits Tier and Guardrail objects, the files as one set (exit 0 valid, 1 invalid, 2 usage errors)')
     .addOption(mandatoryOption('--config <path>', 'policy file or directory (repeatable); in a folder of other manifests (GitOps), only the Tiers, Guardrails and Namespaces are checked', collect))
     .action(async (flags: { config: string[] }) => {
       const loaded = await loadPolicyFolder(flags.config, { generation: 1 });
