@@ -9,6 +9,7 @@ import { CEL_LIMITS } from './limits.js';
 import { registerNetworkFunctions } from './network-functions.js';
 import { registerRegexFunctions } from './regex.js';
 import { registerStringFunctions } from './strings.js';
+import { registerTimestampFunctions } from './timestamps.js';
 
 /**
  * The variables an expression may use, with their declared types. Any other identifier is a
@@ -41,6 +42,7 @@ export function newCelEnvironment(): Environment {
   registerStringFunctions(env);
   registerRegexFunctions(env);
   registerNetworkFunctions(env);
+  registerTimestampFunctions(env);
   return env;
 }
 

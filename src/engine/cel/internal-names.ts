@@ -11,6 +11,15 @@ export const RENAMED_METHODS = {
   upperAscii: { internal: '__tierguard_upper_ascii', arity: 0 },
 } as const satisfies Record<string, { internal: string; arity: number }>;
 
+/** Global functions renamed for the same reason. */
+export const RENAMED_FUNCTIONS = {
+  /**
+   * `new Date(text)` in the library for a string, which takes `'registry/TOKEN-123'` as the year 123
+   * and refuses nanoseconds with an offset; RFC 3339 as Go's `time.Parse` reads it here.
+   */
+  timestamp: { internal: '__tierguard_timestamp', arity: 1 },
+} as const satisfies Record<string, { internal: string; arity: number }>;
+
 /** The renaming of method `name` called with `arity` arguments, if any. */
 export function renamedMethod(name: string, arity: number): string | undefined {
   if (!Object.hasOwn(RENAMED_METHODS, name)) return undefined;
@@ -18,7 +27,14 @@ export function renamedMethod(name: string, arity: number): string | undefined {
   return renamed.arity === arity ? renamed.internal : undefined;
 }
 
-const BACK = Object.entries(RENAMED_METHODS).map(([name, { internal }]) => [internal, name] as const);
+/** The renaming of global function `name` called with `arity` arguments, if any. */
+export function renamedFunction(name: string, arity: number): string | undefined {
+  if (!Object.hasOwn(RENAMED_FUNCTIONS, name)) return undefined;
+  const renamed = RENAMED_FUNCTIONS[name as keyof typeof RENAMED_FUNCTIONS];
+  return renamed.arity === arity ? renamed.internal : undefined;
+}
+
+const BACK = [...Object.entries(RENAMED_METHODS), ...Object.entries(RENAMED_FUNCTIONS)].map(([name, { internal }]) => [internal, name] as const);
 
 /** `text` (an error message) with internal names replaced by the names the author wrote. */
 export function withAuthorNames(text: string): string {

@@ -1,7 +1,7 @@
 /**
  * The compile-time pass over a parsed expression, before type checking:
  * - calls of the library functions listed in `internal-names.ts` (`s.matches(re)`, `matches(s, re)`,
- *   `lowerAscii()`, `upperAscii()`) are renamed to tierguard's, in the parsed tree itself, so
+ *   `lowerAscii()`, `upperAscii()`, `timestamp(x)`) are renamed to tierguard's, in the parsed tree itself, so
  *   positions stay those of the source and no text is rewritten;
  * - literal arguments that can be checked now are: regular expressions of `matches`, `find`,
  *   `findAll`, and addresses of `ip()`, `cidr()`, `containsIP()`, `containsCIDR()`.
@@ -10,7 +10,7 @@
  * `call` → `[name, args]`, `rcall` → `[name, receiver, args]`, `value` → the literal.
  */
 import { parseCIDR, parseIP } from './network.js';
-import { RENAMED_METHODS, renamedMethod } from './internal-names.js';
+import { RENAMED_METHODS, renamedFunction, renamedMethod } from './internal-names.js';
 import { compileLiteralPattern } from './regex.js';
 
 /** A problem found in the expression, at a UTF-16 offset of the source. */
@@ -57,6 +57,8 @@ function visitMethodCall(args: unknown[]): RewriteIssue | undefined {
 
 function visitFunctionCall(args: unknown[]): RewriteIssue | undefined {
   const [name, callArgs] = args as [string, unknown[]];
+  const renamed = renamedFunction(name, callArgs.length);
+  if (renamed) args[0] = renamed;
   if (name === 'matches' && callArgs.length === 2) {
     args[0] = RENAMED_METHODS.matches.internal;
     return checkLiteral(compileLiteralPattern, callArgs[1], 'matches()');
