@@ -20,19 +20,18 @@ export const RENAMED_FUNCTIONS = {
   timestamp: { internal: '__tierguard_timestamp', arity: 1 },
 } as const satisfies Record<string, { internal: string; arity: number }>;
 
-/** The renaming of method `name` called with `arity` arguments, if any. */
-export function renamedMethod(name: string, arity: number): string | undefined {
-  if (!Object.hasOwn(RENAMED_METHODS, name)) return undefined;
-  const renamed = RENAMED_METHODS[name as keyof typeof RENAMED_METHODS];
-  return renamed.arity === arity ? renamed.internal : undefined;
+type Renamings = Readonly<Record<string, { readonly internal: string; readonly arity: number }>>;
+
+function renamedIn(table: Renamings, name: string, arity: number): string | undefined {
+  const renamed = Object.hasOwn(table, name) ? table[name] : undefined;
+  return renamed?.arity === arity ? renamed.internal : undefined;
 }
 
+/** The renaming of method `name` called with `arity` arguments, if any. */
+export const renamedMethod = (name: string, arity: number): string | undefined => renamedIn(RENAMED_METHODS, name, arity);
+
 /** The renaming of global function `name` called with `arity` arguments, if any. */
-export function renamedFunction(name: string, arity: number): string | undefined {
-  if (!Object.hasOwn(RENAMED_FUNCTIONS, name)) return undefined;
-  const renamed = RENAMED_FUNCTIONS[name as keyof typeof RENAMED_FUNCTIONS];
-  return renamed.arity === arity ? renamed.internal : undefined;
-}
+export const renamedFunction = (name: string, arity: number): string | undefined => renamedIn(RENAMED_FUNCTIONS, name, arity);
 
 const BACK = [...Object.entries(RENAMED_METHODS), ...Object.entries(RENAMED_FUNCTIONS)].map(([name, { internal }]) => [internal, name] as const);
 
