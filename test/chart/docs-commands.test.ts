@@ -90,6 +90,17 @@ describeCluster('the commands of the operations and troubleshooting pages', () =
     }
   });
 
+  it('"Upgrade": the helm upgrade of the page runs as written (without --wait: no replica runs here) and keeps failurePolicy Fail', async () => {
+    const section = readFileSync(path.join(REPO_DIR, 'docs', 'operations.md'), 'utf8').split(/^### /m).find((part) => part.startsWith('Upgrade'));
+    const block = [...(section ?? '').matchAll(/```sh\n([\s\S]*?)```/g)].map(([, text]) => text ?? '').find((text) => text.includes('helm upgrade'));
+    const command = (block ?? '').replace(/\\\n\s*/g, '').split('\n').find((line) => line.startsWith('helm upgrade '));
+    expect(command).toBe('helm upgrade tierguard ./charts/tierguard -n tierguard --reset-then-reuse-values --set webhook.failurePolicy=Fail --wait');
+    const upgraded = await helm([...command!.replace(/^helm /, '').replace(/ --wait$/, '').split(' '), '--kubeconfig', cluster.kubeconfig.admin]);
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    const policies = await kubectl('get validatingwebhookconfigurations,mutatingwebhookconfigurations -l app.kubernetes.io/name=tierguard -o jsonpath={.items[*].webhooks[*].failurePolicy}');
+    expect(new Set(policies.stdout.split(' '))).toEqual(new Set(['Fail']));
+  });
+
   it('the last install step sets failurePolicy Fail on the release\'s webhooks', async () => {
     const upgraded = await helm(['upgrade', 'tierguard', './charts/tierguard', '-n', 'tierguard', '--reuse-values', '--set', 'webhook.failurePolicy=Fail', '--kubeconfig', cluster.kubeconfig.admin]);
     expect(upgraded.code, upgraded.stderr).toBe(0);
