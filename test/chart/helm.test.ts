@@ -424,8 +424,8 @@ describeCluster('the rendered chart in a real API server', () => {
   });
 
   it.each([
-    { name: 'Ignore (the default): NOTES says how to switch to Fail once tierguard serves', args: [], says: ['failurePolicy is Ignore: while no replica answers, Pods, workloads and NetworkPolicies are admitted', '--reuse-values --set webhook.failurePolicy=Fail'], not: 'delete the webhook' },
-    { name: 'Fail: NOTES says how to uninstall without bricking the cluster', args: ['--set', 'webhook.failurePolicy=Fail'], says: ['To uninstall, delete the webhook\nconfigurations FIRST'], not: 'failurePolicy is Ignore' },
+    { name: 'Ignore (the default): NOTES says how to switch to Fail once tierguard serves', args: [], says: ['failurePolicy is Ignore: while no replica answers, Pods, workloads, NetworkPolicies and Namespaces\nare admitted unchecked', '--reuse-values --set webhook.failurePolicy=Fail'], not: 'delete the webhook' },
+    { name: 'Fail: NOTES says how to uninstall without bricking the cluster', args: ['--set', 'webhook.failurePolicy=Fail'], says: ['cannot be created or changed outside the excluded namespaces, nor can Tiers and Guardrails', 'To uninstall, delete the webhook\nconfigurations FIRST'], not: 'failurePolicy is Ignore' },
   ])('helm install, failurePolicy $name', async ({ args, says, not }) => {
     const result = await installDryRun([...WITH_IMAGE, ...args]);
     expect(result.code, result.stderr).toBe(0);
