@@ -33,7 +33,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
   return async (webhook, body) => {
     const parsed = parseReview(body);
     if (!parsed.ok) {
-      metrics.errors.inc({ webhook, reason: 'bad_request' });
+      countRefused(metrics, webhook, 'bad_request');
       logger.warn('bad admission request', { webhook, reason: parsed.message.slice(0, 300) });
       return { review: reviewOf(parsed.uid, errored(400, parsed.message)), kind: 'unknown' };
     }
@@ -44,6 +44,16 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
     metrics.requests.inc({ webhook, kind, operation: request.operation, allowed: String(verdict.outcome === 'allowed'), dry_run: String(request.dryRun === true) });
     return { review: reviewOf(request.uid, responseOf(verdict)), kind };
   };
+}
+
+/**
+ * An admission request answered without being read (malformed, too large, or a failure of
+ * tierguard): an error of `reason`, and a request like any other, denied, whose kind and
+ * operation are `unknown`, so that errors over requests is a share.
+ */
+export function countRefused(metrics: Metrics, webhook: Webhook, reason: string): void {
+  metrics.errors.inc({ webhook, reason });
+  metrics.requests.inc({ webhook, kind: 'unknown', operation: 'unknown', allowed: 'false', dry_run: 'false' });
 }
 
 /** The verdict as the API server reads it. */

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics, Webhook } from '../telemetry/metrics.js';
-import type { AdmissionHandler } from './handler.js';
+import { countRefused, type AdmissionHandler } from './handler.js';
 import { errored, reviewOf } from './review.js';
 
 export interface WebhookAppOptions {
@@ -104,23 +104,23 @@ async function answerPost(webhook: Webhook, req: IncomingMessage, options: Webho
   try {
     const body = await readBody(req, maxBodyBytes);
     if (body === undefined) {
-      metrics.errors.inc({ webhook, reason: 'too_large' });
+      countRefused(metrics, webhook, 'too_large');
       return { ...answer(reviewOf('', errored(413, `request body is larger than the limit of ${maxBodyBytes} bytes (--max-body-bytes)`))), close: true };
     }
     const contentType = req.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-      metrics.errors.inc({ webhook, reason: 'bad_request' });
+      countRefused(metrics, webhook, 'bad_request');
       return answer(reviewOf(uidOf(body), errored(400, `Content-Type is ${JSON.stringify(contentType)}, expected application/json`)));
     }
     if (body.length === 0) {
-      metrics.errors.inc({ webhook, reason: 'bad_request' });
+      countRefused(metrics, webhook, 'bad_request');
       return answer(reviewOf('', errored(400, 'request body is empty')));
     }
     const handled = await options.handler(webhook, body);
     kind = handled.kind;
     return answer(handled.review);
   } catch (error) {
-    metrics.errors.inc({ webhook, reason: 'internal' });
+    countRefused(metrics, webhook, 'internal');
     logger.error('admission route failed', { webhook, error: (error as Error).message });
     return answer(reviewOf('', errored(500, 'tierguard failed to handle the request')));
   }

@@ -270,6 +270,8 @@ describe('health and metrics', () => {
     await post('/validate', review('validate-create-pod'));
     await post('/validate', review('validate-create-pod-dryrun'));
     await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate', body: '{' });
+    await request({ port: webhook.server.port, ca: certs.caCert, path: '/mutate', body: JSON.stringify(review('validate-create-pod')), headers: { 'content-type': 'text/plain' } });
+    await request({ port: webhook.server.port, ca: certs.caCert, path: '/mutate', body: 'x'.repeat(7 * 1024 * 1024 + 1) });
     const after = await scrape();
     const delta = (series: string) => (after.get(series) ?? 0) - (before.get(series) ?? 0);
     expect(delta('tierguard_admission_requests_total{webhook="validate",kind="Pod",operation="CREATE",allowed="false",dry_run="false"}')).toBe(1);
@@ -278,6 +280,11 @@ describe('health and metrics', () => {
     expect(delta('tierguard_admission_violations_total{webhook="validate",kind="Pod",tier="platform",guardrail="team-label",rule="label:team",mode="Warn",dry_run="false"}')).toBe(1);
     expect(delta('tierguard_admission_violations_total{webhook="validate",kind="Pod",tier="platform",guardrail="classification",rule="label:data.example.com/classification",mode="Audit",dry_run="false"}')).toBe(1);
     expect(delta('tierguard_admission_errors_total{webhook="validate",reason="bad_request"}')).toBe(1);
+    expect(delta('tierguard_admission_errors_total{webhook="mutate",reason="bad_request"}')).toBe(1);
+    expect(delta('tierguard_admission_errors_total{webhook="mutate",reason="too_large"}')).toBe(1);
+    // Answered without being read, denied: requests too, so that errors over requests is a share.
+    expect(delta('tierguard_admission_requests_total{webhook="validate",kind="unknown",operation="unknown",allowed="false",dry_run="false"}')).toBe(1);
+    expect(delta('tierguard_admission_requests_total{webhook="mutate",kind="unknown",operation="unknown",allowed="false",dry_run="false"}')).toBe(2);
     expect(after.get('tierguard_policy_set_info{generation="1"}')).toBe(1);
     expect(after.get('tierguard_guardrails{tier="platform",mode="Warn"}')).toBe(1);
     expect(after.get('tierguard_policy_reloads_total{result="success"}')).toBe(1);
