@@ -9,8 +9,10 @@
  * An admitted Guardrail gets the warnings about itself: it can never apply (judged against the
  * rules before it only), it ties with an overlapping Guardrail, a default breaks its own rule.
  *
- * The caller passes the objects as they are now (in a cluster, read from the API server, not from
- * a cache), so that an object created or deleted a moment ago counts.
+ * The caller passes the objects it knows: in a cluster, those of its watches (a quorum LIST of
+ * 1,000 Guardrails cost the API server a second per admission, issue 11), so a conflict with an
+ * object created a moment ago on another replica can get in, to be settled at compile time (ADR
+ * 10); a Tier DELETE still reads the Guardrails with a quorum LIST.
  */
 import type { Operation } from '../api/admission.js';
 import type { ManifestDocument } from './manifests.js';
