@@ -33,13 +33,25 @@ export type ParsedReview =
   | { readonly ok: true; readonly request: AdmissionRequest }
   | { readonly ok: false; readonly uid: string; readonly message: string };
 
+/**
+ * V8's reason without the piece of the body it quotes (`Unexpected token 'p', "password=h"... is
+ * not valid JSON`): the answer and the log line keep no request data. Its other reasons name only a
+ * position (`Expected ',' or '}' after property value in JSON at position 23`).
+ */
+function jsonErrorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  if (!message.startsWith('Unexpected token')) return message;
+  const position = /at position (\d+)/.exec(message)?.[1];
+  return position === undefined ? 'unexpected token' : `unexpected token at position ${position}`;
+}
+
 /** Parses a request body; a malformed one yields the reason and whatever uid could be read. */
 export function parseReview(body: string): ParsedReview {
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch (error) {
-    return { ok: false, uid: '', message: `request body is not valid JSON: ${(error as Error).message}` };
+    return { ok: false, uid: '', message: `request body is not valid JSON: ${jsonErrorText(error)}` };
   }
   const fast = readRequest(value);
   // `fast` is a fresh copy: completed in place, as a spread with these three after it would (which

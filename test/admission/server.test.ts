@@ -186,7 +186,9 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
   const valid = () => review('validate-create-pod');
   it.each([
     { name: 'empty body', body: '', code: 400, message: 'request body is empty', uid: '' },
-    { name: 'not JSON', body: '{"apiVersion": ', code: 400, message: 'request body is not valid JSON', uid: '' },
+    { name: 'not JSON', body: '{"apiVersion": ', code: 400, message: 'request body is not valid JSON: Unexpected end of JSON input', uid: '' },
+    // V8 quotes the body's first characters in this one: the answer (and the log line) must not.
+    { name: 'not JSON, from the first character', body: 'password=hunter2', code: 400, message: 'request body is not valid JSON: unexpected token', uid: '' },
     { name: 'a JSON array', body: '[]', code: 400, message: 'not an admission.k8s.io/v1 AdmissionReview request', uid: '' },
     { name: 'wrong apiVersion', body: JSON.stringify({ ...valid(), apiVersion: 'admission.k8s.io/v1beta1' }), code: 400, message: 'apiVersion', uid: valid().request.uid },
     { name: 'wrong kind', body: JSON.stringify({ ...valid(), kind: 'Pod' }), code: 400, message: 'kind', uid: valid().request.uid },
@@ -202,6 +204,11 @@ describe('malformed input gets an AdmissionReview with allowed: false, never HTM
     expect(response.allowed).toBe(false);
     expect(response.status.code).toBe(code);
     expect(response.status.message).toContain(message);
+  });
+
+  it('a body that is not JSON is not quoted back', async () => {
+    const answer = await request({ port: webhook.server.port, ca: certs.caCert, path: '/validate', body: 'password=hunter2' });
+    expect(answer.json().response.status.message).toBe('request body is not valid JSON: unexpected token');
   });
 
   it('wrong Content-Type → 400, uid echoed', async () => {
