@@ -131,14 +131,18 @@ function newCertificate(publicKey: Forge.pki.PublicKey, notBefore: Date, notAfte
   return cert;
 }
 
+/** The most a certificate's notBefore is set back (`backdateMs`). */
+const MAX_BACKDATE_MS = 60_000;
+
 /**
  * How far a certificate's notBefore is set back against clock skew between nodes: a minute, or a
  * tenth of a short lifetime, so the renewal point (a fraction of the lifetime) stays where it is
  * meant to be.
  */
 function backdateMs(lifetimeMs: number): number {
-  return Math.min(60_000, lifetimeMs / 10);
+  return Math.min(MAX_BACKDATE_MS, lifetimeMs / 10);
 }
+
 
 /**
  * When a certificate made here was made, in ms (to the second, as X.509 keeps times): its notBefore
@@ -148,7 +152,7 @@ function backdateMs(lifetimeMs: number): number {
 export function madeAt(certificate: X509Certificate): number {
   const from = new Date(certificate.validFrom).getTime();
   const span = new Date(certificate.validTo).getTime() - from;
-  return from + Math.min(60_000, span / 11);
+  return from + Math.min(MAX_BACKDATE_MS, span / 11);
 }
 
 /** The notAfter of the first certificate in a PEM bundle (RSA or ECDSA, e.g. from cert-manager). */

@@ -20,7 +20,7 @@ import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } fro
 import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, nsPoint, nsPointOfBoth, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
 import { candidateEntries, type ChainEntry } from './chain-index.js';
-import { boxContainsPoint, boxesMeet, boxIncludes, boxIntersect, boxPoint, boxPointOfBoth, DIMENSIONS, MAX_REGION_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Dimension, type Region } from './region.js';
+import { boxContainsPoint, boxesMeet, boxIncludes, boxIntersect, boxPoint, boxPointOfBoth, DIMENSIONS, MAX_REGION_BOXES, NO_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Dimension, type Region } from './region.js';
 import type { CompiledNetworkRule, CompiledSelector, Direction } from './rules.js';
 
 export interface OverrideInput {
@@ -188,7 +188,6 @@ interface RuleWalk {
 
 const never = (): boolean => false;
 const STEPS_PER_CLOCK_READ = 64;
-const NO_BOXES: Region = [];
 
 /**
  * What an earlier rule that meets the policy rule decides, as written: its region less its

@@ -31,6 +31,9 @@ export interface SameNamespaceBox {
 export type Box = PodPeerBox | AddressPeerBox | SameNamespaceBox;
 export type Region = readonly Box[];
 
+/** The empty region, shared where a walk needs "no boxes" (no holes, no Pass rules yet). */
+export const NO_BOXES: Region = [];
+
 /** What a dimension of a box holds. */
 export type DimensionKind = 'namespaces' | 'labels' | 'addresses' | 'ports';
 

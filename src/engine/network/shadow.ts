@@ -13,7 +13,7 @@
 import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ruleRegion } from './override.js';
 import { namespaceUniverse } from './namespaces.js';
-import { boxContainsPoint, boxesMeet, boxIncludes, boxPoint, boxSubtract, RegionTooLargeError, regionIntersect, type Box } from './region.js';
+import { boxContainsPoint, boxesMeet, boxIncludes, boxPoint, boxSubtract, NO_BOXES, RegionTooLargeError, regionIntersect, type Box } from './region.js';
 import type { CompiledNetworkRule, Direction } from './rules.js';
 
 export interface Shadowed {
@@ -143,8 +143,6 @@ interface Chain {
    */
   passHoles: readonly Box[];
 }
-
-const NO_BOXES: readonly Box[] = [];
 
 const chain = (): Chain => ({ tier: undefined, decided: [], passed: [], passHoles: NO_BOXES });
 
