@@ -374,7 +374,8 @@ function checkRequired(check: RequiredCheck): Finding | undefined {
     return requiredFinding(check, `label-immutable:${key}`, `label ${key} is immutable: it is ${JSON.stringify(oldValue)} and ${change}`);
   }
   if (value === undefined) {
-    return requiredFinding(check, `label:${key}`, `missing required label ${key}${missingHint(guardrail, key, namespace)}`);
+    const hint = missingHint(guardrail, key, namespace);
+    return hint === '' ? missingFinding(check) : requiredFinding(check, `label:${key}`, `missing required label ${key}${hint}`);
   }
   if (rule.values && !rule.values.has(value)) {
     return requiredFinding(check, `label:${key}`, `label ${key}=${JSON.stringify(value)} is not one of ${[...rule.values].join(', ')}`);
@@ -383,6 +384,25 @@ function checkRequired(check: RequiredCheck): Finding | undefined {
     return requiredFinding(check, `label:${key}`, `label ${key}=${JSON.stringify(value)} does not match pattern ${rule.pattern.source}`);
   }
   return undefined;
+}
+
+/**
+ * The finding of a required label that is missing, made once per rule and label target and shared
+ * by every request without the label (when its message does not name the namespace): the finding
+ * a policy set makes most, request after request. What is derived from a finding can then be
+ * kept with it (its log line, `admission/handler.ts`). A compiled rule belongs to the reading of
+ * one Guardrail document, kept by its content (`policy/read-document.ts`), and every field of the
+ * finding comes from that document and the target: a changed Guardrail is compiled afresh.
+ */
+const missingFindings = new WeakMap<CompiledRequiredLabel, Map<LabelTarget, Finding>>();
+
+function missingFinding(check: RequiredCheck): Finding {
+  const { rule, target } = check;
+  let byTarget = missingFindings.get(rule);
+  if (!byTarget) missingFindings.set(rule, (byTarget = new Map()));
+  let finding = byTarget.get(target);
+  if (!finding) byTarget.set(target, (finding = requiredFinding(check, `label:${rule.key}`, `missing required label ${rule.key}`)));
+  return finding;
 }
 
 function requiredFinding({ guardrail, rule, target }: RequiredCheck, ruleId: string, message: string): Finding {

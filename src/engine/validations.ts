@@ -188,8 +188,20 @@ function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidatio
   const [tier, name, rule] = [guardrail.tier.name, guardrail.name, validation.id];
   if (!result.ok) return { kind: 'error', error: { tier, guardrail: name, rule, message: result.error } };
   if (result.value !== false) return { kind: 'error', error: { tier, guardrail: name, rule, message: 'expression did not evaluate to a bool' } };
-  return { kind: 'finding', finding: { tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } };
+  if (validation.messageProgram) return { kind: 'finding', finding: { tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } };
+  let found = fixedFindings.get(validation);
+  if (!found) fixedFindings.set(validation, (found = { kind: 'finding', finding: { tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } }));
+  return found;
 }
+
+/**
+ * The finding of a validation without `messageExpression`, made once and shared by every request
+ * that fails it, as the engine shares a missing label's (`./evaluate.ts`): what is derived from it
+ * is kept with it (its log line). A compiled validation belongs to the reading of one Guardrail
+ * document, kept by its content (`policy/read-document.ts`), and every field of the finding comes
+ * from that document: a reload that changes the Guardrail compiles it afresh.
+ */
+const fixedFindings = new WeakMap<CompiledValidation, Outcome>();
 
 /** `messageExpression` when it yields a usable one-line string, else `message`, else the expression. */
 function messageFor(validation: CompiledValidation, activation: unknown): string {

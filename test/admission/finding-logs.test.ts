@@ -61,6 +61,21 @@ describe('finding logs', () => {
     expect(writes).toEqual([[line('Enforce', 'enforce-a', 0), line('Enforce', 'enforce-b', 0), line('Audit', 'audit-a', 2), line('Audit', 'audit-b', 2), ''].join('\n')]);
   });
 
+  it('logs the uid, object and dry run of each request beside findings kept from earlier ones', async () => {
+    // A missing label's finding, and so its logged fields, are shared from request to request.
+    const { handler, writes } = handlerWithLog();
+    const first = review('validate-create-pod');
+    const second = review('validate-create-pod');
+    Object.assign(second.request, { uid: 'second-uid', dryRun: true });
+    second.request.object.metadata.name = 'api-1';
+    await handler('validate', JSON.stringify(first));
+    await handler('validate', JSON.stringify(second));
+    const lines = writes.map((text) => text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>));
+    expect(lines.map((request) => request.map(({ uid, object, dryRun, rule }) => ({ uid, object, dryRun, rule })))).toEqual([first, second].map((body, i) => ['enforce-a', 'enforce-b', 'audit-a', 'audit-b'].map((key) => ({
+      uid: body.request.uid, object: `Pod payments/api-${i}`, dryRun: i === 1, rule: `label:${key}`,
+    }))));
+  });
+
   it('writes nothing for a request without findings to log', async () => {
     const { handler, writes } = handlerWithLog();
     const body = review('validate-create-pod');

@@ -4,7 +4,7 @@
  * call per entry would, in one write.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, logAll, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
+import { createLogger, logAll, silentLogger, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
 
 function capture(level: 'debug' | 'info' | 'warn' | 'error', times: readonly number[]) {
   const writes: string[] = [];
@@ -52,6 +52,21 @@ describe('logAll', () => {
     logAll(logger, ENTRIES);
     logAll(logger, []);
     expect(writes).toEqual([]);
+  });
+
+  it('writes an entry whose fields are given as JSON as the line its fields would make', () => {
+    const fields = { uid: 'u1', object: 'Pod p/a "quoted"', dryRun: false, compliance: ['PCI 1.2'] };
+    const json = JSON.stringify(fields).slice(1, -1);
+    const asFields = capture('info', [5]);
+    logAll(asFields.logger, [{ level: 'info', message: 'violation', fields }, { level: 'debug', message: 'hidden', fields }]);
+    const asJson = capture('info', [5]);
+    logAll(asJson.logger, [{ level: 'info', message: 'violation', json }, { level: 'debug', message: 'hidden', json }]);
+    expect(asJson.writes).toEqual(asFields.writes);
+    expect(JSON.parse(asJson.writes[0] as string)).toEqual({ time: '1970-01-01T00:00:00.005Z', level: 'info', msg: 'violation', ...fields });
+    // Any other logger gets the fields as an object.
+    const calls: unknown[] = [];
+    logAll({ ...silentLogger, info: (message, given) => calls.push([message, given]) }, [{ level: 'info', message: 'violation', json }]);
+    expect(calls).toEqual([['violation', fields]]);
   });
 
   it('calls any other logger once per entry, in order', () => {

@@ -173,6 +173,24 @@ describe('requirements', () => {
     expect(() => validate(set, request, options)).toThrow(new InvalidObjectError('metadata.labels[a]', 'expected a string value'));
   });
 
+  it('gives every request without a label the same finding, unless its message names the namespace', () => {
+    // A missing label's finding is made once per rule and target and shared, so what is derived
+    // from it (its log line) can be kept with it. A hint about the namespace is made per request.
+    const withHint = policy(tiers + guardrail('domain', 'security', 10, 'match: {resources: [Pod]}\nrequired: [{key: domain}, {key: owner}]\ndefaults: [{key: domain, fromNamespaceLabel: domain}]'));
+    const first = validate(withHint, podRequest({}, namespace('payments', {})), options).findings;
+    const second = validate(withHint, podRequest({ team: 'x' }, namespace('billing', {})), options).findings;
+    expect(first.map((f) => f.message)).toEqual(['missing required label domain (its default comes from namespace label domain, and namespace payments has no such label)', 'missing required label owner']);
+    expect(second.map((f) => f.message)).toEqual(['missing required label domain (its default comes from namespace label domain, and namespace billing has no such label)', 'missing required label owner']);
+    expect(second[1]).toBe(first[1]);
+    expect(second[0]).not.toBe(first[0]);
+    // The same rule on another label target (a Deployment's Pod template) has a finding of its own.
+    const deployment = policy(tiers + guardrail('owner', 'security', 10, 'match: {resources: [Pod]}\nrequired: [{key: owner}]'));
+    const onPod = validate(deployment, podRequest({}), options).findings[0];
+    const onTemplate = validate(deployment, { ...podRequest({}), kind: { group: 'apps', kind: 'Deployment' }, object: { metadata: { name: 'd' }, spec: { template: { metadata: {} } } } }, options).findings[0];
+    expect([onPod?.path, onTemplate?.path]).toEqual(['metadata.labels[owner]', 'spec.template.metadata.labels[owner]']);
+    expect(validate(deployment, podRequest({ app: 'y' }), options).findings[0]).toBe(onPod);
+  });
+
   it('notes that an unknown namespace was matched on its name only', () => {
     const result = validate(set, podRequest({ domain: 'core', team: 'a', owner: 'o' }, namespace('payments', {}, false)), options);
     expect(result.notes).toEqual(['namespace payments is unknown to tierguard: label guardrails matched it on its name label only']);
