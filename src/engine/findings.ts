@@ -27,6 +27,15 @@ export interface Finding {
   readonly kind?: 'violation' | 'unproven';
 }
 
+/**
+ * True for a finding the engine made once and gives to every request that breaks the rule the same
+ * way (a missing required label, a CEL validation's fixed message): such findings are frozen, and
+ * what is derived from one can be kept with it. Any other finding belongs to its request.
+ */
+export function isSharedFinding(finding: Finding): boolean {
+  return Object.isFrozen(finding);
+}
+
 /** True for a finding that says a check could not be completed, rather than that a rule is broken. */
 export function isUnproven(finding: Pick<Finding, 'kind'>): boolean {
   return finding.kind === 'unproven';

@@ -190,7 +190,7 @@ function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidatio
   if (result.value !== false) return { kind: 'error', error: { tier, guardrail: name, rule, message: 'expression did not evaluate to a bool' } };
   if (validation.messageProgram) return { kind: 'finding', finding: { tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } };
   let found = fixedFindings.get(validation);
-  if (!found) fixedFindings.set(validation, (found = { kind: 'finding', finding: { tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } }));
+  if (!found) fixedFindings.set(validation, (found = { kind: 'finding', finding: Object.freeze({ tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance }) }));
   return found;
 }
 
@@ -199,7 +199,8 @@ function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidatio
  * that fails it, as the engine shares a missing label's (`./evaluate.ts`): what is derived from it
  * is kept with it (its log line). A compiled validation belongs to the reading of one Guardrail
  * document, kept by its content (`policy/read-document.ts`), and every field of the finding comes
- * from that document: a reload that changes the Guardrail compiles it afresh.
+ * from that document: a reload that changes the Guardrail compiles it afresh. Frozen, as every
+ * shared finding is (see `isSharedFinding`).
  */
 const fixedFindings = new WeakMap<CompiledValidation, Outcome>();
 

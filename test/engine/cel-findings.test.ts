@@ -4,6 +4,7 @@
  * finding of the request's own, whose message is evaluated against it.
  */
 import { describe, expect, it } from 'vitest';
+import { isSharedFinding } from '../../src/engine/findings.js';
 import type { CompiledGuardrail } from '../../src/engine/policy-set.js';
 import { evaluateValidations } from '../../src/engine/validations.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
@@ -51,6 +52,7 @@ describe('the findings of failed validations', () => {
     const [fixedB, ownB] = findingsFor(guardrails, 'api-1');
     expect(fixedA).toEqual({ tier: 'security', guardrail: 'cel', rule: 'validations[0]', mode: 'Enforce', path: '', message: 'names start with ok-', compliance: ['CIS 5.2.1'] });
     expect(fixedB).toBe(fixedA);
+    expect([fixedA, ownA].map((finding) => finding && isSharedFinding(finding))).toEqual([true, false]);
     expect([ownA?.message, ownB?.message]).toEqual(['name api-0 does not start with ok-', 'name api-1 does not start with ok-']);
     expect(findingsFor(guardrails, 'ok-api')).toEqual([]);
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NAMESPACE_NAME_LABEL } from '../../src/api/kube.js';
 import { decide, MAX_WARNING_LENGTH } from '../../src/engine/decision.js';
 import { mutate, skipReason, validate, type EngineRequest, type NamespaceContext } from '../../src/engine/evaluate.js';
+import { isSharedFinding } from '../../src/engine/findings.js';
 import { InvalidObjectError } from '../../src/engine/object.js';
 import type { PolicySet } from '../../src/engine/policy-set.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
@@ -183,6 +184,7 @@ describe('requirements', () => {
     expect(second.map((f) => f.message)).toEqual(['missing required label domain (its default comes from namespace label domain, and namespace billing has no such label)', 'missing required label owner']);
     expect(second[1]).toBe(first[1]);
     expect(second[0]).not.toBe(first[0]);
+    expect(second.map(isSharedFinding)).toEqual([false, true]);
     // The same rule on another label target (a Deployment's Pod template) has a finding of its own.
     const deployment = policy(tiers + guardrail('owner', 'security', 10, 'match: {resources: [Pod]}\nrequired: [{key: owner}]'));
     const onPod = validate(deployment, podRequest({}), options).findings[0];
