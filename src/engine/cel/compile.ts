@@ -5,9 +5,10 @@
  * against their Kubernetes schemas.
  */
 import type { ParseResult } from '@marcbachmann/cel-js';
-import { cooperativeShape } from './deadline.js';
+import { CelDeadlineError, cooperativeShape } from './deadline.js';
 import { celEnvironment } from './environment.js';
 import { celErrorOf, offsetOf, positionOf, summaryOf } from './errors.js';
+import { compileFastPath, type FastPath } from './fast-path.js';
 import { CEL_LIMITS } from './limits.js';
 import { rewriteParsedExpression } from './rewrite.js';
 import { typedCheck, type CelObjectKind } from './typed.js';
@@ -59,17 +60,33 @@ export type ExpectedType = 'bool' | 'string' | undefined;
 /** The only implementation of {@link CelProgram}; `evaluateCel` refuses anything else. */
 export class CompiledCelProgram implements CelProgram {
   readonly #run: ParseResult;
+  /** The closures of a validation of the common shape (./fast-path.ts); the library decides whenever they give up. */
+  readonly #fast: FastPath | undefined;
   readonly nodes: number;
   readonly cooperative: boolean;
   readonly identifiers: ReadonlySet<string>;
   constructor(readonly source: string, readonly resultType: string, readonly expected: ExpectedType, run: ParseResult) {
     this.#run = run;
+    this.#fast = expected === 'bool' ? compileFastPath(run.ast) : undefined;
     ({ nodes: this.nodes, cooperative: this.cooperative, identifiers: this.identifiers } = cooperativeShape(run.ast));
   }
 
   /** Evaluates against prepared variables; throws what the library throws. */
   run(variables: Record<string, unknown>): unknown {
+    if (this.#fast) {
+      try {
+        return this.#fast(variables);
+      } catch (error) {
+        // The time bound ends the evaluation; anything else is for the library to answer.
+        if (error instanceof CelDeadlineError) throw error;
+      }
+    }
     return this.#run(variables);
+  }
+
+  /** Whether the closures of ./fast-path.ts evaluate it first (for tests). */
+  get hasFastPath(): boolean {
+    return this.#fast !== undefined;
   }
 }
 

@@ -1,0 +1,320 @@
+/**
+ * A fast path for the common shape of guardrail expressions: field selection (plain and optional),
+ * `orValue`, `has`, `all`/`exists` over lists, `&&`, `||`, `!`, `?:`, `==`/`!=` of strings, bools and
+ * ints, int comparisons, `size`, `dyn`, `startsWith`/`endsWith`/`contains`, and literals. Such an
+ * expression is also compiled to JavaScript closures, which evaluate it several times faster than
+ * the library's tree walk (issue 11: CEL was the largest part of a realistic Pod's review).
+ *
+ * The closures only ever answer where the answer is plain: a value of the expected kind reached by
+ * operations on the values they expect. Anything else (a missing field, a value of another type, a
+ * map with a `constructor` key, a result that is not a bool) makes them give up, and the library
+ * evaluates the expression as before, errors and their messages included. So the library stays
+ * the one definition of what an expression means; `test/cel/fast-path.test.ts` holds the closures
+ * to it over generated objects.
+ *
+ * The cooperative time bound is asked at every step of `all` and `exists`, as the library's hook
+ * does (./deadline.ts).
+ */
+import { CEL_MAP_PROTOTYPE } from './activation.js';
+import { checkCelDeadline } from './deadline.js';
+
+/** Evaluates with the request's variables; throws `GIVE_UP` (or anything) for the library to decide. */
+export type FastPath = (variables: Readonly<Record<string, unknown>>) => unknown;
+
+/** Thrown by the closures when the answer is not plain: the library evaluates the expression. */
+export const GIVE_UP: unique symbol = Symbol('tierguard.cel.giveUp');
+
+/** The result of an optional selection that found nothing (`optional.none()`), inside a chain only. */
+const NONE: unique symbol = Symbol('tierguard.cel.none');
+
+/** Slots of one evaluation: the variables, then each comprehension variable. */
+type Frame = unknown[];
+type Closure = (frame: Frame) => unknown;
+
+const VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject'] as const;
+const EMPTY_LIST: readonly unknown[] = Object.freeze([]);
+const EMPTY_MAP: object = Object.freeze(Object.create(CEL_MAP_PROTOTYPE) as object);
+
+interface Node {
+  readonly op: string;
+  readonly args: unknown;
+}
+
+/** The names in scope, each with its frame slot. */
+type Scope = ReadonlyMap<string, number>;
+
+class Unsupported extends Error {}
+
+function giveUp(): never {
+  throw GIVE_UP;
+}
+
+function isNode(value: unknown): value is Node {
+  return typeof value === 'object' && value !== null && typeof (value as Node).op === 'string';
+}
+
+function node(value: unknown): Node {
+  if (!isNode(value)) throw new Unsupported();
+  return value;
+}
+
+function nodes(value: unknown, count: number): Node[] {
+  if (!Array.isArray(value) || value.length !== count) throw new Unsupported();
+  return value.map(node);
+}
+
+function isCelMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === CEL_MAP_PROTOTYPE;
+}
+
+/** The closures of a parsed and checked expression, or undefined when it has a form they do not cover. */
+export function compileFastPath(ast: unknown): FastPath | undefined {
+  let slots = VARIABLES.length;
+  const newSlot = () => slots++;
+  let run: Closure;
+  try {
+    run = compile(node(ast), new Map(VARIABLES.map((name, i) => [name, i])), newSlot);
+  } catch (error) {
+    if (error instanceof Unsupported) return undefined;
+    throw error;
+  }
+  return (variables) => {
+    const frame: Frame = new Array<unknown>(slots);
+    for (let i = 0; i < VARIABLES.length; i++) frame[i] = variables[VARIABLES[i] as string];
+    const value = run(frame);
+    if (typeof value !== 'boolean') giveUp();
+    return value;
+  };
+}
+
+/** A closure that yields a plain value (never `NONE`). */
+function compile(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const compiler = Object.hasOwn(COMPILERS, n.op) ? COMPILERS[n.op] : undefined;
+  if (!compiler) throw new Unsupported();
+  return compiler(n, scope, newSlot);
+}
+
+type Compiler = (n: Node, scope: Scope, newSlot: () => number) => Closure;
+
+const COMPILERS: Readonly<Record<string, Compiler>> = {
+  value: compileLiteral,
+  list: compileLiteral,
+  map: compileLiteral,
+  id: (n, scope) => {
+    const slot = typeof n.args === 'string' ? scope.get(n.args) : undefined;
+    if (slot === undefined) throw new Unsupported();
+    return (frame) => frame[slot];
+  },
+  '.': compileSelect,
+  '[]': compileSelect,
+  '!_': (n, scope, newSlot) => {
+    const operand = compile(node(n.args), scope, newSlot);
+    return (frame) => {
+      const value = operand(frame);
+      return typeof value === 'boolean' ? !value : giveUp();
+    };
+  },
+  '&&': compileLogic,
+  '||': compileLogic,
+  '?:': (n, scope, newSlot) => {
+    const [condition, whenTrue, whenFalse] = nodes(n.args, 3).map((child) => compile(child, scope, newSlot)) as [Closure, Closure, Closure];
+    return (frame) => {
+      const value = condition(frame);
+      if (value === true) return whenTrue(frame);
+      return value === false ? whenFalse(frame) : giveUp();
+    };
+  },
+  '==': compileEquality,
+  '!=': compileEquality,
+  '<': compileComparison,
+  '<=': compileComparison,
+  '>': compileComparison,
+  '>=': compileComparison,
+  call: compileCall,
+  rcall: compileMethod,
+};
+
+/** Strings, bools, ints and null; the empty list and map (what `orValue([])` and `orValue({})` fall back to). */
+function compileLiteral(n: Node): Closure {
+  if (n.op === 'value') {
+    const value = n.args;
+    if (value !== null && typeof value !== 'string' && typeof value !== 'boolean' && typeof value !== 'bigint') throw new Unsupported();
+    return () => value;
+  }
+  if (!Array.isArray(n.args) || n.args.length > 0) throw new Unsupported();
+  const empty = n.op === 'list' ? EMPTY_LIST : EMPTY_MAP;
+  return () => empty;
+}
+
+/** `a.b` and `a['b']`: a field the map has. */
+function compileSelect(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const [receiverNode, keyNode] = n.args as [unknown, unknown];
+  const key = n.op === '.' ? keyNode : literalKey(node(keyNode));
+  if (typeof key !== 'string') throw new Unsupported();
+  const receiver = compile(node(receiverNode), scope, newSlot);
+  return (frame) => {
+    const value = receiver(frame);
+    return isCelMap(value) && Object.hasOwn(value, key) ? value[key] : giveUp();
+  };
+}
+
+function compileLogic(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const [left, right] = nodes(n.args, 2).map((child) => compile(child, scope, newSlot)) as [Closure, Closure];
+  // The library's answer when the left side decides, whatever the right side would do (an error
+  // there included); otherwise the right side's, which must be a bool.
+  const decisive = n.op === '||';
+  return (frame) => {
+    const first = left(frame);
+    if (typeof first !== 'boolean') giveUp();
+    if (first === decisive) return first;
+    const second = right(frame);
+    return typeof second === 'boolean' ? second : giveUp();
+  };
+}
+
+/** Two strings, two bools or two ints; any other pair is the library's. */
+function compileEquality(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const [left, right] = nodes(n.args, 2).map((child) => compile(child, scope, newSlot)) as [Closure, Closure];
+  const negate = n.op === '!=';
+  return (frame) => {
+    const a = left(frame);
+    const b = right(frame);
+    if (typeof a !== typeof b || !(typeof a === 'string' || typeof a === 'boolean' || typeof a === 'bigint')) giveUp();
+    return (a === b) !== negate;
+  };
+}
+
+/** Two ints. */
+function compileComparison(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const [left, right] = nodes(n.args, 2).map((child) => compile(child, scope, newSlot)) as [Closure, Closure];
+  const compare = COMPARISONS[n.op] as (a: bigint, b: bigint) => boolean;
+  return (frame) => {
+    const a = left(frame);
+    const b = right(frame);
+    return typeof a === 'bigint' && typeof b === 'bigint' ? compare(a, b) : giveUp();
+  };
+}
+
+const COMPARISONS: Readonly<Record<string, (a: bigint, b: bigint) => boolean>> = {
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+};
+
+function literalKey(keyNode: Node): string {
+  if (keyNode.op !== 'value' || typeof keyNode.args !== 'string') throw new Unsupported();
+  return keyNode.args;
+}
+
+/** A closure for an optional selection chain: a plain value, or `NONE`. */
+function compileOptional(n: Node, scope: Scope, newSlot: () => number): Closure {
+  if (n.op !== '.?' && n.op !== '[?]') return compile(n, scope, newSlot);
+  const [receiverNode, keyNode] = n.args as [unknown, unknown];
+  const key = n.op === '.?' ? keyNode : literalKey(node(keyNode));
+  if (typeof key !== 'string') throw new Unsupported();
+  const receiver = compileOptional(node(receiverNode), scope, newSlot);
+  return (frame) => {
+    const value = receiver(frame);
+    if (value === NONE) return NONE;
+    if (!isCelMap(value)) giveUp();
+    return Object.hasOwn(value, key) ? value[key] : NONE;
+  };
+}
+
+function compileCall(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const [name, argNodes] = n.args as [unknown, unknown];
+  if (!Array.isArray(argNodes) || argNodes.length !== 1) throw new Unsupported();
+  const argNode = node(argNodes[0]);
+  switch (name) {
+    case 'dyn':
+      return compile(argNode, scope, newSlot);
+    case 'size':
+      return sizeOf(compile(argNode, scope, newSlot));
+    case 'has': {
+      // `has(a.b.c)`: the chain up to the last field as plain selections, then its presence.
+      if (argNode.op !== '.') throw new Unsupported();
+      const [receiverNode, field] = argNode.args as [unknown, unknown];
+      if (typeof field !== 'string' || !plainChain(node(receiverNode))) throw new Unsupported();
+      const receiver = compile(node(receiverNode), scope, newSlot);
+      return (frame) => {
+        const value = receiver(frame);
+        return isCelMap(value) ? Object.hasOwn(value, field) : giveUp();
+      };
+    }
+    default:
+      throw new Unsupported();
+  }
+}
+
+/** `id` followed by plain field selections only, as the library reads the argument of `has`. */
+function plainChain(n: Node): boolean {
+  let current = n;
+  while (current.op === '.') current = node((current.args as unknown[])[0]);
+  return current.op === 'id';
+}
+
+function sizeOf(operand: Closure): Closure {
+  return (frame) => {
+    const value = operand(frame);
+    if (Array.isArray(value)) return BigInt(value.length);
+    return isCelMap(value) ? BigInt(Object.keys(value).length) : giveUp();
+  };
+}
+
+const STRING_TESTS: Readonly<Record<string, (value: string, argument: string) => boolean>> = {
+  startsWith: (value, argument) => value.startsWith(argument),
+  endsWith: (value, argument) => value.endsWith(argument),
+  contains: (value, argument) => value.includes(argument),
+};
+
+function compileMethod(n: Node, scope: Scope, newSlot: () => number): Closure {
+  const [name, receiverNode, argNodes] = n.args as [unknown, unknown, unknown];
+  if (typeof name !== 'string' || !Array.isArray(argNodes)) throw new Unsupported();
+  if (name === 'orValue') {
+    const [fallbackNode] = nodes(argNodes, 1) as [Node];
+    const receiver = node(receiverNode);
+    if (receiver.op !== '.?' && receiver.op !== '[?]') throw new Unsupported();
+    const optional = compileOptional(receiver, scope, newSlot);
+    const fallback = compile(fallbackNode, scope, newSlot);
+    return (frame) => {
+      const value = optional(frame);
+      return value === NONE ? fallback(frame) : value;
+    };
+  }
+  const receiver = compile(node(receiverNode), scope, newSlot);
+  if (name === 'size') {
+    if (argNodes.length !== 0) throw new Unsupported();
+    return sizeOf(receiver);
+  }
+  const test = Object.hasOwn(STRING_TESTS, name) ? STRING_TESTS[name] : undefined;
+  if (test) {
+    const [argument] = nodes(argNodes, 1).map((child) => compile(child, scope, newSlot)) as [Closure];
+    return (frame) => {
+      const value = receiver(frame);
+      const other = argument(frame);
+      return typeof value === 'string' && typeof other === 'string' ? test(value, other) : giveUp();
+    };
+  }
+  if (name === 'all' || name === 'exists') {
+    const [variable, predicateNode] = nodes(argNodes, 2) as [Node, Node];
+    if (variable.op !== 'id' || typeof variable.args !== 'string') throw new Unsupported();
+    const slot = newSlot();
+    const predicate = compile(predicateNode, new Map([...scope, [variable.args, slot]]), newSlot);
+    // all: false at the first false; exists: true at the first true (as the library's loop stops).
+    const decisive = name === 'exists';
+    return (frame) => {
+      const items = receiver(frame);
+      if (!Array.isArray(items)) giveUp();
+      for (const item of items) {
+        checkCelDeadline();
+        frame[slot] = item;
+        const value = predicate(frame);
+        if (typeof value !== 'boolean') giveUp();
+        if (value === decisive) return decisive;
+      }
+      return !decisive;
+    };
+  }
+  throw new Unsupported();
+}
