@@ -16,9 +16,33 @@ export interface CelActivation {
   namespaceObject: unknown;
 }
 
-/** What `toCelActivation` returns; `evaluateCel` refuses anything else. */
+/**
+ * What `toCelActivation` returns; `evaluateCel` refuses anything else. The variables are converted
+ * for the library when an expression first needs them: an expression the fast path answers
+ * (./fast-path.ts) reads the request's own JSON values (`raw`), so a request whose expressions it
+ * all answers is never converted.
+ */
 export class PreparedCelActivation {
-  constructor(readonly variables: Readonly<Record<string, unknown>>) {}
+  #variables: Readonly<Record<string, unknown>> | undefined;
+  #raw: Readonly<Record<string, unknown>> | undefined;
+  constructor(readonly input: Readonly<CelActivation>) {}
+
+  /** The variables converted for the library. */
+  get variables(): Readonly<Record<string, unknown>> {
+    this.#variables ??= Object.freeze({
+      object: toCelValue(this.input.object),
+      oldObject: toCelValue(this.input.oldObject),
+      request: requestFields(this.input.request),
+      namespaceObject: toCelValue(this.input.namespaceObject),
+    });
+    return this.#variables;
+  }
+
+  /** The variables as the request has them (JSON values; `request` without `object` and `oldObject`). */
+  get raw(): Readonly<Record<string, unknown>> {
+    this.#raw ??= Object.freeze({ object: this.input.object, oldObject: this.input.oldObject, request: requestRest(this.input.request), namespaceObject: this.input.namespaceObject });
+    return this.#raw;
+  }
 }
 
 const INT64_MAX = 2 ** 63;
@@ -113,22 +137,22 @@ function convertDeep(root: unknown): unknown {
   return result;
 }
 
-/** The request without `object` and `oldObject`, as Kubernetes builds the `request` variable. */
-function requestFields(request: unknown): Record<string, unknown> {
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) return new CelMap();
+/** The request without `object` and `oldObject`, as Kubernetes builds the `request` variable; an empty map when it is not an object. */
+function requestRest(request: unknown): Record<string, unknown> {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) return {};
   const { object: _object, oldObject: _oldObject, ...rest } = request as Record<string, unknown>;
-  return toCelValue(rest) as Record<string, unknown>;
+  return rest;
+}
+
+function requestFields(request: unknown): Record<string, unknown> {
+  return toCelValue(requestRest(request)) as Record<string, unknown>;
 }
 
 /**
- * Converts the variables of one request (once per request, then evaluate any number of programs).
- * `request` loses `object` and `oldObject` (use the variables); one that is not an object becomes an empty map.
+ * The variables of one request, for any number of programs: converted once, when the first
+ * expression the fast path does not answer needs them. `request` loses `object` and `oldObject`
+ * (use the variables); one that is not an object becomes an empty map.
  */
 export function toCelActivation(input: CelActivation): unknown {
-  return new PreparedCelActivation(Object.freeze({
-    object: toCelValue(input.object),
-    oldObject: toCelValue(input.oldObject),
-    request: requestFields(input.request),
-    namespaceObject: toCelValue(input.namespaceObject),
-  }));
+  return new PreparedCelActivation(Object.freeze({ ...input }));
 }

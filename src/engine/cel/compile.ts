@@ -5,6 +5,7 @@
  * against their Kubernetes schemas.
  */
 import type { ParseResult } from '@marcbachmann/cel-js';
+import type { PreparedCelActivation } from './activation.js';
 import { CelDeadlineError, cooperativeShape } from './deadline.js';
 import { celEnvironment } from './environment.js';
 import { celErrorOf, offsetOf, positionOf, summaryOf } from './errors.js';
@@ -71,17 +72,17 @@ export class CompiledCelProgram implements CelProgram {
     ({ nodes: this.nodes, cooperative: this.cooperative, identifiers: this.identifiers } = cooperativeShape(run.ast));
   }
 
-  /** Evaluates against prepared variables; throws what the library throws. */
-  run(variables: Record<string, unknown>): unknown {
+  /** Evaluates against a request's variables; throws what the library throws. */
+  run(activation: PreparedCelActivation): unknown {
     if (this.#fast) {
       try {
-        return this.#fast(variables);
+        return this.#fast(activation.raw);
       } catch (error) {
         // The time bound ends the evaluation; anything else is for the library to answer.
         if (error instanceof CelDeadlineError) throw error;
       }
     }
-    return this.#run(variables);
+    return this.#run(activation.variables as Record<string, unknown>);
   }
 
   /** Whether the closures of ./fast-path.ts evaluate it first (for tests). */

@@ -44,7 +44,7 @@ export function evaluateCel(program: CelProgram, activation: unknown): CelEvalua
   if (!(activation instanceof PreparedCelActivation)) return { ok: false, error: 'variables were not prepared by toCelActivation' };
   let value: unknown;
   try {
-    value = program.run(activation.variables);
+    value = program.run(activation);
   } catch (error) {
     // The bound ends the request's CEL evaluation, not just this expression.
     if (error instanceof CelDeadlineError) throw error;

@@ -5,9 +5,12 @@
  * expression is also compiled to JavaScript closures, which evaluate it several times faster than
  * the library's tree walk (issue 11: CEL was the largest part of a realistic Pod's review).
  *
- * The closures only ever answer where the answer is plain: a value of the expected kind reached by
- * operations on the values they expect. Anything else (a missing field, a value of another type, a
- * map with a `constructor` key, a result that is not a bool) makes them give up, and the library
+ * The closures read the request's JSON values as they are, reading a number as the conversion for
+ * the library would (./activation.ts: an integer within int64 is an int), so a request whose
+ * expressions they all answer is never converted. They only ever answer where the answer is plain:
+ * a value of the expected kind reached by operations on the values they expect. Anything else (a
+ * missing field, a value of another type, a double, a map with a `constructor` key, an object
+ * that is not plain JSON, a result that is not a bool) makes them give up, and the library
  * evaluates the expression as before, errors and their messages included. So the library stays
  * the one definition of what an expression means; `test/cel/fast-path.test.ts` holds the closures
  * to it over generated objects.
@@ -63,8 +66,27 @@ function nodes(value: unknown, count: number): Node[] {
   return value.map(node);
 }
 
-function isCelMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === CEL_MAP_PROTOTYPE;
+/**
+ * A JSON object as the library reads a map: a plain object (or one the conversion made) without a
+ * `constructor` key, which the conversion makes a `Map` (./activation.ts).
+ */
+function isMap(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return (prototype === Object.prototype || prototype === CEL_MAP_PROTOTYPE || prototype === null) && !Object.hasOwn(value, 'constructor');
+}
+
+/** The member the library finds: the conversion leaves out members whose value is `undefined`. */
+function member(map: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+const INT64_LIMIT = 2 ** 63;
+
+/** A CEL int: a bigint, or a JSON number the conversion makes one (an integer within int64); else undefined. */
+function intOf(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') return value;
+  return typeof value === 'number' && Number.isInteger(value) && value >= -INT64_LIMIT && value < INT64_LIMIT ? BigInt(value) : undefined;
 }
 
 /** The closures of a parsed and checked expression, or undefined when it has a form they do not cover. */
@@ -154,7 +176,8 @@ function compileSelect(n: Node, scope: Scope, newSlot: () => number): Closure {
   const receiver = compile(node(receiverNode), scope, newSlot);
   return (frame) => {
     const value = receiver(frame);
-    return isCelMap(value) && Object.hasOwn(value, key) ? value[key] : giveUp();
+    const found = isMap(value) ? member(value, key) : undefined;
+    return found === undefined ? giveUp() : found;
   };
 }
 
@@ -179,8 +202,10 @@ function compileEquality(n: Node, scope: Scope, newSlot: () => number): Closure 
   return (frame) => {
     const a = left(frame);
     const b = right(frame);
-    if (typeof a !== typeof b || !(typeof a === 'string' || typeof a === 'boolean' || typeof a === 'bigint')) giveUp();
-    return (a === b) !== negate;
+    if (typeof a === 'string' || typeof a === 'boolean') return typeof b === typeof a ? (a === b) !== negate : giveUp();
+    const x = intOf(a);
+    const y = intOf(b);
+    return x !== undefined && y !== undefined ? (x === y) !== negate : giveUp();
   };
 }
 
@@ -189,9 +214,9 @@ function compileComparison(n: Node, scope: Scope, newSlot: () => number): Closur
   const [left, right] = nodes(n.args, 2).map((child) => compile(child, scope, newSlot)) as [Closure, Closure];
   const compare = COMPARISONS[n.op] as (a: bigint, b: bigint) => boolean;
   return (frame) => {
-    const a = left(frame);
-    const b = right(frame);
-    return typeof a === 'bigint' && typeof b === 'bigint' ? compare(a, b) : giveUp();
+    const a = intOf(left(frame));
+    const b = intOf(right(frame));
+    return a !== undefined && b !== undefined ? compare(a, b) : giveUp();
   };
 }
 
@@ -217,8 +242,9 @@ function compileOptional(n: Node, scope: Scope, newSlot: () => number): Closure 
   return (frame) => {
     const value = receiver(frame);
     if (value === NONE) return NONE;
-    if (!isCelMap(value)) giveUp();
-    return Object.hasOwn(value, key) ? value[key] : NONE;
+    if (!isMap(value)) giveUp();
+    const found = member(value, key);
+    return found === undefined ? NONE : found;
   };
 }
 
@@ -239,7 +265,7 @@ function compileCall(n: Node, scope: Scope, newSlot: () => number): Closure {
       const receiver = compile(node(receiverNode), scope, newSlot);
       return (frame) => {
         const value = receiver(frame);
-        return isCelMap(value) ? Object.hasOwn(value, field) : giveUp();
+        return isMap(value) ? member(value, field) !== undefined : giveUp();
       };
     }
     default:
@@ -258,7 +284,10 @@ function sizeOf(operand: Closure): Closure {
   return (frame) => {
     const value = operand(frame);
     if (Array.isArray(value)) return BigInt(value.length);
-    return isCelMap(value) ? BigInt(Object.keys(value).length) : giveUp();
+    if (!isMap(value)) giveUp();
+    let size = 0;
+    for (const key of Object.keys(value)) if (value[key] !== undefined) size++;
+    return BigInt(size);
   };
 }
 
