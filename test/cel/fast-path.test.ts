@@ -33,6 +33,7 @@ const WRITTEN = [
   "object.kind == 'Pod' ? object.spec.b : object.spec.c",
   "object.?spec.?m[?'k'].orValue('') == 'v'",
   "object.?spec.?x.orValue('d') == 'd'",
+  "object.?spec.?s.orValue(object.metadata.name) == 'a'",
   'object.?spec.?b.orValue(false)',
   "object.metadata['labels'].owner == 'a'",
   "dyn(object).spec.s.contains('a') || object.spec.s.endsWith('z')",

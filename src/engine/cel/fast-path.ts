@@ -308,6 +308,7 @@ function compileMethod(n: Node, scope: Scope, newSlot: () => number): Closure {
     const fallback = compile(fallbackNode, scope, newSlot);
     return (frame) => {
       const value = optional(frame);
+      // As the library: the argument is evaluated only for an empty optional.
       return value === NONE ? fallback(frame) : value;
     };
   }
