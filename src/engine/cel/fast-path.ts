@@ -170,10 +170,8 @@ function compileLiteral(n: Node): Closure {
 
 /** `a.b` and `a['b']`: a field the map has. */
 function compileSelect(n: Node, scope: Scope, newSlot: () => number): Closure {
-  const [receiverNode, keyNode] = n.args as [unknown, unknown];
-  const key = n.op === '.' ? keyNode : literalKey(node(keyNode));
-  if (typeof key !== 'string') throw new Unsupported();
-  const receiver = compile(node(receiverNode), scope, newSlot);
+  const key = selectedKey(n);
+  const receiver = compile(node((n.args as unknown[])[0]), scope, newSlot);
   return (frame) => {
     const value = receiver(frame);
     const found = isMap(value) ? member(value, key) : undefined;
@@ -227,6 +225,14 @@ const COMPARISONS: Readonly<Record<string, (a: bigint, b: bigint) => boolean>> =
   '>=': (a, b) => a >= b,
 };
 
+/** The field of `a.b` and `a.?b`, or the string literal of `a['b']` and `a[?'b']`. */
+function selectedKey(n: Node): string {
+  const keyNode = Array.isArray(n.args) ? (n.args[1] as unknown) : undefined;
+  const key = n.op === '.' || n.op === '.?' ? keyNode : literalKey(node(keyNode));
+  if (typeof key !== 'string') throw new Unsupported();
+  return key;
+}
+
 function literalKey(keyNode: Node): string {
   if (keyNode.op !== 'value' || typeof keyNode.args !== 'string') throw new Unsupported();
   return keyNode.args;
@@ -235,10 +241,8 @@ function literalKey(keyNode: Node): string {
 /** A closure for an optional selection chain: a plain value, or `NONE`. */
 function compileOptional(n: Node, scope: Scope, newSlot: () => number): Closure {
   if (n.op !== '.?' && n.op !== '[?]') return compile(n, scope, newSlot);
-  const [receiverNode, keyNode] = n.args as [unknown, unknown];
-  const key = n.op === '.?' ? keyNode : literalKey(node(keyNode));
-  if (typeof key !== 'string') throw new Unsupported();
-  const receiver = compileOptional(node(receiverNode), scope, newSlot);
+  const key = selectedKey(n);
+  const receiver = compileOptional(node((n.args as unknown[])[0]), scope, newSlot);
   return (frame) => {
     const value = receiver(frame);
     if (value === NONE) return NONE;
