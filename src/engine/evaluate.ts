@@ -6,7 +6,7 @@
 import type { GroupVersionKind, Operation } from '../api/admission.js';
 import type { Labels, NamespaceInfo } from '../api/kube.js';
 import type { Mode } from '../api/policy.js';
-import { combineOutcomes, NO_OUTCOME, type AppliedDefault, type Finding, type RuleError, type RuleOutcome } from './findings.js';
+import { combineOutcomes, NO_OUTCOME, sharedFinding, type AppliedDefault, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { namespaceObjectContext } from './namespace-object.js';
@@ -393,7 +393,7 @@ function checkRequired(check: RequiredCheck): Finding | undefined {
  * kept with it (its log line, `admission/handler.ts`). A compiled rule belongs to the reading of
  * one Guardrail document, kept by its content (`policy/read-document.ts`), and every field of the
  * finding comes from that document and the target: a changed Guardrail is compiled afresh.
- * Frozen, as every shared finding is (see `isSharedFinding`).
+ * Made by `sharedFinding`.
  */
 const missingFindings = new WeakMap<CompiledRequiredLabel, Map<LabelTarget, Finding>>();
 
@@ -402,7 +402,7 @@ function missingFinding(check: RequiredCheck): Finding {
   let byTarget = missingFindings.get(rule);
   if (!byTarget) missingFindings.set(rule, (byTarget = new Map()));
   let finding = byTarget.get(target);
-  if (!finding) byTarget.set(target, (finding = Object.freeze(requiredFinding(check, `label:${rule.key}`, `missing required label ${rule.key}`))));
+  if (!finding) byTarget.set(target, (finding = sharedFinding(requiredFinding(check, `label:${rule.key}`, `missing required label ${rule.key}`))));
   return finding;
 }
 

@@ -28,10 +28,15 @@ export interface Finding {
 }
 
 /**
- * True for a finding the engine made once and gives to every request that breaks the rule the same
- * way (a missing required label, a CEL validation's fixed message): such findings are frozen, and
- * what is derived from one can be kept with it. Any other finding belongs to its request.
+ * `finding`, marked as made once and given to every request that breaks the rule the same way (a
+ * missing required label, a CEL validation's fixed message): it is frozen, and what is derived
+ * from it can be kept with it (`isSharedFinding`).
  */
+export function sharedFinding(finding: Finding): Finding {
+  return Object.freeze(finding);
+}
+
+/** True for a finding made by `sharedFinding`; any other finding belongs to its request. */
 export function isSharedFinding(finding: Finding): boolean {
   return Object.isFrozen(finding);
 }

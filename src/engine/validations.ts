@@ -7,7 +7,7 @@
 import type { Labels } from '../api/kube.js';
 import type { RuleResource } from '../api/policy.js';
 import { checkCelDeadline, evaluateCel, toCelActivation, type CelProgram } from './cel/index.js';
-import { NO_OUTCOME, type Finding, type RuleError, type RuleOutcome } from './findings.js';
+import { NO_OUTCOME, sharedFinding, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 import type { CompiledGuardrail } from './policy-set.js';
 
 export interface CompiledValidation {
@@ -188,9 +188,10 @@ function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidatio
   const [tier, name, rule] = [guardrail.tier.name, guardrail.name, validation.id];
   if (!result.ok) return { kind: 'error', error: { tier, guardrail: name, rule, message: result.error } };
   if (result.value !== false) return { kind: 'error', error: { tier, guardrail: name, rule, message: 'expression did not evaluate to a bool' } };
-  if (validation.messageProgram) return { kind: 'finding', finding: { tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance } };
+  const finding = (): Finding => ({ tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance });
+  if (validation.messageProgram) return { kind: 'finding', finding: finding() };
   let found = fixedFindings.get(validation);
-  if (!found) fixedFindings.set(validation, (found = { kind: 'finding', finding: Object.freeze({ tier, guardrail: name, rule, mode: guardrail.mode, path: '', message: messageFor(validation, activation), compliance: guardrail.compliance }) }));
+  if (!found) fixedFindings.set(validation, (found = { kind: 'finding', finding: sharedFinding(finding()) }));
   return found;
 }
 
@@ -199,8 +200,8 @@ function evaluateOne(guardrail: CompiledGuardrail, validation: CompiledValidatio
  * that fails it, as the engine shares a missing label's (`./evaluate.ts`): what is derived from it
  * is kept with it (its log line). A compiled validation belongs to the reading of one Guardrail
  * document, kept by its content (`policy/read-document.ts`), and every field of the finding comes
- * from that document: a reload that changes the Guardrail compiles it afresh. Frozen, as every
- * shared finding is (see `isSharedFinding`).
+ * from that document: a reload that changes the Guardrail compiles it afresh. Made by
+ * `sharedFinding`.
  */
 const fixedFindings = new WeakMap<CompiledValidation, Outcome>();
 

@@ -143,7 +143,6 @@ function backdateMs(lifetimeMs: number): number {
   return Math.min(MAX_BACKDATE_MS, lifetimeMs / 10);
 }
 
-
 /**
  * When a certificate made here was made, in ms (to the second, as X.509 keeps times): its notBefore
  * plus `backdateMs`. Its validity spans lifetime + backdate, which is 1.1 × lifetime while the

@@ -47,6 +47,11 @@ export class PreparedCelActivation {
 
 const INT64_MAX = 2 ** 63;
 
+/** Whether a JSON number is a CEL `int` (an integer within int64); any other number is a `double`. */
+export function isCelInt(value: number): boolean {
+  return Number.isInteger(value) && value >= -INT64_MAX && value < INT64_MAX;
+}
+
 /** The prototype of converted maps: an object with no properties and no prototype of its own. */
 export const CEL_MAP_PROTOTYPE: object = Object.freeze(Object.create(null));
 
@@ -61,7 +66,7 @@ const CelMap = function CelMap() {} as unknown as new () => Record<string, unkno
 CelMap.prototype = CEL_MAP_PROTOTYPE as Record<string, unknown>;
 
 function convertScalar(value: unknown): unknown {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= -INT64_MAX && value < INT64_MAX) return BigInt(value);
+  if (typeof value === 'number' && isCelInt(value)) return BigInt(value);
   return value === undefined ? null : value;
 }
 

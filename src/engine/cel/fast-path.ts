@@ -18,8 +18,9 @@
  * The cooperative time bound is asked at every step of `all` and `exists`, as the library's hook
  * does (./deadline.ts).
  */
-import { CEL_MAP_PROTOTYPE } from './activation.js';
+import { CEL_MAP_PROTOTYPE, isCelInt } from './activation.js';
 import { checkCelDeadline } from './deadline.js';
+import { CEL_VARIABLES, type CelVariableName } from './environment.js';
 
 /** Evaluates with the request's variables; throws `GIVE_UP` (or anything) for the library to decide. */
 export type FastPath = (variables: Readonly<Record<string, unknown>>) => unknown;
@@ -34,7 +35,7 @@ const NONE: unique symbol = Symbol('tierguard.cel.none');
 type Frame = unknown[];
 type Closure = (frame: Frame) => unknown;
 
-const VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject'] as const;
+const VARIABLES = Object.keys(CEL_VARIABLES) as CelVariableName[];
 const EMPTY_LIST: readonly unknown[] = Object.freeze([]);
 const EMPTY_MAP: object = Object.freeze(Object.create(CEL_MAP_PROTOTYPE) as object);
 
@@ -81,12 +82,10 @@ function member(map: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(map, key) ? map[key] : undefined;
 }
 
-const INT64_LIMIT = 2 ** 63;
-
-/** A CEL int: a bigint, or a JSON number the conversion makes one (an integer within int64); else undefined. */
+/** A CEL int: a bigint, or a JSON number the conversion makes one (`isCelInt`); else undefined. */
 function intOf(value: unknown): bigint | undefined {
   if (typeof value === 'bigint') return value;
-  return typeof value === 'number' && Number.isInteger(value) && value >= -INT64_LIMIT && value < INT64_LIMIT ? BigInt(value) : undefined;
+  return typeof value === 'number' && isCelInt(value) ? BigInt(value) : undefined;
 }
 
 /** The closures of a parsed and checked expression, or undefined when it has a form they do not cover. */
@@ -102,7 +101,7 @@ export function compileFastPath(ast: unknown): FastPath | undefined {
   }
   return (variables) => {
     const frame: Frame = new Array<unknown>(slots);
-    for (let i = 0; i < VARIABLES.length; i++) frame[i] = variables[VARIABLES[i] as string];
+    for (let i = 0; i < VARIABLES.length; i++) frame[i] = variables[VARIABLES[i] as CelVariableName];
     const value = run(frame);
     if (typeof value !== 'boolean') giveUp();
     return value;
