@@ -23,8 +23,12 @@ export function intersectIntervals(a: Intervals, b: Intervals): Intervals {
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
-    const [alo, ahi] = a[i] as Interval;
-    const [blo, bhi] = b[j] as Interval;
+    const x = a[i] as Interval;
+    const y = b[j] as Interval;
+    const alo = x[0];
+    const ahi = x[1];
+    const blo = y[0];
+    const bhi = y[1];
     const lo = alo > blo ? alo : blo;
     const hi = ahi < bhi ? ahi : bhi;
     if (lo <= hi) out.push([lo, hi]);
@@ -39,19 +43,38 @@ export function intervalsMeet(a: Intervals, b: Intervals): boolean {
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
-    const [alo, ahi] = a[i] as Interval;
-    const [blo, bhi] = b[j] as Interval;
-    if ((alo > blo ? alo : blo) <= (ahi < bhi ? ahi : bhi)) return true;
+    const x = a[i] as Interval;
+    const y = b[j] as Interval;
+    const ahi = x[1];
+    const bhi = y[1];
+    if ((x[0] > y[0] ? x[0] : y[0]) <= (ahi < bhi ? ahi : bhi)) return true;
     if (ahi < bhi) i++;
     else j++;
   }
   return false;
 }
 
+/** The least value in both sets, `intersectIntervals(a, b)[0]?.[0]` without building the intersection. */
+export function leastOfBoth(a: Intervals, b: Intervals): bigint | undefined {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as Interval;
+    const y = b[j] as Interval;
+    const lo = x[0] > y[0] ? x[0] : y[0];
+    if (lo <= (x[1] < y[1] ? x[1] : y[1])) return lo;
+    if (x[1] < y[1]) i++;
+    else j++;
+  }
+  return undefined;
+}
+
 /** True when every value of `inner` is in `outer`. */
 export function intervalsInclude(outer: Intervals, inner: Intervals): boolean {
   let j = 0;
-  for (const [lo, hi] of inner) {
+  for (let i = 0; i < inner.length; i++) {
+    const lo = (inner[i] as Interval)[0];
+    const hi = (inner[i] as Interval)[1];
     while (j < outer.length && (outer[j] as Interval)[1] < lo) j++;
     const holder = outer[j];
     if (!holder || holder[0] > lo || holder[1] < hi) return false;
@@ -62,12 +85,14 @@ export function intervalsInclude(outer: Intervals, inner: Intervals): boolean {
 export function subtractIntervals(a: Intervals, b: Intervals): Intervals {
   const out: Interval[] = [];
   let j = 0;
-  for (const [alo, ahi] of a) {
-    let lo = alo;
+  for (let i = 0; i < a.length; i++) {
+    const ahi = (a[i] as Interval)[1];
+    let lo = (a[i] as Interval)[0];
     while (j < b.length && (b[j] as Interval)[1] < lo) j++;
     let k = j;
     while (k < b.length && lo <= ahi) {
-      const [blo, bhi] = b[k] as Interval;
+      const blo = (b[k] as Interval)[0];
+      const bhi = (b[k] as Interval)[1];
       if (blo > ahi) break;
       if (blo > lo) out.push([lo, blo - 1n]);
       lo = bhi + 1n;
@@ -82,15 +107,18 @@ export function unionIntervals(a: Intervals, b: Intervals): Intervals {
   return normalize([...a, ...b]);
 }
 
-/** Binary search: large ipBlock lists (hundreds of excepts) stay fast. */
-export function containsValue(a: Intervals, value: bigint): boolean {
+/**
+ * Binary search: large ipBlock lists (hundreds of excepts) stay fast. A number is compared with the
+ * bigint bounds exactly, as JavaScript compares them, without converting it (a port, per pair of boxes).
+ */
+export function containsValue(a: Intervals, value: bigint | number): boolean {
   let low = 0;
   let high = a.length - 1;
   while (low <= high) {
     const middle = (low + high) >> 1;
-    const [lo, hi] = a[middle] as Interval;
-    if (value < lo) high = middle - 1;
-    else if (value > hi) low = middle + 1;
+    const interval = a[middle] as Interval;
+    if (value < interval[0]) high = middle - 1;
+    else if (value > interval[1]) low = middle + 1;
     else return true;
   }
   return false;

@@ -110,7 +110,11 @@ export interface NamespaceInBoth {
  * Remembered per pair of set objects, as `nsMeet` remembers its answers.
  */
 export function nsPointOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceInBoth | undefined {
-  return pairMemo(pointOfBothMemo, a, b, () => firstOfBoth(a, b) ?? null) ?? undefined;
+  return pairMemo(pointOfBothMemo, a, b, firstOfBothOrNull) ?? undefined;
+}
+
+function firstOfBothOrNull(a: NamespaceSet, b: NamespaceSet): NamespaceInBoth | null {
+  return firstOfBoth(a, b) ?? null;
 }
 
 function firstOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceInBoth | undefined {
@@ -127,7 +131,9 @@ function firstOfBoth(a: NamespaceSet, b: NamespaceSet): NamespaceInBoth | undefi
 }
 
 export function nsContains(set: NamespaceSet, point: NamespacePoint): boolean {
-  return 'name' in point ? set.known.has(point.name) : set.unknown.some((cube) => cubeContains(cube, point.labels));
+  if ('name' in point) return set.known.has(point.name);
+  for (let i = 0; i < set.unknown.length; i++) if (cubeContains(set.unknown[i] as LabelCube, point.labels)) return true;
+  return false;
 }
 
 /**
@@ -136,7 +142,14 @@ export function nsContains(set: NamespaceSet, point: NamespacePoint): boolean {
  */
 export function nsIncludes(outer: NamespaceSet, inner: NamespaceSet): boolean {
   if (outer === inner) return true;
-  return nsKnownIncluded(outer, inner) && inner.unknown.every((cube) => outer.unknown.some((other) => cubeIncludes(other, cube)));
+  if (!nsKnownIncluded(outer, inner)) return false;
+  for (let i = 0; i < inner.unknown.length; i++) if (!someCubeIncludes(outer.unknown, inner.unknown[i] as LabelCube)) return false;
+  return true;
+}
+
+function someCubeIncludes(cubes: readonly LabelCube[], cube: LabelCube): boolean {
+  for (let i = 0; i < cubes.length; i++) if (cubeIncludes(cubes[i] as LabelCube, cube)) return true;
+  return false;
 }
 
 /** Every known name of `inner` is a known name of `outer`. */
@@ -144,7 +157,11 @@ export function nsKnownIncluded(outer: NamespaceSet, inner: NamespaceSet): boole
   if (outer === inner) return true;
   if (inner.known.size > outer.known.size) return false;
   if (inner.known.size <= SMALL_SET) return knownIncluded(outer.known, inner.known);
-  return pairMemo(includesMemo, outer, inner, () => knownIncluded(outer.known, inner.known));
+  return pairMemo(includesMemo, outer, inner, knownSetIncluded);
+}
+
+function knownSetIncluded(outer: NamespaceSet, inner: NamespaceSet): boolean {
+  return knownIncluded(outer.known, inner.known);
 }
 
 function knownIncluded(outer: ReadonlySet<string>, inner: ReadonlySet<string>): boolean {
@@ -154,13 +171,23 @@ function knownIncluded(outer: ReadonlySet<string>, inner: ReadonlySet<string>): 
 
 /** True when some namespace is in both sets: `nsIntersect(a, b) !== null` without building it. */
 export function nsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
-  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
+  // Called for nearly every pair of boxes a check compares: written so that it allocates nothing.
+  const aSmaller = a.known.size <= b.known.size;
+  const small = aSmaller ? a.known : b.known;
+  const large = aSmaller ? b.known : a.known;
   if (small.size <= SMALL_SET) {
-    for (const name of small) if (large.has(name)) return true;
-  } else if (pairMemo(meetMemo, a, b, () => knownMeet(small, large))) {
+    if (knownMeet(small, large)) return true;
+  } else if (pairMemo(meetMemo, a, b, knownSetsMeet)) {
     return true;
   }
-  return a.unknown.some((x) => b.unknown.some((y) => cubesMeet(x, y)));
+  for (let i = 0; i < a.unknown.length; i++) {
+    for (let j = 0; j < b.unknown.length; j++) if (cubesMeet(a.unknown[i] as LabelCube, b.unknown[j] as LabelCube)) return true;
+  }
+  return false;
+}
+
+function knownSetsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
+  return a.known.size <= b.known.size ? knownMeet(a.known, b.known) : knownMeet(b.known, a.known);
 }
 
 function knownMeet(small: ReadonlySet<string>, large: ReadonlySet<string>): boolean {
@@ -179,13 +206,16 @@ const meetMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
 const includesMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
 const pointOfBothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, NamespaceInBoth | null>>();
 
-/** The answer for the pair (a, b), computed once; `compute` must not return undefined. */
-function pairMemo<T>(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, T>>, a: NamespaceSet, b: NamespaceSet, compute: () => T): T {
+/**
+ * The answer for the pair (a, b), computed once; `compute` must not return undefined. It is
+ * given the pair rather than closing over it, so that a remembered answer allocates nothing.
+ */
+function pairMemo<T>(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, T>>, a: NamespaceSet, b: NamespaceSet, compute: (a: NamespaceSet, b: NamespaceSet) => T): T {
   let byB = memo.get(a);
   if (!byB) memo.set(a, (byB = new WeakMap()));
   let answer = byB.get(b);
   if (answer === undefined) {
-    answer = compute();
+    answer = compute(a, b);
     byB.set(b, answer);
   }
   return answer;

@@ -1,5 +1,5 @@
 /** Sets of (protocol, port) pairs: one interval set of ports 1..65535 per protocol. */
-import { containsValue, intersectIntervals, intervalsInclude, intervalsMeet, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
+import { containsValue, intersectIntervals, intervalsInclude, intervalsMeet, leastOfBoth, subtractIntervals, unionIntervals, type Intervals } from './intervals.js';
 
 export const protocols = ['TCP', 'UDP', 'SCTP'] as const;
 export type Protocol = (typeof protocols)[number];
@@ -40,7 +40,16 @@ export function portIsEmpty(a: PortSet): boolean {
 }
 
 export function portContains(a: PortSet, protocol: Protocol, port: number): boolean {
-  return containsValue(a[protocol], BigInt(port));
+  return containsValue(a[protocol], port);
+}
+
+/** `examplePort(portIntersect(a, b))` without building the intersection. */
+export function examplePortOfBoth(a: PortSet, b: PortSet): { protocol: Protocol; port: number } | undefined {
+  for (const protocol of protocols) {
+    const first = leastOfBoth(a[protocol], b[protocol]);
+    if (first !== undefined) return { protocol, port: Number(first) };
+  }
+  return undefined;
 }
 
 /** The first (protocol, port) of the set, TCP first. */

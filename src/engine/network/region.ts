@@ -7,7 +7,7 @@
 import { ipContains, ipIntersect, ipIsEmpty, ipsInclude, ipsMeet, ipSubtract, type IpSet } from './ip-set.js';
 import { cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet, cubeSubtract, type LabelCube } from './label-set.js';
 import { nsContains, nsIncludes, nsIntersect, nsMeet, nsPoint, nsPointOfBoth, nsSubtract, type NamespacePoint, type NamespaceSet } from './namespaces.js';
-import { examplePort, portContains, portIntersect, portIsEmpty, portsInclude, portsMeet, portSubtract, type PortSet, type Protocol } from './port-set.js';
+import { examplePort, examplePortOfBoth, portContains, portIntersect, portIsEmpty, portsInclude, portsMeet, portSubtract, type PortSet, type Protocol } from './port-set.js';
 
 export interface PodPeerBox {
   readonly kind: 'pod';
@@ -83,7 +83,7 @@ const labels: Dimension = {
 const ports: Dimension = {
   kind: 'ports',
   point: (a) => examplePort(a as PortSet),
-  pointOfBoth: (a, b) => pointOfIntersection(ports, a, b),
+  pointOfBoth: (a, b) => examplePortOfBoth(a as PortSet, b as PortSet),
   contains: (a, point) => portContains(a as PortSet, (point as { protocol: Protocol }).protocol, (point as { port: number }).port),
   includes: (outer, inner) => portsInclude(outer as PortSet, inner as PortSet),
   meet: (a, b) => portsMeet(a as PortSet, b as PortSet),
