@@ -67,8 +67,7 @@ export function namespaceNamed(universe: NamespaceUniverse, name: string): Names
 
 /** The namespaces in both sets, or null when there are none. */
 export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const [small, large] = a.known.size <= b.known.size ? [a.known, b.known] : [b.known, a.known];
-  const known = new Set([...small].filter((name) => large.has(name)));
+  const known = a.known.size <= b.known.size ? namesAlsoIn(a.known, b.known) : namesAlsoIn(b.known, a.known);
   const unknown: LabelCube[] = [];
   for (const x of a.unknown) {
     for (const y of b.unknown) {
@@ -77,6 +76,36 @@ export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | nu
     }
   }
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
+}
+
+/*
+ * Sets of known names are never changed once made, so an intersection or difference that keeps
+ * every name of a set, or none, is that set or NO_NAMES rather than a copy: a check of a policy in a
+ * namespace most guardrails apply to cut sets of hundreds of names, and their copies were most of
+ * what it allocated.
+ */
+const NO_NAMES: ReadonlySet<string> = NO_NAMESPACES.known;
+
+/** The names of `names` also in `other`, in the order of `names`. */
+function namesAlsoIn(names: ReadonlySet<string>, other: ReadonlySet<string>): ReadonlySet<string> {
+  let kept = 0;
+  for (const name of names) if (other.has(name)) kept++;
+  if (kept === names.size) return names;
+  if (kept === 0) return NO_NAMES;
+  const out = new Set<string>();
+  for (const name of names) if (other.has(name)) out.add(name);
+  return out;
+}
+
+/** The names of `names` not in `other`, in the order of `names`. */
+function namesNotIn(names: ReadonlySet<string>, other: ReadonlySet<string>): ReadonlySet<string> {
+  let kept = 0;
+  for (const name of names) if (!other.has(name)) kept++;
+  if (kept === names.size) return names;
+  if (kept === 0) return NO_NAMES;
+  const out = new Set<string>();
+  for (const name of names) if (!other.has(name)) out.add(name);
+  return out;
 }
 
 /** One namespace of a non-empty set: a known one by name, or an unknown one by its labels (`cubePoint`). */
@@ -226,7 +255,7 @@ function pairMemo<T>(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, T>>, a: N
  * does not meet is kept whole: `cubeSubtract` would cut it along the other cube's keys.
  */
 export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = new Set([...a.known].filter((name) => !b.known.has(name)));
+  const known = namesNotIn(a.known, b.known);
   let unknown: LabelCube[] = [...a.unknown];
   for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubeSubtract(x, y) : [x]));
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };

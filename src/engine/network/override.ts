@@ -426,11 +426,11 @@ const CUT_ORDER: Readonly<Record<Box['kind'], readonly number[]>> = {
  */
 function exampleAround({ box, point }: Witness, entries: readonly Entry[]): Box {
   let example: Box = narrowed(box, point);
+  const dims = DIMENSIONS[example.kind];
   for (const entry of entries) {
     for (const other of entry.boxes) {
       if (!boxesMeet(example, other)) continue;
-      const dims = DIMENSIONS[example.kind];
-      const cut = CUT_ORDER[example.kind].find((i) => !(dims[i] as Dimension).contains(other.dims[i], point.values[i]));
+      const cut = firstDimensionLacking(other, point);
       if (cut !== undefined) {
         const dim = dims[cut] as Dimension;
         const kept = dim.subtract(example.dims[cut], other.dims[cut]).find((piece) => dim.contains(piece, point.values[cut]));
@@ -444,6 +444,17 @@ function exampleAround({ box, point }: Witness, entries: readonly Entry[]): Box 
     }
   }
   return example;
+}
+
+/** The first dimension in `CUT_ORDER` whose value at `point` the box lacks, or undefined when it holds the point. */
+function firstDimensionLacking(box: Box, point: BoxPoint): number | undefined {
+  const dims = DIMENSIONS[box.kind];
+  const order = CUT_ORDER[box.kind];
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k] as number;
+    if (!(dims[i] as Dimension).contains(box.dims[i], point.values[i])) return i;
+  }
+  return undefined;
 }
 
 /** The box with each namespace set narrowed to the witness's namespace: its name, or the first cube that holds it. */
