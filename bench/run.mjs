@@ -719,6 +719,10 @@ function fmtDuration(s) {
 
 async function main() {
   const startedAt = Date.now();
+  // The sections that run the engine in this process measure it tuned as tierguard's command line
+  // tunes its own process (ADR 16); the servers are tierguard's command line itself.
+  const { tuneHeap } = await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'cli', 'heap.js')).href);
+  tuneHeap();
   const settings = readSettings();
   const sections = await loadSections(settings.sections);
   const est = estimateSeconds(settings, sections);

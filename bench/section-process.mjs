@@ -18,5 +18,8 @@ const sections = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sectio
 const section = await import(pathToFileURL(path.join(sections, file)).href);
 // What such a section may read of bench/run.mjs's context: the repository root and the settings.
 const { repoRoot, settings } = JSON.parse(readFileSync(contextFile, 'utf8'));
+// The engine is measured in a process tuned as tierguard's command line tunes its own (ADR 16).
+const { tuneHeap } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'cli', 'heap.js')).href);
+tuneHeap();
 const result = await section.run({ repoRoot, settings });
 writeFileSync(resultFile, JSON.stringify(result ?? null));

@@ -17,6 +17,7 @@ import { formatProblem, type PolicyProblem } from '../policy/problems.js';
 import type { AuditOptions } from '../review/audit.js';
 import { createLogger, type LogLevel } from '../telemetry/logger.js';
 import { checkJson, checkManifests, formatCheckText, manifestProblems } from './check.js';
+import { tuneHeap } from './heap.js';
 import {
   endpointFlag, explainContext, explainQueries, explainQuery, formatExplainText, namedPortFlag, queryFromFlags, QueryLineError, verdictJson,
   type ExplainContext, type Query, type QueryEndpoint,
@@ -507,6 +508,7 @@ Example: tierguard explain -f manifests/ --from shop/app=web --to db/app=pg --to
   return program;
 }
 
+tuneHeap();
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {

@@ -47,7 +47,7 @@ export function namespacesMatching(universe: NamespaceUniverse, cube: LabelCube 
   const known = new Set<string>();
   for (const namespace of universe.known.values()) if (cubeContains(cube, namespace.labels)) known.add(namespace.name);
   const unknown = cubeIntersect(universe.unknownBase, cube);
-  const set = { known, unknown: unknown ? [unknown] : [] };
+  const set = lastingSet({ known, unknown: unknown ? [unknown] : [] });
   universe.memo.set(cube, set);
   return set;
 }
@@ -228,9 +228,21 @@ function knownMeet(small: ReadonlySet<string>, large: ReadonlySet<string>): bool
  * Sets of known names as large as a cluster's namespaces (a selector like `env=prod`) are compared
  * again and again: the sets of guardrail rules and policy peers are remembered per universe, so the
  * same pairs meet check after check. Above SMALL_SET names, the answer about the known names is
- * remembered per pair of set objects (weakly: it goes with the sets).
+ * remembered per pair of set objects (weakly: it goes with the sets), when both are `lasting`.
+ *
+ * A set made for one check (a piece of a search, an intersection) is never a key: V8's young-
+ * generation collector keeps a weak map's entries whose keys are young, values included, and
+ * promotes them, so one-off keys made every collection of the young generation slow (1.3–2 ms, the
+ * override check's p99) and were freed only by full collections.
  */
 const SMALL_SET = 16;
+const lasting = new WeakSet<NamespaceSet>();
+
+/** Marks a set kept for the life of its universe (a remembered selector's set): answers about it may be remembered. */
+export function lastingSet<T extends NamespaceSet | null>(set: T): T {
+  if (set) lasting.add(set);
+  return set;
+}
 const meetMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
 const includesMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
 const pointOfBothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, NamespaceInBoth | null>>();
@@ -240,6 +252,7 @@ const pointOfBothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, Namespac
  * given the pair rather than closing over it, so that a remembered answer allocates nothing.
  */
 function pairMemo<T>(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, T>>, a: NamespaceSet, b: NamespaceSet, compute: (a: NamespaceSet, b: NamespaceSet) => T): T {
+  if (!lasting.has(a) || !lasting.has(b)) return compute(a, b);
   let byB = memo.get(a);
   if (!byB) memo.set(a, (byB = new WeakMap()));
   let answer = byB.get(b);

@@ -17,7 +17,7 @@ import type { CompiledGuardrail, PolicySet } from '../policy-set.js';
 import { ALL_IPS, exampleCidr } from './ip-set.js';
 import { ABSENT, ANY_LABELS, cubeContains, cubesMeet, exampleLabels, formatLabels, type LabelCube } from './label-set.js';
 import { compileNetworkPolicy, type CompiledNetworkPolicy, type PolicyRule } from './network-policy.js';
-import { namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, nsPoint, nsPointOfBoth, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
+import { lastingSet, namespaceNamed, namespacesExcept, namespacesMatching, namespaceUniverse, nsIntersect, nsPoint, nsPointOfBoth, type NamespacePoint, type NamespaceSet, type NamespaceUniverse } from './namespaces.js';
 import { ALL_PORTS, allPortsOf, examplePort, NO_PORTS, portRange, portUnion, type PortSet } from './port-set.js';
 import { candidateEntries, type ChainEntry } from './chain-index.js';
 import { boxContainsPoint, boxesMeet, boxIncludes, boxIntersect, boxPoint, boxPointOfBoth, DIMENSIONS, MAX_REGION_BOXES, NO_BOXES, RegionTooLargeError, regionsMeet, type Box, type BoxPoint, type Dimension, type Region } from './region.js';
@@ -521,7 +521,7 @@ function ownNamespace(universe: NamespaceUniverse, name: string): NamespaceSet {
   let set = memo.get(name);
   if (!set) {
     if (memo.size >= NAMESPACE_MEMO_SIZE) memo.clear();
-    set = namespaceNamed(universe, name);
+    set = lastingSet(namespaceNamed(universe, name));
     memo.set(name, set);
   }
   return set;
@@ -629,8 +629,8 @@ function ruleBoxes(rule: CompiledNetworkRule, subjectNamespaces: NamespaceSet, s
     if (peer.kind === 'nodes' || !peerPods) continue;
     const peerNamespaces = namespacesMatching(universe, peer.namespaces.cube);
     boxes.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, peerNamespaces, peerPods, podPorts] });
-    // The same namespace at both ends must satisfy both namespace selectors at once.
-    const same = nsIntersect(subjectNamespaces, peerNamespaces);
+    // The same namespace at both ends must satisfy both namespace selectors at once (kept with the rule's region).
+    const same = lastingSet(nsIntersect(subjectNamespaces, peerNamespaces));
     if (same) boxes.push({ kind: 'same', dims: [same, subjectPods, peerPods, podPorts] });
   }
   return boxes;
