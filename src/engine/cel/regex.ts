@@ -35,6 +35,16 @@ export function compileLiteralPattern(pattern: string): string | undefined {
   }
 }
 
+/**
+ * The compiled form of a pattern written literally in an expression, as `matches` evaluates it;
+ * undefined when it is not valid RE2 (the library then reports it). For the fast path
+ * (./fast-path.ts), which tests with the very object the library would.
+ */
+export function literalPattern(pattern: string): RE2JS | undefined {
+  if (!literalPatterns.has(pattern) && compileLiteralPattern(pattern) !== undefined) return undefined;
+  return literalPatterns.get(pattern);
+}
+
 function patternFor(pattern: string): RE2JS {
   const known = literalPatterns.get(pattern) ?? computedPatterns.get(pattern);
   if (known) return known;
