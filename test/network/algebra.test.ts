@@ -1,11 +1,12 @@
 /** The set algebra under the override check: intervals, CIDRs, ports, label cubes, namespaces. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LabelSelector } from '../../src/api/kube.js';
-import { intersectIntervals, normalize, subtractIntervals, type Intervals } from '../../src/engine/network/intervals.js';
+import { containsValue, intersectIntervals, leastOfBoth, normalize, subtractIntervals, type Intervals } from '../../src/engine/network/intervals.js';
 import { cidrSet, exampleCidr, ipBlockSet, ipContains, ipIntersect, ipIsEmpty, ipSubtract, parseIp } from '../../src/engine/network/ip-set.js';
 import { ABSENT, cubeContains, cubeIntersect, cubeSubtract, exampleLabels, selectorCube, type LabelCube } from '../../src/engine/network/label-set.js';
 import { namespacesMatching, namespaceNamed, namespaceUniverse, nsIntersect, nsSubtract } from '../../src/engine/network/namespaces.js';
-import { ALL_PORTS, portContains, portRange, portSubtract, portUnion } from '../../src/engine/network/port-set.js';
+import { ALL_PORTS, examplePort, examplePortOfBoth, portContains, portIntersect, portRange, portSubtract, portUnion, type PortSet } from '../../src/engine/network/port-set.js';
 
 const iv = (...pairs: [number, number][]): Intervals => pairs.map(([a, b]) => [BigInt(a), BigInt(b)] as const);
 
@@ -20,6 +21,32 @@ describe('intervals', () => {
     { name: 'subtracts at the edges', op: () => subtractIntervals(iv([1, 10]), iv([1, 1], [10, 10])), out: iv([2, 9]) },
   ])('$name', ({ op, out }) => {
     expect(op()).toEqual(out);
+  });
+});
+
+describe('the shortcuts the override check takes for every pair of boxes', () => {
+  // Small bounds, so that sets overlap, touch and miss each other often.
+  const intervals = fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 8 })), { maxLength: 4 })
+    .map((pairs) => normalize(pairs.map(([lo, width]) => [BigInt(lo), BigInt(lo + width)] as const)));
+  const ports: fc.Arbitrary<PortSet> = fc.record({ TCP: intervals, UDP: intervals, SCTP: intervals });
+
+  it('leastOfBoth is the least value of the intersection, without building it', () => {
+    fc.assert(fc.property(intervals, intervals, (a, b) => {
+      expect(leastOfBoth(a, b)).toBe(intersectIntervals(a, b)[0]?.[0]);
+    }));
+  });
+
+  it('examplePortOfBoth is the example port of the intersection', () => {
+    fc.assert(fc.property(ports, ports, (a, b) => {
+      expect(examplePortOfBoth(a, b)).toEqual(examplePort(portIntersect(a, b)));
+    }));
+  });
+
+  it('containsValue reads a number as the bigint of the same value', () => {
+    fc.assert(fc.property(intervals, fc.integer({ min: -1, max: 50 }), (a, value) => {
+      expect(containsValue(a, value)).toBe(containsValue(a, BigInt(value)));
+      expect(containsValue(a, value)).toBe(a.some(([lo, hi]) => lo <= BigInt(value) && BigInt(value) <= hi));
+    }));
   });
 });
 

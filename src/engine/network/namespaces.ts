@@ -67,7 +67,7 @@ export function namespaceNamed(universe: NamespaceUniverse, name: string): Names
 
 /** The namespaces in both sets, or null when there are none. */
 export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = a.known.size <= b.known.size ? namesAlsoIn(a.known, b.known) : namesAlsoIn(b.known, a.known);
+  const known = a.known.size <= b.known.size ? namesKept(a.known, b.known, true) : namesKept(b.known, a.known, true);
   const unknown: LabelCube[] = [];
   for (const x of a.unknown) {
     for (const y of b.unknown) {
@@ -86,25 +86,14 @@ export function nsIntersect(a: NamespaceSet, b: NamespaceSet): NamespaceSet | nu
  */
 const NO_NAMES: ReadonlySet<string> = NO_NAMESPACES.known;
 
-/** The names of `names` also in `other`, in the order of `names`. */
-function namesAlsoIn(names: ReadonlySet<string>, other: ReadonlySet<string>): ReadonlySet<string> {
+/** The names of `names` that are (`inOther`) or are not in `other`, in the order of `names`. */
+function namesKept(names: ReadonlySet<string>, other: ReadonlySet<string>, inOther: boolean): ReadonlySet<string> {
   let kept = 0;
-  for (const name of names) if (other.has(name)) kept++;
+  for (const name of names) if (other.has(name) === inOther) kept++;
   if (kept === names.size) return names;
   if (kept === 0) return NO_NAMES;
   const out = new Set<string>();
-  for (const name of names) if (other.has(name)) out.add(name);
-  return out;
-}
-
-/** The names of `names` not in `other`, in the order of `names`. */
-function namesNotIn(names: ReadonlySet<string>, other: ReadonlySet<string>): ReadonlySet<string> {
-  let kept = 0;
-  for (const name of names) if (!other.has(name)) kept++;
-  if (kept === names.size) return names;
-  if (kept === 0) return NO_NAMES;
-  const out = new Set<string>();
-  for (const name of names) if (!other.has(name)) out.add(name);
+  for (const name of names) if (other.has(name) === inOther) out.add(name);
   return out;
 }
 
@@ -268,7 +257,7 @@ function pairMemo<T>(memo: WeakMap<NamespaceSet, WeakMap<NamespaceSet, T>>, a: N
  * does not meet is kept whole: `cubeSubtract` would cut it along the other cube's keys.
  */
 export function nsSubtract(a: NamespaceSet, b: NamespaceSet): NamespaceSet | null {
-  const known = namesNotIn(a.known, b.known);
+  const known = namesKept(a.known, b.known, false);
   let unknown: LabelCube[] = [...a.unknown];
   for (const y of b.unknown) unknown = unknown.flatMap((x) => (cubesMeet(x, y) ? cubeSubtract(x, y) : [x]));
   return known.size === 0 && unknown.length === 0 ? null : { known, unknown };
