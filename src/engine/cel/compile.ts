@@ -61,14 +61,14 @@ export type ExpectedType = 'bool' | 'string' | undefined;
 /** The only implementation of {@link CelProgram}; `evaluateCel` refuses anything else. */
 export class CompiledCelProgram implements CelProgram {
   readonly #run: ParseResult;
-  /** The closures of a validation of the common shape (./fast-path.ts); the library decides whenever they give up. */
+  /** The closures of a validation or message of the common shape (./fast-path.ts); the library decides whenever they give up. */
   readonly #fast: FastPath | undefined;
   readonly nodes: number;
   readonly cooperative: boolean;
   readonly identifiers: ReadonlySet<string>;
   constructor(readonly source: string, readonly resultType: string, readonly expected: ExpectedType, run: ParseResult) {
     this.#run = run;
-    this.#fast = expected === 'bool' ? compileFastPath(run.ast) : undefined;
+    this.#fast = expected === undefined ? undefined : compileFastPath(run.ast, expected);
     ({ nodes: this.nodes, cooperative: this.cooperative, identifiers: this.identifiers } = cooperativeShape(run.ast));
   }
 
