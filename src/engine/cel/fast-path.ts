@@ -3,10 +3,10 @@
  * `orValue`, `has`, `all`/`exists` over lists, `&&`, `||`, `!`, `?:`, `==`/`!=` of strings, bools and
  * ints, int comparisons, `size`, `dyn`, `startsWith`/`endsWith`/`contains`, `matches` with a literal
  * pattern, `cidr()`/`ip()` and the `containsIP`, `containsCIDR`, `prefixLength`, `ip` and `family`
- * methods, `+` of two strings, and literals. A validation must yield a bool, a `messageExpression`
- * a string. Such an
- * expression is also compiled to JavaScript closures, which evaluate it several times faster than
- * the library's tree walk (issue 11: CEL was the largest part of a realistic Pod's review).
+ * methods, `+` of two strings, and literals. Such an expression is also compiled to JavaScript
+ * closures, which evaluate it several times faster than the library's tree walk (issue 11: CEL was
+ * the largest part of a realistic Pod's review). A validation's closures must yield a bool, a
+ * `messageExpression`'s a string.
  *
  * The closures read the request's JSON values as they are, reading a number as the conversion for
  * the library would (./activation.ts: an integer within int64 is an int), so a request whose
