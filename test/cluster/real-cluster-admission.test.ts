@@ -3,7 +3,8 @@
  * (issue 10): the Tiers and Guardrails of examples/policies applied as cluster objects, and then
  * what kubectl prints (exit code, `Warning:` lines, the webhook's message) and what is stored
  * afterwards — for NetworkPolicies that override a tier, workloads, namespace relabelling,
- * broken Guardrails, a Guardrail added while tierguard runs, and the metrics of all of it.
+ * broken Guardrails, CEL validations, a Guardrail added while tierguard runs, and the metrics of
+ * all of it.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -223,6 +224,64 @@ describeCluster('what users see at kubectl apply', () => {
       stderr: "Warning: Guardrail pod-images spec.validations[0].expression fails on workloads (line 1, column 13: no field 'containers')\n",
     });
     await expectNotFound(['guardrail', 'pod-images']);
+  });
+
+  it('refuses what a Guardrail\'s CEL validations refuse, with their messages, for Pods and NetworkPolicies as the API server sends them', async () => {
+    // Most of these take the fast path's closures (./src/engine/cel/fast-path.ts): `all` and
+    // `startsWith`, `matches`, `cidr()`, messages built with `+`; `size()` of a string is left to
+    // the library. Objects in scratch (env=dev) carry the domain label domain-labels requires there.
+    const applied = await applyObject({
+      apiVersion: 'tierguard.dev/v1alpha1', kind: 'Guardrail', metadata: { name: 'cel-checks' },
+      spec: { tier: 'platform', priority: 530, validations: [
+        { resources: ['Pod'], expression: "object.spec.containers.all(c, c.image.startsWith('registry.example/'))", messageExpression: "'pod ' + object.metadata.name + ' runs an image from outside registry.example'" },
+        { resources: ['Pod'], expression: 'object.metadata.name.size() <= 20', message: 'pod names are at most 20 characters' },
+        { resources: ['NetworkPolicy'], expression: "object.metadata.name.matches('^[a-z]+-(allow|deny)-')", message: 'NetworkPolicy names say allow or deny' },
+        {
+          resources: ['NetworkPolicy'],
+          expression: '!has(object.spec.ingress) || object.spec.ingress.all(r, !has(r.from) || r.from.all(p, !has(p.ipBlock) || cidr(p.ipBlock.cidr).prefixLength() >= 8))',
+          messageExpression: "'NetworkPolicy ' + object.metadata.name + ' allows ingress from a block wider than /8'",
+        },
+      ] },
+    });
+    // As for pod-images above: Pod validations are also typed against workloads' pod templates.
+    expect(applied).toMatchObject({ code: 0, stderr: "Warning: Guardrail cel-checks spec.validations[0].expression fails on workloads (line 1, column 13: no field 'containers')\n" });
+    await waitFor(async () => (await readyOf('guardrail', 'cel-checks')) === 'True', { what: 'cel-checks Ready=True', timeoutMs: 30_000, intervalMs: 50 });
+
+    const labels = { app: 'web', 'segment.tierguard.dev/domain': 'core' };
+    const pod = (name: string, image: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'scratch', labels }, spec: { containers: [{ name: 'app', image }] } });
+    const policy = (name: string, cidr: string) => ({
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: 'scratch', labels },
+      spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ ipBlock: { cidr } }], ports: [{ port: 443 }] }] },
+    });
+    const refused = async (object: object, lines: readonly string[]) => {
+      const result = await applyObject(object, [DRY_RUN]);
+      const violations = Number(/\((\d+) violations?\)/.exec(result.stderr)?.[1]);
+      expectRefused(result, { dryRun: true, violations, message: lines.join('\n') });
+      expect(violations).toBe(lines.length - 1);
+    };
+
+    await refused(pod('outside-image', 'docker.io/library/nginx:1'), [
+      'Pod scratch/outside-image is denied by tierguard (1 violation):',
+      '- pod outside-image runs an image from outside registry.example (tier platform, guardrail cel-checks)',
+    ]);
+    await refused(pod('a-pod-whose-name-is-too-long', 'registry.example/app:1'), [
+      'Pod scratch/a-pod-whose-name-is-too-long is denied by tierguard (1 violation):',
+      '- pod names are at most 20 characters (tier platform, guardrail cel-checks)',
+    ]);
+    await refused(policy('open-to-all', '0.0.0.0/0'), [
+      'NetworkPolicy scratch/open-to-all is denied by tierguard (2 violations):',
+      '- NetworkPolicy names say allow or deny (tier platform, guardrail cel-checks)',
+      '- NetworkPolicy open-to-all allows ingress from a block wider than /8 (tier platform, guardrail cel-checks)',
+    ]);
+    expect(await applyObject(pod('inside-image', 'registry.example/app:1'), [DRY_RUN])).toMatchObject({ code: 0, stdout: 'pod/inside-image created (server dry run)\n' });
+    expect(await applyObject(policy('web-allow-office', '10.0.0.0/8'), [DRY_RUN])).toMatchObject({ code: 0, stdout: 'networkpolicy.networking.k8s.io/web-allow-office created (server dry run)\n' });
+
+    expect((await kubectl(['delete', 'guardrail', 'cel-checks'])).code).toBe(0);
+    await waitFor(async () => {
+      const result = await applyObject(pod('outside-image', 'docker.io/library/nginx:1'), [DRY_RUN]);
+      if (result.code !== 0) expectRefused(result, { message: 'guardrail cel-checks', dryRun: true, violations: 1 });
+      return result.code === 0;
+    }, { what: 'the Pod admitted again once the Guardrail is deleted', timeoutMs: 30_000, intervalMs: 100 });
   });
 
   it('puts a Guardrail applied while it runs into force once it is Ready=True', async () => {
