@@ -5,13 +5,13 @@
  * objects, and from then on allocates what the same literals make during a check straight in the
  * old generation ("allocation-site pretenuring"). A check's objects die within the request, but
  * from the old generation they keep the young objects they point to alive through every
- * collection of the young generation, which then promoted ~400 KB each time and took 1.2–2 ms,
- * against ~5 KB and 0.4–0.5 ms without it (1,000 guardrails; issue 11).
+ * collection of the young generation, which then promoted ~400 KB each time and took 0.8–1.2 ms,
+ * against 0–8 KB and 0.4–0.5 ms without it in the same minute (1,000 guardrails; issue 11).
  */
 import { setFlagsFromString } from 'node:v8';
 
 /** The V8 flags `tuneHeap` sets. */
-export const HEAP_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
+const HEAP_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
 
 /**
  * Sets `HEAP_FLAGS`. Call it before any policy set is compiled: V8 reads the flag when it weighs

@@ -227,7 +227,7 @@ describeCluster('what users see at kubectl apply', () => {
   });
 
   it('refuses what a Guardrail\'s CEL validations refuse, with their messages, for Pods and NetworkPolicies as the API server sends them', async () => {
-    // Most of these take the fast path's closures (./src/engine/cel/fast-path.ts): `all` and
+    // Most of these take the fast path's closures (src/engine/cel/fast-path.ts): `all` and
     // `startsWith`, `matches`, `cidr()`, messages built with `+`; `size()` of a string is left to
     // the library. Objects in scratch (env=dev) carry the domain label domain-labels requires there.
     const applied = await applyObject({

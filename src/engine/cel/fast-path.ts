@@ -108,11 +108,12 @@ export function compileFastPath(ast: unknown, result: FastPathResult = 'bool'): 
     if (error instanceof Unsupported) return undefined;
     throw error;
   }
+  const resultType = result === 'bool' ? 'boolean' : 'string';
   return (variables) => {
     const frame: Frame = new Array<unknown>(slots);
     for (let i = 0; i < VARIABLES.length; i++) frame[i] = variables[VARIABLES[i] as CelVariableName];
     const value = run(frame);
-    if (typeof value !== (result === 'bool' ? 'boolean' : 'string')) giveUp();
+    if (typeof value !== resultType) giveUp();
     return value;
   };
 }

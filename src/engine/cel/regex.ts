@@ -41,8 +41,7 @@ export function compileLiteralPattern(pattern: string): string | undefined {
  * (./fast-path.ts), which tests with the very object the library would.
  */
 export function literalPattern(pattern: string): RE2JS | undefined {
-  if (!literalPatterns.has(pattern) && compileLiteralPattern(pattern) !== undefined) return undefined;
-  return literalPatterns.get(pattern);
+  return compileLiteralPattern(pattern) === undefined ? literalPatterns.get(pattern) : undefined;
 }
 
 function patternFor(pattern: string): RE2JS {
