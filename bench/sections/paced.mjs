@@ -1,0 +1,145 @@
+// What one webhook call costs when calls arrive apart, as the API server sends them (issue 11
+// item 4: through the API server, tierguard's own histogram said 0.35–0.9 ms per call, several
+// times what the same request costs back to back). One client, one keep-alive connection, one
+// request at a time: back to back, then 1 ms and 10 ms apart (timers, so a little more). For each
+// server (tierguard with the realistic set when the run prepared it, else the default set; the bare
+// server of the HTTP scenarios), in fresh processes and interleaved rounds: the server's CPU per
+// request (/proc, clock ticks, so each window runs long enough for ~100 ticks at the bare server's
+// cost) and the client's latency. On a host whose CPU slows after it idles, both servers' costs
+// rise with the gap; the ratio says how much of the rise is tierguard's own work.
+//
+// Settings: BENCH_PACED_SECONDS (per window, default 3), BENCH_PACED_ROUNDS (default 2).
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const title = 'paced requests: cost per call when calls arrive apart';
+
+const TARGETS = [
+  { name: 'pod-validate', fixture: 'validate-create-pod.json', path: '/validate' },
+  { name: 'netpol-validate', fixture: 'validate-create-networkpolicy.json', path: '/validate' },
+];
+const GAPS_MS = [0, 1, 10];
+
+function settings() {
+  const int = (name, def, max) => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name}=${raw}: expected an integer in [1, ${max}]`);
+    return n;
+  };
+  return { seconds: int('BENCH_PACED_SECONDS', 3, 60), rounds: int('BENCH_PACED_ROUNDS', 2, 10) };
+}
+
+export function estimatedSeconds() {
+  const { seconds, rounds } = settings();
+  // per round, target and server: start (~2 s), a warm-up, and one window per gap
+  return rounds * TARGETS.length * 2 * (4 + GAPS_MS.length * seconds);
+}
+
+/** utime+stime of a process in seconds (clock ticks of 10 ms). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+
+export async function run(ctx) {
+  const { seconds, rounds } = settings();
+  const set = ctx.policySets?.realistic ? 'realistic' : 'default';
+  // cells[target][gap][kind] = per-round measurements
+  const cells = new Map();
+  for (let round = 0; round < rounds; round++) {
+    for (const target of TARGETS) {
+      const body = readFileSync(path.join(ctx.fixtureDir, target.fixture), 'utf8');
+      const uid = JSON.parse(body).request.uid;
+      // the two servers take turns going first
+      const kinds = round % 2 === 0 ? ['tierguard', 'bare'] : ['bare', 'tierguard'];
+      for (const kind of kinds) {
+        const server = await ctx.startServer(kind, { label: `paced-${target.name}-${kind}`, set });
+        const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ctx.certs.caPem, servername: 'localhost' });
+        try {
+          const post = () => new Promise((resolve, reject) => {
+            const req = https.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: target.path, agent, timeout: 10_000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+              const chunks = [];
+              res.on('data', (chunk) => chunks.push(chunk));
+              res.on('end', () => {
+                const problem = res.statusCode === 200 ? ctx.checkAdmissionBody(Buffer.concat(chunks).toString('utf8'), uid) : `HTTP ${res.statusCode}`;
+                if (problem) reject(new Error(`${kind} ${target.path}: ${problem}`));
+                else resolve();
+              });
+              res.on('error', reject);
+            });
+            req.on('timeout', () => req.destroy(new Error('timeout after 10 s')));
+            req.on('error', reject);
+            req.end(body);
+          });
+          // warm-up: the JIT and the connection
+          const warmEnd = performance.now() + 1_000;
+          while (performance.now() < warmEnd) await post();
+          for (const gap of GAPS_MS) {
+            const latencies = [];
+            const cpu0 = cpuSeconds(server.pid);
+            const start = performance.now();
+            const end = start + seconds * 1000;
+            while (performance.now() < end && latencies.length < 200_000) {
+              if (gap > 0) await sleep(gap);
+              const t0 = performance.now();
+              await post();
+              latencies.push(performance.now() - t0);
+            }
+            const cpu = cpuSeconds(server.pid) - cpu0;
+            latencies.sort((a, b) => a - b);
+            const byGap = cells.get(target.name) ?? new Map();
+            cells.set(target.name, byGap);
+            const byKind = byGap.get(gap) ?? { tierguard: [], bare: [] };
+            byGap.set(gap, byKind);
+            byKind[kind].push({
+              requests: latencies.length,
+              meanGapMs: latencies.length ? (performance.now() - start - latencies.reduce((a, b) => a + b, 0)) / latencies.length : null,
+              cpuUs: (cpu * 1e6) / latencies.length,
+              p50us: percentile(latencies, 0.5) * 1000,
+              p99us: percentile(latencies, 0.99) * 1000,
+            });
+          }
+        } finally {
+          agent.destroy();
+          await server.stop();
+        }
+      }
+    }
+  }
+  const median = (values) => ctx.median(values);
+  const round1 = (v) => Math.round(v * 10) / 10;
+  const rows = [];
+  for (const target of TARGETS) {
+    for (const gap of GAPS_MS) {
+      const { tierguard, bare } = cells.get(target.name).get(gap);
+      const m = (list, key) => median(list.map((r) => r[key]));
+      rows.push({
+        scenario: `${target.name}${set === 'default' ? '' : `@${set}`}`,
+        gapMs: gap,
+        requests: m(tierguard, 'requests'),
+        meanGapMs: round1(m(tierguard, 'meanGapMs')),
+        tierguardCpuUs: Math.round(m(tierguard, 'cpuUs')),
+        bareCpuUs: Math.round(m(bare, 'cpuUs')),
+        cpuRatio: round1(m(tierguard, 'cpuUs') / m(bare, 'cpuUs')),
+        tierguardP50us: Math.round(m(tierguard, 'p50us')),
+        bareP50us: Math.round(m(bare, 'p50us')),
+        tierguardP99us: Math.round(m(tierguard, 'p99us')),
+        bareP99us: Math.round(m(bare, 'p99us')),
+      });
+    }
+  }
+  const at = (name, gap) => rows.find((row) => row.scenario.startsWith(name) && row.gapMs === gap);
+  const summary = TARGETS.map(({ name }) => {
+    const first = at(name, 0);
+    const last = at(name, GAPS_MS.at(-1));
+    return `paced ${first.scenario}: server CPU per call back to back tierguard ${first.tierguardCpuUs} µs, bare ${first.bareCpuUs} µs; ${GAPS_MS.at(-1)} ms apart tierguard ${last.tierguardCpuUs} µs, bare ${last.bareCpuUs} µs (${rounds} rounds, load average at the end ${os.loadavg()[0].toFixed(2)})`;
+  });
+  return { title, rows, summary };
+}
