@@ -15,7 +15,7 @@ import { DEFAULT_POLICY_DIR, loadPolicyFolder, loadPolicySet } from '../policy/l
 import { readManifests } from '../policy/manifests.js';
 import { formatProblem, type PolicyProblem } from '../policy/problems.js';
 import type { AuditOptions } from '../review/audit.js';
-import { createLogger, type LogLevel } from '../telemetry/logger.js';
+import { createLogger, turnWriter, type LogLevel } from '../telemetry/logger.js';
 import { checkJson, checkManifests, formatCheckText, manifestProblems } from './check.js';
 import { tuneHeap } from './heap.js';
 import {
@@ -338,7 +338,10 @@ function buildProgram(): Command {
       } catch (error) {
         fail((error as Error).message);
       }
-      const logger = createLogger({ level: options.logLevel as LogLevel, write: (line) => process.stderr.write(line) });
+      // One write per turn of the event loop (turnWriter); on exit, whatever the turn had not written.
+      const stderr = turnWriter((text) => process.stderr.write(text));
+      process.on('exit', stderr.flush);
+      const logger = createLogger({ level: options.logLevel as LogLevel, write: stderr.write });
       const { PolicySetError, startServer } = await serveModule();
       try {
         const running = await startServer(options, logger);
@@ -363,6 +366,7 @@ function buildProgram(): Command {
         if (running.caPath) process.stdout.write(`tierguard: CA bundle for the generated certificate written to ${running.caPath}\n`);
         process.stdout.write(`tierguard: serving https://${options.address}:${running.port} (metrics http://${options.metricsAddress}:${running.metricsPort}/metrics)\n`);
       } catch (error) {
+        stderr.flush();
         fail(error instanceof PolicySetError ? error.message : `cannot start: ${(error as Error).message}`);
       }
     });

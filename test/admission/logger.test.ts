@@ -4,7 +4,7 @@
  * call per entry would, in one write.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, logAll, silentLogger, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
+import { createLogger, logAll, silentLogger, turnWriter, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
 
 function capture(level: 'debug' | 'info' | 'warn' | 'error', times: readonly number[]) {
   const writes: string[] = [];
@@ -75,5 +75,51 @@ describe('logAll', () => {
     const other: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
     logAll(other, ENTRIES);
     expect(calls).toEqual(ENTRIES.map((entry) => [entry.level, entry.message, entry.fields]));
+  });
+});
+
+describe('turnWriter', () => {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('writes the lines of one turn of the event loop in one call, in order, once the turn is over', async () => {
+    const writes: string[] = [];
+    const direct: string[] = [];
+    const writer = turnWriter((text) => writes.push(text));
+    for (const write of [writer.write, (lines: string) => direct.push(lines)]) {
+      const logger = createLogger({ level: 'info', write, now: () => new Date(0) });
+      logger.info('first');
+      logAll(logger, ENTRIES);
+      logger.warn('last');
+    }
+    expect(writes, 'nothing is written within the turn').toEqual([]);
+    await nextTurn();
+    expect(writes).toEqual([direct.join('')]);
+    expect(direct).toHaveLength(3);
+  });
+
+  it('writes each turn on its own, and never a line twice', async () => {
+    const writes: string[] = [];
+    const writer = turnWriter((text) => writes.push(text));
+    writer.write('a\n');
+    await nextTurn();
+    writer.write('b\n');
+    writer.write('c\n');
+    await nextTurn();
+    await nextTurn();
+    expect(writes).toEqual(['a\n', 'b\nc\n']);
+  });
+
+  it('writes what it keeps at once on flush (before an exit), and the scheduled write then has nothing left', async () => {
+    const writes: string[] = [];
+    const writer = turnWriter((text) => writes.push(text));
+    writer.write('kept\n');
+    writer.flush();
+    expect(writes).toEqual(['kept\n']);
+    writer.flush();
+    await nextTurn();
+    expect(writes).toEqual(['kept\n']);
+    writer.write('after\n');
+    await nextTurn();
+    expect(writes).toEqual(['kept\n', 'after\n']);
   });
 });
