@@ -4,7 +4,7 @@
  * call per entry would, in one write.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, logAll, silentLogger, turnWriter, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
+import { createLogger, logAll, silentLogger, turnWriter, TURN_TEXT_MAX_CHARS, type LogEntry, type Logger } from '../../src/telemetry/logger.js';
 
 function capture(level: 'debug' | 'info' | 'warn' | 'error', times: readonly number[]) {
   const writes: string[] = [];
@@ -107,6 +107,21 @@ describe('turnWriter', () => {
     await nextTurn();
     await nextTurn();
     expect(writes).toEqual(['a\n', 'b\nc\n']);
+  });
+
+  it('writes what it has kept as soon as the next lines would take it past its size, in order', async () => {
+    const writes: string[] = [];
+    const writer = turnWriter((text) => writes.push(text), 10);
+    writer.write('aaaa\n');
+    writer.write('bbbb\n');
+    expect(writes).toEqual([]);
+    writer.write('cccc\n');
+    expect(writes, 'the first two lines, at once: a third would make 15 characters').toEqual(['aaaa\nbbbb\n']);
+    writer.write('a line longer than ten\n');
+    writer.write('dd\n');
+    await nextTurn();
+    expect(writes).toEqual(['aaaa\nbbbb\n', 'cccc\n', 'a line longer than ten\n', 'dd\n']);
+    expect(TURN_TEXT_MAX_CHARS).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('writes what it keeps at once on flush (before an exit), and the scheduled write then has nothing left', async () => {
