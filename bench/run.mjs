@@ -362,6 +362,16 @@ function ticksPerSecond() {
   return clkTck;
 }
 
+/** Resident memory of a process in MB (VmRSS), or null if /proc is unavailable. */
+function rssMb(pid) {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? null : round(Number(kb) / 1024, 1);
+  } catch {
+    return null;
+  }
+}
+
 /** utime+stime (clock ticks) of a process, or null if /proc is unavailable. */
 function cpuTicks(pid) {
   try {
@@ -498,6 +508,8 @@ async function measureServer(ctx, kind, scenario, roundNo) {
   const label = `${ctx.labels[kind]}-${scenario.name}-r${roundNo}`;
   const server = await startServer(ctx, ctx.kinds[kind], { label, set: scenario.set });
   try {
+    // resident memory at ready, and after the measured window (issue 11 item 5: at start and under load)
+    const readyRssMb = rssMb(server.pid);
     const answer = await verifyOnce(ctx, server, scenario);
     const warm = await runLoad(ctx, { server, path: scenario.path, body: fx.body, seconds: ctx.settings.warmupSeconds, verifyUid: fx.uid });
     const warmBad = loadProblems(warm);
@@ -505,6 +517,7 @@ async function measureServer(ctx, kind, scenario, roundNo) {
       throw new Error(`${label}: warmup failed (${warmBad.join(', ')}; status codes ${JSON.stringify(warm.statusCounts)})`);
     }
     const m = await runLoad(ctx, { server, path: scenario.path, body: fx.body, seconds: ctx.settings.seconds });
+    const loadRssMb = rssMb(server.pid);
     const bad = loadProblems(m);
     if (server.exitInfo) {
       throw new Error(
@@ -516,7 +529,7 @@ async function measureServer(ctx, kind, scenario, roundNo) {
       throw new Error(`${label}: errors during measurement (${bad.join(', ')}; status codes ${JSON.stringify(m.statusCounts)}, ${m.requests} ok)`);
     }
     const noisy = noiseOf(m) > NOISY_OTHER_CORES;
-    return { ...m, round: roundNo, pid: server.pid, noisy, answer, warmupRps: warm.rps, readyMs: server.readyMs };
+    return { ...m, round: roundNo, pid: server.pid, noisy, answer, warmupRps: warm.rps, readyMs: server.readyMs, readyRssMb, loadRssMb };
   } catch (err) {
     if (!/--- .* log/.test(err.message)) err.message += `\n--- ${label} log (${server.logFile}) ---\n${logTail(server.logFile)}`;
     throw err;
@@ -567,6 +580,11 @@ function printRows(rows) {
   );
 }
 
+function medianOrNull(values) {
+  const known = values.filter((v) => typeof v === 'number');
+  return known.length ? round(median(known), 1) : null;
+}
+
 function summarize(rounds) {
   return {
     rps: round(median(rounds.map((r) => r.rps)), 1),
@@ -575,6 +593,8 @@ function summarize(rounds) {
     cpuUsPerReq: round(median(rounds.map((r) => r.cpuUsPerReq)), 1),
     cpuUtil: round(median(rounds.map((r) => r.cpuUtil)), 3),
     readyMs: round(median(rounds.map((r) => r.readyMs)), 0),
+    readyRssMb: medianOrNull(rounds.map((r) => r.readyRssMb)),
+    loadRssMb: medianOrNull(rounds.map((r) => r.loadRssMb)),
     rpsMin: Math.min(...rounds.map((r) => r.rps)),
     rpsMax: Math.max(...rounds.map((r) => r.rps)),
   };
@@ -605,6 +625,8 @@ function printScenario(ctx, sc) {
       { key: 'ratio', title: 'req/s vs bare', fmt: (v) => (v === null ? 'n/a' : `${v.toFixed(2)}x`) },
       { key: 'cpuRatio', title: 'CPU/req vs bare', fmt: (v) => (v === null ? 'n/a' : `${v.toFixed(2)}x`) },
       { key: 'readyMs', title: 'ready s', fmt: (v) => (v === null || v === undefined ? 'n/a' : fmt(v / 1000, 2)) },
+      { key: 'readyRssMb', title: 'RSS MB ready', fmt: (v) => (v === null || v === undefined ? 'n/a' : fmt(v, 0)) },
+      { key: 'loadRssMb', title: 'RSS MB load', fmt: (v) => (v === null || v === undefined ? 'n/a' : fmt(v, 0)) },
       {
         key: 'answer', title: 'answer', left: true,
         fmt: (a) => (a ? `allowed=${a.allowed}${a.patched ? ' +patch' : ''}${a.warnings ? ` ${a.warnings} warn` : ''} ${a.bytes}B` : ''),
@@ -869,7 +891,8 @@ async function main() {
       (sc) =>
         `${sc.name}: ${ctx.labels.target} ${fmt(sc.ratio.rps, 2)}x bare ` +
         `(${fmt(sc.servers.target.median.rps, 0)} vs ${fmt(sc.servers.bare.median.rps, 0)} req/s); ` +
-        `CPU/req ${fmt(sc.ratio.cpuUsPerReq, 2)}x (${fmt(sc.servers.target.median.cpuUsPerReq, 0)} vs ${fmt(sc.servers.bare.median.cpuUsPerReq, 0)} µs)`,
+        `CPU/req ${fmt(sc.ratio.cpuUsPerReq, 2)}x (${fmt(sc.servers.target.median.cpuUsPerReq, 0)} vs ${fmt(sc.servers.bare.median.cpuUsPerReq, 0)} µs); ` +
+        `RSS ${fmt(sc.servers.target.median.readyRssMb, 0)} MB at ready, ${fmt(sc.servers.target.median.loadRssMb, 0)} MB after the load`,
     );
     const allRuns = ctx.results.flatMap((sc) => [...sc.servers.bare.rounds, ...sc.servers.target.rounds]);
     const noisyRuns = allRuns.filter((r) => r.noisy).length;
