@@ -12,6 +12,7 @@
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 
 export const title = 'paced requests: cost per call when calls arrive apart';
