@@ -91,6 +91,9 @@ function stopAccepting(server: HttpServer | HttpsServer, options: GracefulShutdo
         resolve({ cutRequests });
       });
     }, options.timeoutMs);
+    // Asked before `close`: with no connection open, `close` calls back on the next tick, and the
+    // count's line must come before the `drained` one.
+    server.getConnections((_error, busy) => logger.info('stopped accepting connections; waiting for requests in flight', { busyConnections: busy }));
     server.close(() => {
       clearTimeout(timer);
       clearInterval(sweep);
@@ -99,7 +102,6 @@ function stopAccepting(server: HttpServer | HttpsServer, options: GracefulShutdo
       resolve({ cutRequests: 0 });
     });
     server.closeIdleConnections();
-    server.getConnections((_error, busy) => logger.info('stopped accepting connections; waiting for requests in flight', { busyConnections: busy }));
   });
 }
 

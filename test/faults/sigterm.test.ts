@@ -189,6 +189,20 @@ describe('SIGTERM under load', { timeout: 180_000 }, () => {
     console.info(`SIGTERM: ${attempts.length} requests under load (${attempts.filter((attempt) => attempt.startedAt > notReadyAt).length} after /readyz turned 503), 0 failed; exit 0 after ${exit.at - killedAt} ms`);
   });
 
+  it('with no connection open, drains at once and logs its steps in order', async () => {
+    const server = await serve(['--shutdown-delay', '100']);
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(logMessages(server.stderr()).filter((message) => /^(shutting down|draining|stopped accepting|drained)/.test(message))).toEqual([
+      'shutting down',
+      'draining: /readyz answers 503, requests are still served',
+      'stopped accepting connections; waiting for requests in flight',
+      'drained: every request in flight was answered',
+    ]);
+    expect(server.stderr()).toContain('"busyConnections":0');
+  });
+
   it('a second signal exits at once, without waiting for the drain', async () => {
     const server = await serve(['--shutdown-delay', '60000']);
     const readiness = probeReadiness(server.port, server.certs.caCert);
