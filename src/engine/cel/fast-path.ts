@@ -189,15 +189,33 @@ function compileLiteral(n: Node): Closure {
   return () => empty;
 }
 
-/** `a.b` and `a['b']`: a field the map has. */
+/**
+ * `a.b` and `a['b']`: a field the map has. A chain of them (`object.spec.template.spec`) is one
+ * closure that walks its keys: a closure per step cost a call each, and the generated guardrails'
+ * chains are long.
+ */
 function compileSelect(n: Node, scope: Scope, newSlot: () => number): Closure {
-  const key = selectedKey(n);
-  const receiver = compile(node((n.args as unknown[])[0]), scope, newSlot);
+  const [base, keys] = chainOf(n, (step) => step.op === '.' || step.op === '[]');
+  const receiver = compile(base, scope, newSlot);
   return (frame) => {
-    const value = receiver(frame);
-    const found = isMap(value) ? member(value, key) : undefined;
-    return found === undefined ? giveUp() : found;
+    let value = receiver(frame);
+    for (let i = 0; i < keys.length; i++) {
+      value = isMap(value) ? member(value, keys[i] as string) : undefined;
+      if (value === undefined) giveUp();
+    }
+    return value;
   };
+}
+
+/** The node a chain of selections starts from, and its keys from there on. */
+function chainOf(n: Node, isStep: (step: Node) => boolean): [Node, string[]] {
+  const keys: string[] = [];
+  let base = n;
+  while (isStep(base)) {
+    keys.push(selectedKey(base));
+    base = node((base.args as unknown[])[0]);
+  }
+  return [base, keys.reverse()];
 }
 
 function compileLogic(n: Node, scope: Scope, newSlot: () => number): Closure {
@@ -259,17 +277,19 @@ function literalKey(keyNode: Node): string {
   return keyNode.args;
 }
 
-/** A closure for an optional selection chain: a plain value, or `NONE`. */
+/** A closure for an optional selection chain: a plain value, or `NONE` from the first field missing. */
 function compileOptional(n: Node, scope: Scope, newSlot: () => number): Closure {
   if (n.op !== '.?' && n.op !== '[?]') return compile(n, scope, newSlot);
-  const key = selectedKey(n);
-  const receiver = compileOptional(node((n.args as unknown[])[0]), scope, newSlot);
+  const [base, keys] = chainOf(n, (step) => step.op === '.?' || step.op === '[?]');
+  const receiver = compile(base, scope, newSlot);
   return (frame) => {
-    const value = receiver(frame);
-    if (value === NONE) return NONE;
-    if (!isMap(value)) giveUp();
-    const found = member(value, key);
-    return found === undefined ? NONE : found;
+    let value = receiver(frame);
+    for (let i = 0; i < keys.length; i++) {
+      if (!isMap(value)) giveUp();
+      value = member(value, keys[i] as string);
+      if (value === undefined) return NONE;
+    }
+    return value;
   };
 }
 
