@@ -94,8 +94,9 @@ export interface TurnWriter {
  * empties the TLB at every entry). In a loop that made the server's other calls, one write per
  * turn instead of one per request made a denied Pod's or NetworkPolicy's review cheaper in 14 of
  * 16 batches, by up to a fifth (ADR 17, issue 11). Nothing else is held back: a line is written
- * within the turn that made it. The caller flushes on `exit`, so a process that exits (a signal's drain, a
- * fatal error) writes its last lines; only a process killed outright loses the lines of its last turn.
+ * at the end of the turn that made it, or sooner when the turn's text passes `maxChars`. The
+ * caller flushes on `exit`, so a process that exits (a signal's drain, a fatal error) writes its
+ * last lines; only a process killed outright loses the lines of its last turn.
  */
 export function turnWriter(write: (text: string) => void, maxChars = TURN_TEXT_MAX_CHARS): TurnWriter {
   let kept: string[] = [];
