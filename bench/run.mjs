@@ -159,7 +159,7 @@ function logTail(file, max = 3000) {
 
 // ---------------------------------------------------------------- HTTPS helpers
 
-function httpsRequest(ctx, { port, method = 'GET', path: p, body, timeoutMs = 2000 }) {
+function httpsRequest(ctx, { port, method = 'GET', path: p, body, timeoutMs = 2000, agent = false }) {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -169,7 +169,7 @@ function httpsRequest(ctx, { port, method = 'GET', path: p, body, timeoutMs = 20
         path: p,
         servername: SERVERNAME,
         ca: ctx.certs.caPem,
-        agent: false,
+        agent,
         timeout: timeoutMs,
         headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
       },
@@ -362,8 +362,8 @@ function ticksPerSecond() {
   return clkTck;
 }
 
-/** Resident memory of a process in MB (VmRSS), or null if /proc is unavailable. */
-function rssMb(pid) {
+/** Resident memory of a process in MiB (VmRSS, one decimal), or null if /proc is unavailable. */
+function rssMiB(pid) {
   try {
     const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb === undefined ? null : round(Number(kb) / 1024, 1);
@@ -382,6 +382,12 @@ function cpuTicks(pid) {
   } catch {
     return null;
   }
+}
+
+/** utime+stime of a process in seconds, or null if /proc is unavailable. */
+function cpuSeconds(pid) {
+  const ticks = cpuTicks(pid);
+  return ticks === null ? null : ticks / ticksPerSecond();
 }
 
 /** Host-wide CPU from /proc/stat (ticks): busy (excl. idle/iowait/steal) and steal. */
@@ -509,7 +515,7 @@ async function measureServer(ctx, kind, scenario, roundNo) {
   const server = await startServer(ctx, ctx.kinds[kind], { label, set: scenario.set });
   try {
     // resident memory at ready, and after the measured window (issue 11 item 5: at start and under load)
-    const readyRssMb = rssMb(server.pid);
+    const readyRssMiB = rssMiB(server.pid);
     const answer = await verifyOnce(ctx, server, scenario);
     const warm = await runLoad(ctx, { server, path: scenario.path, body: fx.body, seconds: ctx.settings.warmupSeconds, verifyUid: fx.uid });
     const warmBad = loadProblems(warm);
@@ -517,7 +523,7 @@ async function measureServer(ctx, kind, scenario, roundNo) {
       throw new Error(`${label}: warmup failed (${warmBad.join(', ')}; status codes ${JSON.stringify(warm.statusCounts)})`);
     }
     const m = await runLoad(ctx, { server, path: scenario.path, body: fx.body, seconds: ctx.settings.seconds });
-    const loadRssMb = rssMb(server.pid);
+    const loadRssMiB = rssMiB(server.pid);
     const bad = loadProblems(m);
     if (server.exitInfo) {
       throw new Error(
@@ -529,7 +535,7 @@ async function measureServer(ctx, kind, scenario, roundNo) {
       throw new Error(`${label}: errors during measurement (${bad.join(', ')}; status codes ${JSON.stringify(m.statusCounts)}, ${m.requests} ok)`);
     }
     const noisy = noiseOf(m) > NOISY_OTHER_CORES;
-    return { ...m, round: roundNo, pid: server.pid, noisy, answer, warmupRps: warm.rps, readyMs: server.readyMs, readyRssMb, loadRssMb };
+    return { ...m, round: roundNo, pid: server.pid, noisy, answer, warmupRps: warm.rps, readyMs: server.readyMs, readyRssMiB, loadRssMiB };
   } catch (err) {
     if (!/--- .* log/.test(err.message)) err.message += `\n--- ${label} log (${server.logFile}) ---\n${logTail(server.logFile)}`;
     throw err;
@@ -593,8 +599,8 @@ function summarize(rounds) {
     cpuUsPerReq: round(median(rounds.map((r) => r.cpuUsPerReq)), 1),
     cpuUtil: round(median(rounds.map((r) => r.cpuUtil)), 3),
     readyMs: round(median(rounds.map((r) => r.readyMs)), 0),
-    readyRssMb: medianOrNull(rounds.map((r) => r.readyRssMb)),
-    loadRssMb: medianOrNull(rounds.map((r) => r.loadRssMb)),
+    readyRssMiB: medianOrNull(rounds.map((r) => r.readyRssMiB)),
+    loadRssMiB: medianOrNull(rounds.map((r) => r.loadRssMiB)),
     rpsMin: Math.min(...rounds.map((r) => r.rps)),
     rpsMax: Math.max(...rounds.map((r) => r.rps)),
   };
@@ -625,8 +631,8 @@ function printScenario(ctx, sc) {
       { key: 'ratio', title: 'req/s vs bare', fmt: (v) => (v === null ? 'n/a' : `${v.toFixed(2)}x`) },
       { key: 'cpuRatio', title: 'CPU/req vs bare', fmt: (v) => (v === null ? 'n/a' : `${v.toFixed(2)}x`) },
       { key: 'readyMs', title: 'ready s', fmt: (v) => (v === null || v === undefined ? 'n/a' : fmt(v / 1000, 2)) },
-      { key: 'readyRssMb', title: 'RSS MB ready', fmt: (v) => (v === null || v === undefined ? 'n/a' : fmt(v, 0)) },
-      { key: 'loadRssMb', title: 'RSS MB load', fmt: (v) => (v === null || v === undefined ? 'n/a' : fmt(v, 0)) },
+      { key: 'readyRssMiB', title: 'RSS MiB ready', fmt: (v) => fmt(v, 0) },
+      { key: 'loadRssMiB', title: 'RSS MiB load', fmt: (v) => fmt(v, 0) },
       {
         key: 'answer', title: 'answer', left: true,
         fmt: (a) => (a ? `allowed=${a.allowed}${a.patched ? ' +patch' : ''}${a.warnings ? ` ${a.warnings} warn` : ''} ${a.bytes}B` : ''),
@@ -818,6 +824,8 @@ async function main() {
       measureServer: (which, scenario, roundNo) => measureServer(ctx, which, scenario, roundNo),
       httpsRequest: (opts) => httpsRequest(ctx, opts),
       checkAdmissionBody,
+      cpuSeconds,
+      rssMiB,
       median,
       printRows,
     };
@@ -892,7 +900,7 @@ async function main() {
         `${sc.name}: ${ctx.labels.target} ${fmt(sc.ratio.rps, 2)}x bare ` +
         `(${fmt(sc.servers.target.median.rps, 0)} vs ${fmt(sc.servers.bare.median.rps, 0)} req/s); ` +
         `CPU/req ${fmt(sc.ratio.cpuUsPerReq, 2)}x (${fmt(sc.servers.target.median.cpuUsPerReq, 0)} vs ${fmt(sc.servers.bare.median.cpuUsPerReq, 0)} µs); ` +
-        `RSS ${fmt(sc.servers.target.median.readyRssMb, 0)} MB at ready, ${fmt(sc.servers.target.median.loadRssMb, 0)} MB after the load`,
+        `RSS ${fmt(sc.servers.target.median.readyRssMiB, 0)} MiB at ready, ${fmt(sc.servers.target.median.loadRssMiB, 0)} MiB after the load`,
     );
     const allRuns = ctx.results.flatMap((sc) => [...sc.servers.bare.rounds, ...sc.servers.target.rounds]);
     const noisyRuns = allRuns.filter((r) => r.noisy).length;

@@ -17,7 +17,9 @@
 //   finally; set: 'default' (the default) or 'realistic' if BENCH_SET prepared it, see policySets),
 //   runLoad({server, path, body, seconds, verifyUid?}) -> {rps, p50ms, p99ms, cpuUsPerReq, ...}
 //   (or {server, requests, seconds, maxRequests?} for a mix: autocannon's requests list),
-//   httpsRequest({port, method, path, body}), checkAdmissionBody(text, uid) -> problem | null,
+//   httpsRequest({port, method, path, body, timeoutMs?, agent?}) -> {status, headers, body} (a new
+//   connection per call unless given an https.Agent), checkAdmissionBody(text, uid) -> problem | null,
+//   cpuSeconds(pid) and rssMiB(pid) (from /proc; null without it),
 //   fixtureDir, median(values), printRows(rows).
 //
 // Keep loops bounded in count and time (e.g. iterate for ctx.settings.seconds).

@@ -1,11 +1,12 @@
 // What one webhook call costs when calls arrive apart, as the API server sends them (issue 11
-// item 4: through the API server, tierguard's own histogram said 0.35–0.9 ms per call, several
-// times what the same request costs back to back). One client, one keep-alive connection, one
-// request at a time: back to back, then 1 ms and 10 ms apart (timers, so a little more). For each
-// server (tierguard with the realistic set when the run prepared it, else the default set; the bare
-// server of the HTTP scenarios), in fresh processes and interleaved rounds: the server's CPU per
-// request (/proc, clock ticks, so each window runs long enough for ~100 ticks at the bare server's
-// cost) and the client's latency. On a host whose CPU slows after it idles, both servers' costs
+// item 4: through the API server, tierguard's own histogram said 0.41 / 0.65 ms per call in the
+// sixth full run, several times what the same request costs back to back). One client, one
+// keep-alive connection, one request at a time: back to back, then 1 ms and 10 ms apart (timers,
+// so a little more). For each server (tierguard with the realistic set when the run prepared it,
+// else the default set; the bare server of the HTTP scenarios), in fresh processes and
+// interleaved rounds: the server's CPU per request and the client's latency. The CPU comes from
+// /proc in clock ticks (10 ms here): 10 ms apart, a 3 s window holds about 250 calls, 9 to 30
+// ticks, so those figures are good to about ±5–15%. On a host whose CPU slows after it idles, both servers' costs
 // rise with the gap; the ratio says how much of the rise is tierguard's own work.
 //
 // Settings: BENCH_PACED_SECONDS (per window, default 3), BENCH_PACED_ROUNDS (default 2).
@@ -40,12 +41,6 @@ export function estimatedSeconds() {
   return rounds * TARGETS.length * 2 * (4 + GAPS_MS.length * seconds);
 }
 
-/** utime+stime of a process in seconds (clock ticks of 10 ms). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 
@@ -62,29 +57,19 @@ export async function run(ctx) {
       const kinds = round % 2 === 0 ? ['tierguard', 'bare'] : ['bare', 'tierguard'];
       for (const kind of kinds) {
         const server = await ctx.startServer(kind, { label: `paced-${target.name}-${kind}`, set });
-        const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ctx.certs.caPem, servername: 'localhost' });
+        const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
         try {
-          const post = () => new Promise((resolve, reject) => {
-            const req = https.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: target.path, agent, timeout: 10_000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-              const chunks = [];
-              res.on('data', (chunk) => chunks.push(chunk));
-              res.on('end', () => {
-                const problem = res.statusCode === 200 ? ctx.checkAdmissionBody(Buffer.concat(chunks).toString('utf8'), uid) : `HTTP ${res.statusCode}`;
-                if (problem) reject(new Error(`${kind} ${target.path}: ${problem}`));
-                else resolve();
-              });
-              res.on('error', reject);
-            });
-            req.on('timeout', () => req.destroy(new Error('timeout after 10 s')));
-            req.on('error', reject);
-            req.end(body);
-          });
+          const post = async () => {
+            const res = await ctx.httpsRequest({ port: server.port, method: 'POST', path: target.path, body, timeoutMs: 10_000, agent });
+            const problem = res.status === 200 ? ctx.checkAdmissionBody(res.body, uid) : `HTTP ${res.status}`;
+            if (problem) throw new Error(`${kind} ${target.path}: ${problem}`);
+          };
           // warm-up: the JIT and the connection
           const warmEnd = performance.now() + 1_000;
           while (performance.now() < warmEnd) await post();
           for (const gap of GAPS_MS) {
             const latencies = [];
-            const cpu0 = cpuSeconds(server.pid);
+            const cpu0 = ctx.cpuSeconds(server.pid);
             const start = performance.now();
             const end = start + seconds * 1000;
             while (performance.now() < end && latencies.length < 200_000) {
@@ -93,7 +78,7 @@ export async function run(ctx) {
               await post();
               latencies.push(performance.now() - t0);
             }
-            const cpu = cpuSeconds(server.pid) - cpu0;
+            const cpu = ctx.cpuSeconds(server.pid) - cpu0;
             latencies.sort((a, b) => a - b);
             const byGap = cells.get(target.name) ?? new Map();
             cells.set(target.name, byGap);

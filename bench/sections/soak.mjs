@@ -42,16 +42,6 @@ export function estimatedSeconds(settings) {
   return settings.soakWarmupSeconds + settings.soakSeconds + 5;
 }
 
-/** Resident memory of a process in MiB from /proc/<pid>/status, or null without /proc. */
-function rssMiB(pid) {
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Math.round(Number(kb) / 102.4) / 10 : null;
-  } catch {
-    return null;
-  }
-}
-
 /** What is wrong with one answer to `item`, or null. */
 function problemOf(ctx, item, status, body) {
   if (status !== 200) return `HTTP ${status}`;
@@ -178,7 +168,7 @@ export async function run(ctx) {
   const { soakSeconds, soakWarmupSeconds, soakMaxRequests } = ctx.settings;
   const server = await ctx.startServer('tierguard', { label: 'soak', capSeconds: estimatedSeconds(ctx.settings) + 120 });
   try {
-    const rss = { start: rssMiB(server.pid) };
+    const rss = { start: ctx.rssMiB(server.pid) };
     const rows = [row('start', { rss: rss.start })];
     const mix = await buildMix(ctx, server);
     const before = await verifyMix(ctx, server, mix);
@@ -188,17 +178,17 @@ export async function run(ctx) {
     const warm = loadRequests(ctx, mix);
     const warmRun = await ctx.runLoad({ server, requests: warm.requests, seconds: soakWarmupSeconds });
     const warmCounts = countsOf(warmRun, warm.tally);
-    rss.warm = rssMiB(server.pid);
+    rss.warm = ctx.rssMiB(server.pid);
     failures.push(...problemsOf('warm-up', warmCounts, warm.tally));
     rows.push(row('warm-up', { seconds: soakWarmupSeconds, requests: warmCounts.total, run: warmRun, rss: rss.warm }));
 
     const soak = loadRequests(ctx, mix);
     const t0 = Date.now();
-    const sample = () => row('soak', { seconds: Math.round((Date.now() - t0) / 1000), requests: soak.tally.answers, rss: rssMiB(server.pid) });
+    const sample = () => row('soak', { seconds: Math.round((Date.now() - t0) / 1000), requests: soak.tally.answers, rss: ctx.rssMiB(server.pid) });
     const sampler = setInterval(() => rows.push(sample()), SAMPLE_EVERY_MS);
     const soakRun = await ctx.runLoad({ server, requests: soak.requests, seconds: soakSeconds, maxRequests: soakMaxRequests }).finally(() => clearInterval(sampler));
     const counts = countsOf(soakRun, soak.tally);
-    rss.end = rssMiB(server.pid);
+    rss.end = ctx.rssMiB(server.pid);
     failures.push(...problemsOf('soak', counts, soak.tally));
     if (server.exitInfo) failures.push(`the server exited during the soak: ${JSON.stringify(server.exitInfo)}`);
     else failures.push(...(await verifyMix(ctx, server, mix)).map((p) => `after the load: ${p}`));

@@ -128,9 +128,11 @@ export function turnWriter(write: (text: string) => void, maxChars = TURN_TEXT_M
 }
 
 /**
- * The most text `turnWriter` joins for one write. Past about 128 KB a string is a large object of
- * V8's, mapped and unmapped on its own: joined, the 15 or so NetworkPolicies of a busy turn (8 KB of
- * lines each) made a mapping per write, and the server's CPU per request went up, not down.
+ * The most text `turnWriter` joins for one write. Joined whole, the 15 or so NetworkPolicies of a
+ * busy turn (8 KB of lines each, some 120 KB) brought `mmap`/`munmap` calls the server had not
+ * made before, and its CPU per request went up, not down. Near 128 KB both a V8 string (its
+ * large-object space) and the buffer Node encodes it into (glibc's `mmap` threshold) are mapped on
+ * their own; which of the two it was is not known.
  */
 export const TURN_TEXT_MAX_CHARS = 32 * 1024;
 
