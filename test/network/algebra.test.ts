@@ -3,9 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LabelSelector } from '../../src/api/kube.js';
 import { containsValue, intersectIntervals, leastOfBoth, normalize, subtractIntervals, type Intervals } from '../../src/engine/network/intervals.js';
-import { cidrSet, exampleCidr, ipBlockSet, ipContains, ipIntersect, ipIsEmpty, ipSubtract, parseIp } from '../../src/engine/network/ip-set.js';
-import { ABSENT, cubeContains, cubeIntersect, cubeSubtract, exampleLabels, selectorCube, type LabelCube } from '../../src/engine/network/label-set.js';
+import { formatAddress } from '../../src/engine/network/kube-cidr.js';
+import { cidrSet, exampleCidr, formatCidr, ipBlockSet, ipContains, ipIntersect, ipIsEmpty, ipSubtract, parseIp } from '../../src/engine/network/ip-set.js';
+import { ABSENT, ANY_LABELS, cubeContains, cubeIntersect, cubeSubtract, exampleLabels, selectorCube, type LabelCube } from '../../src/engine/network/label-set.js';
 import { namespacesMatching, namespaceNamed, namespaceUniverse, nsIntersect, nsSubtract } from '../../src/engine/network/namespaces.js';
+import { boxContainsPoint, boxContainsPointByDimension, boxesMeet, boxesMeetByDimension, boxIncludes, boxIncludesByDimension, boxIntersect, boxPoint, boxPointOfBoth, boxPointOfBothByDimension, type Box } from '../../src/engine/network/region.js';
+import { namespaceSelectorArb, podSelectorArb } from './generators.js';
 import { ALL_PORTS, examplePort, examplePortOfBoth, portContains, portIntersect, portRange, portSubtract, portUnion, type PortSet } from '../../src/engine/network/port-set.js';
 
 const iv = (...pairs: [number, number][]): Intervals => pairs.map(([a, b]) => [BigInt(a), BigInt(b)] as const);
@@ -42,6 +45,53 @@ describe('the shortcuts the override check takes for every pair of boxes', () =>
     }));
   });
 
+  it('boxesMeet, boxContainsPoint, boxIncludes and boxPointOfBoth, written out per kind of box, answer as the loop over DIMENSIONS', () => {
+    const universe = namespaceUniverse([
+      { name: 'payments', labels: { env: 'prod' }, annotations: {} },
+      { name: 'sandbox', labels: { env: 'dev', team: 'a' }, annotations: {} },
+    ]);
+    const cube = podSelectorArb.map((selector) => selectorCube(selector as LabelSelector) ?? ANY_LABELS);
+    const namespaces = fc.oneof(
+      namespaceSelectorArb.map((selector) => namespacesMatching(universe, selectorCube(selector as LabelSelector))),
+      fc.constantFrom('payments', 'sandbox', 'monitoring').map((name) => namespaceNamed(universe, name)),
+    );
+    const ips = fc.constantFrom('10.0.0.0/8', '10.1.0.0/16', '192.168.1.0/24', '0.0.0.0/0', 'fd00::/8').map((cidr) => cidrSet(cidr));
+    const box: fc.Arbitrary<Box> = fc.oneof(
+      fc.tuple(namespaces, cube, namespaces, cube, ports).map((dims) => ({ kind: 'pod' as const, dims })),
+      fc.tuple(namespaces, cube, ips, ports).map((dims) => ({ kind: 'address' as const, dims })),
+      fc.tuple(namespaces, cube, cube, ports).map((dims) => ({ kind: 'same' as const, dims })),
+    );
+    let met = 0;
+    let held = 0;
+    let included = 0;
+    fc.assert(fc.property(box, box, (a, b) => {
+      const meet = boxesMeet(a, b);
+      expect(meet).toBe(boxesMeetByDimension(a, b));
+      expect(boxPointOfBoth(a, b)).toEqual(boxPointOfBothByDimension(a, b));
+      if (meet) met++;
+      // `a` in `b`, mostly no; their intersection in `a`, mostly yes; `a` with one dimension of
+      // `b` in `a`: only that dimension decides.
+      const swapped = a.kind === b.kind ? a.dims.map((_, i) => ({ kind: a.kind, dims: a.dims.map((dim, j) => (j === i ? b.dims[j] : dim)) }) as Box) : [];
+      for (const [outer, inner] of [[b, a], [a, boxIntersect(a, b)], ...swapped.map((one) => [a, one] as const)] as const) {
+        if (!inner) continue;
+        const includes = boxIncludes(outer, inner);
+        expect(includes).toBe(boxIncludesByDimension(outer, inner));
+        if (includes) included++;
+      }
+      // A point of either box: one of `a` tests the way in, one of `b` mostly the ways out.
+      for (const point of [boxPoint(a), boxPoint(b)]) {
+        if (!point) continue;
+        const contains = boxContainsPoint(a, point);
+        expect(contains).toBe(boxContainsPointByDimension(a, point));
+        if (contains) held++;
+      }
+    }), { numRuns: 2000 });
+    // Both answers were seen both ways: the property was not decided by empty or disjoint boxes only.
+    expect(met).toBeGreaterThan(20);
+    expect(held).toBeGreaterThan(20);
+    expect(included).toBeGreaterThan(20);
+  });
+
   it('containsValue reads a number as the bigint of the same value', () => {
     fc.assert(fc.property(intervals, fc.integer({ min: -1, max: 50 }), (a, value) => {
       expect(containsValue(a, value)).toBe(containsValue(a, BigInt(value)));
@@ -72,6 +122,24 @@ describe('CIDR sets', () => {
     { name: 'a single address', set: cidrSet('192.168.1.7/32'), cidr: '192.168.1.7/32' },
   ])('examples: $name', ({ set, cidr }) => {
     expect(exampleCidr(set)).toBe(cidr);
+  });
+
+  it('an IPv4 example is the largest block at the start of the range, as growing it bit by bit finds', () => {
+    // The reference: grow the block while it stays aligned at `lo` and inside [lo, hi], then print it with ipaddr.js.
+    const grown = (lo: bigint, hi: bigint): string => {
+      let bits = 0n;
+      while (bits < 32n && (lo & ((1n << (bits + 1n)) - 1n)) === 0n && lo + (1n << (bits + 1n)) - 1n <= hi) bits++;
+      return `${formatAddress(4, lo)}/${32n - bits}`;
+    };
+    // Ranges ending anywhere, starting at addresses with few or many trailing zero bits.
+    const address = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 }).chain((zeros) => fc.integer({ min: 0, max: 0xffffffff }).map((n) => Number(BigInt(n) >> BigInt(zeros) << BigInt(zeros)))));
+    fc.assert(fc.property(address, address, (a, b) => {
+      const [lo, hi] = a <= b ? [BigInt(a), BigInt(b)] : [BigInt(b), BigInt(a)];
+      expect(formatCidr(4, lo, hi)).toBe(grown(lo, hi));
+    }), { numRuns: 5000 });
+    expect(formatCidr(4, 0n, 0xffffffffn)).toBe('0.0.0.0/0');
+    expect(formatCidr(4, 0xffffffffn, 0xffffffffn)).toBe('255.255.255.255/32');
+    expect(formatCidr(4, 0x80000000n, 0xffffffffn)).toBe('128.0.0.0/1');
   });
 });
 

@@ -103,10 +103,23 @@ export function exampleCidr(a: IpSet): string | undefined {
   return v6 ? formatCidr(6, v6[0], v6[1]) : undefined;
 }
 
-function formatCidr(family: 4 | 6, lo: bigint, hi: bigint): string {
-  const width = family === 4 ? 32n : 128n;
+/** The largest block that starts at `lo` and ends by `hi`, as `a.b.c.d/n` or `x::/n`. */
+export function formatCidr(family: 4 | 6, lo: bigint, hi: bigint): string {
+  if (family === 4) return formatCidr4(Number(lo), Number(hi));
   let bits = 0n;
   // Grow the block while it stays aligned at `lo` and inside [lo, hi].
-  while (bits < width && (lo & ((1n << (bits + 1n)) - 1n)) === 0n && lo + (1n << (bits + 1n)) - 1n <= hi) bits++;
-  return `${formatAddress(family, lo)}/${width - bits}`;
+  while (bits < 128n && (lo & ((1n << (bits + 1n)) - 1n)) === 0n && lo + (1n << (bits + 1n)) - 1n <= hi) bits++;
+  return `${formatAddress(family, lo)}/${128n - bits}`;
+}
+
+/**
+ * The IPv4 case in numbers, without a bigint per step (a finding's example runs it): the block's
+ * host bits are as many as `lo`'s trailing zero bits and the bits of the range's size allow.
+ */
+function formatCidr4(lo: number, hi: number): string {
+  const size = hi - lo + 1;
+  const sizeBits = size > 0xffffffff ? 32 : 31 - Math.clz32(size);
+  const alignBits = lo === 0 ? 32 : 31 - Math.clz32(lo & -lo);
+  const bits = Math.min(sizeBits, alignBits);
+  return `${lo >>> 24}.${(lo >>> 16) & 255}.${(lo >>> 8) & 255}.${lo & 255}/${32 - bits}`;
 }

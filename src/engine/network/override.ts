@@ -7,9 +7,9 @@
  * from one plain witness connection (as in ./shadow.ts): it never builds the fragments that
  * independent guardrails multiply. Each finding then gets one concrete example. The answer holds
  * for pods and namespaces that do not exist yet: known namespaces keep their labels, any other
- * namespace may carry any labels. Bounds: `expired` is asked before each rule and every
- * `STEPS_PER_CLOCK_READ` search steps; a policy rule of more than `MAX_REGION_BOXES` connection
- * sets is refused once a guardrail rule meets it.
+ * namespace may carry any labels. Bounds: `expired` is asked before each policy rule and every
+ * `STEPS_PER_CLOCK_READ` steps (a guardrail rule visited, a search step); a policy rule of more
+ * than `MAX_REGION_BOXES` connection sets is refused once a guardrail rule meets it.
  */
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
 import type { Mode } from '../../api/policy.js';
@@ -178,7 +178,12 @@ interface RuleWalk {
   readonly region: Region;
   readonly notes: readonly string[];
   readonly expired: () => boolean;
-  /** Coverage steps taken in this check; `expired` is asked every `STEPS_PER_CLOCK_READ` of them. */
+  /**
+   * Steps taken in this check (guardrail rules visited, search steps); `expired` is asked every
+   * `STEPS_PER_CLOCK_READ` of them. A clock read (`performance.now()`) costs ~60 ns here; asked
+   * at every rule, it was 2–3% of a check of the bench's policies, which visit 140 rules (median)
+   * to 1,450.
+   */
   readonly work: { steps: number };
   /** Where findings are collected, so that those found before a bound stops the walk stand. */
   readonly found: OverrideFinding[];
@@ -235,7 +240,7 @@ function guardrailRules(guardrail: CompiledGuardrail, state: ChainState, walk: R
   const rules = guardrail.network?.[walk.direction] ?? NO_RULES;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i] as CompiledNetworkRule;
-    if (walk.expired()) throw new OverrideTimeoutError();
+    if (++walk.work.steps % STEPS_PER_CLOCK_READ === 0 && walk.expired()) throw new OverrideTimeoutError();
     const match = ruleRegion(guardrail, rule, walk.universe);
     if (!regionsMeet(walk.region, match)) continue;
     boundSize(walk);

@@ -118,8 +118,36 @@ const meetOrder: Record<Box['kind'], readonly number[]> = {
   same: [3, 1, 2, 0],
 };
 
+/*
+ * boxesMeet, boxContainsPoint, boxIncludes and boxPointOfBoth run for nearly every pair of boxes
+ * a check compares. They are written out per kind of box (in `meetOrder`, but for
+ * boxPointOfBoth, which must answer every dimension anyway) rather than looping over
+ * `DIMENSIONS`: each call site then has one target, which V8 can inline, where the loop's one site
+ * called four functions. `test/network/algebra.test.ts` holds each to its loop, kept beside it.
+ */
+
 /** True when the boxes share a connection: every dimension meets. */
 export function boxesMeet(a: Box, b: Box): boolean {
+  if (a.kind === 'pod') {
+    if (b.kind !== 'pod') return false;
+    const x = a.dims;
+    const y = b.dims;
+    return portsMeet(x[4], y[4]) && cubesMeet(x[1], y[1]) && cubesMeet(x[3], y[3]) && nsMeet(x[0], y[0]) && nsMeet(x[2], y[2]);
+  }
+  if (a.kind === 'address') {
+    if (b.kind !== 'address') return false;
+    const x = a.dims;
+    const y = b.dims;
+    return portsMeet(x[3], y[3]) && ipsMeet(x[2], y[2]) && cubesMeet(x[1], y[1]) && nsMeet(x[0], y[0]);
+  }
+  if (b.kind !== 'same') return false;
+  const x = a.dims;
+  const y = b.dims;
+  return portsMeet(x[3], y[3]) && cubesMeet(x[1], y[1]) && cubesMeet(x[2], y[2]) && nsMeet(x[0], y[0]);
+}
+
+/** `boxesMeet` as a loop over `DIMENSIONS` in `meetOrder`: what the written-out form must answer. */
+export function boxesMeetByDimension(a: Box, b: Box): boolean {
   if (a.kind !== b.kind) return false;
   const dims = DIMENSIONS[a.kind];
   for (const i of meetOrder[a.kind]) if (!(dims[i] as Dimension).meet(a.dims[i], b.dims[i])) return false;
@@ -144,9 +172,52 @@ export function boxPoint(box: Box): BoxPoint | undefined {
  * `nsPointOfBoth`); undefined when the boxes do not meet.
  */
 export function boxPointOfBoth(a: Box, b: Box): BoxPoint | undefined {
+  if (a.kind === 'pod') return b.kind === 'pod' ? podPointOfBoth(a.dims, b.dims) : undefined;
+  if (a.kind === 'address') return b.kind === 'address' ? addressBoxPointOfBoth(a.dims, b.dims) : undefined;
+  return b.kind === 'same' ? samePointOfBoth(a.dims, b.dims) : undefined;
+}
+
+function podPointOfBoth(x: PodPeerBox['dims'], y: PodPeerBox['dims']): BoxPoint | undefined {
+  const ports = examplePortOfBoth(x[4], y[4]);
+  const subjectPods = ports && labelPointOfBoth(x[1], y[1]);
+  const peerPods = subjectPods && labelPointOfBoth(x[3], y[3]);
+  const subjectNamespace = peerPods && nsPointOfBoth(x[0], y[0])?.point;
+  const peerNamespace = subjectNamespace && nsPointOfBoth(x[2], y[2])?.point;
+  return peerNamespace && { kind: 'pod', values: [subjectNamespace, subjectPods, peerNamespace, peerPods, ports] };
+}
+
+function addressBoxPointOfBoth(x: AddressPeerBox['dims'], y: AddressPeerBox['dims']): BoxPoint | undefined {
+  const ports = examplePortOfBoth(x[3], y[3]);
+  const address = ports && addressPointOfBoth(x[2], y[2]);
+  const subjectPods = address && labelPointOfBoth(x[1], y[1]);
+  const subjectNamespace = subjectPods && nsPointOfBoth(x[0], y[0])?.point;
+  return subjectNamespace && { kind: 'address', values: [subjectNamespace, subjectPods, address, ports] };
+}
+
+function samePointOfBoth(x: SameNamespaceBox['dims'], y: SameNamespaceBox['dims']): BoxPoint | undefined {
+  const ports = examplePortOfBoth(x[3], y[3]);
+  const subjectPods = ports && labelPointOfBoth(x[1], y[1]);
+  const peerPods = subjectPods && labelPointOfBoth(x[2], y[2]);
+  const namespace = peerPods && nsPointOfBoth(x[0], y[0])?.point;
+  return namespace && { kind: 'same', values: [namespace, subjectPods, peerPods, ports] };
+}
+
+/** `boxPointOfBoth` as a loop over `DIMENSIONS`: what the written-out form must answer. */
+export function boxPointOfBothByDimension(a: Box, b: Box): BoxPoint | undefined {
   if (a.kind !== b.kind) return undefined;
   const values = eachDimension(a, b, (dim, x, y) => dim.pointOfBoth(x, y));
   return values && { kind: a.kind, values };
+}
+
+function labelPointOfBoth(a: LabelCube, b: LabelCube): Labels | undefined {
+  const both = cubeIntersect(a, b);
+  return both === null ? undefined : cubePoint(both);
+}
+
+function addressPointOfBoth(a: IpSet, b: IpSet): IpPoint | undefined {
+  const both = ipIntersect(a, b);
+  const first = both.v4[0] ?? both.v6[0];
+  return first && { family: both.v4[0] ? 4 : 6, value: first[0] };
 }
 
 /** `op` on each dimension of two boxes of one kind, or undefined as soon as one answers null or undefined. */
@@ -163,13 +234,58 @@ function eachDimension(a: Box, b: Box, op: (dim: Dimension, x: unknown, y: unkno
 
 export function boxContainsPoint(box: Box, point: BoxPoint): boolean {
   if (box.kind !== point.kind) return false;
+  const v = point.values;
+  if (box.kind === 'pod') {
+    const x = box.dims;
+    return portHolds(x[4], v[4]) && cubeContains(x[1], v[1] as Labels) && cubeContains(x[3], v[3] as Labels)
+      && nsContains(x[0], v[0] as NamespacePoint) && nsContains(x[2], v[2] as NamespacePoint);
+  }
+  if (box.kind === 'address') {
+    const x = box.dims;
+    return portHolds(x[3], v[3]) && ipContains(x[2], v[2] as IpPoint) && cubeContains(x[1], v[1] as Labels) && nsContains(x[0], v[0] as NamespacePoint);
+  }
+  const x = box.dims;
+  return portHolds(x[3], v[3]) && cubeContains(x[1], v[1] as Labels) && cubeContains(x[2], v[2] as Labels) && nsContains(x[0], v[0] as NamespacePoint);
+}
+
+/** `boxContainsPoint` as a loop over `DIMENSIONS` in `meetOrder`: what the written-out form must answer. */
+export function boxContainsPointByDimension(box: Box, point: BoxPoint): boolean {
+  if (box.kind !== point.kind) return false;
   const dims = DIMENSIONS[box.kind];
   for (const i of meetOrder[box.kind]) if (!(dims[i] as Dimension).contains(box.dims[i], point.values[i])) return false;
   return true;
 }
 
+type Labels = Readonly<Record<string, string>>;
+type IpPoint = { family: 4 | 6; value: bigint };
+
+function portHolds(ports: PortSet, point: unknown): boolean {
+  const { protocol, port } = point as { protocol: Protocol; port: number };
+  return portContains(ports, protocol, port);
+}
+
 /** True when `inner` lies within `outer` (may say false for some boxes that do). */
 export function boxIncludes(outer: Box, inner: Box): boolean {
+  if (outer.kind === 'pod') {
+    if (inner.kind !== 'pod') return false;
+    const x = outer.dims;
+    const y = inner.dims;
+    return portsInclude(x[4], y[4]) && cubeIncludes(x[1], y[1]) && cubeIncludes(x[3], y[3]) && nsIncludes(x[0], y[0]) && nsIncludes(x[2], y[2]);
+  }
+  if (outer.kind === 'address') {
+    if (inner.kind !== 'address') return false;
+    const x = outer.dims;
+    const y = inner.dims;
+    return portsInclude(x[3], y[3]) && ipsInclude(x[2], y[2]) && cubeIncludes(x[1], y[1]) && nsIncludes(x[0], y[0]);
+  }
+  if (inner.kind !== 'same') return false;
+  const x = outer.dims;
+  const y = inner.dims;
+  return portsInclude(x[3], y[3]) && cubeIncludes(x[1], y[1]) && cubeIncludes(x[2], y[2]) && nsIncludes(x[0], y[0]);
+}
+
+/** `boxIncludes` as a loop over `DIMENSIONS` in `meetOrder`: what the written-out form must answer. */
+export function boxIncludesByDimension(outer: Box, inner: Box): boolean {
   if (outer.kind !== inner.kind) return false;
   const dims = DIMENSIONS[outer.kind];
   for (const i of meetOrder[outer.kind]) if (!(dims[i] as Dimension).includes(outer.dims[i], inner.dims[i])) return false;
