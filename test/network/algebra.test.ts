@@ -6,7 +6,7 @@ import { containsValue, intersectIntervals, leastOfBoth, normalize, subtractInte
 import { formatAddress } from '../../src/engine/network/kube-cidr.js';
 import { cidrSet, exampleCidr, formatCidr, ipBlockSet, ipContains, ipIntersect, ipIsEmpty, ipSubtract, parseIp } from '../../src/engine/network/ip-set.js';
 import { ABSENT, ANY_LABELS, cubeContains, cubeIntersect, cubeSubtract, exampleLabels, selectorCube, type LabelCube } from '../../src/engine/network/label-set.js';
-import { namespacesMatching, namespaceNamed, namespaceUniverse, nsIntersect, nsSubtract } from '../../src/engine/network/namespaces.js';
+import { lastingSet, namespacesMatching, namespaceNamed, namespaceUniverse, nsIntersect, nsKnownIncluded, nsMeet, nsSubtract, type NamespaceSet } from '../../src/engine/network/namespaces.js';
 import { boxContainsPoint, boxContainsPointByDimension, boxesMeet, boxesMeetByDimension, boxIncludes, boxIncludesByDimension, boxIntersect, boxPoint, boxPointOfBoth, boxPointOfBothByDimension, type Box } from '../../src/engine/network/region.js';
 import { namespaceSelectorArb, podSelectorArb } from './generators.js';
 import { ALL_PORTS, examplePort, examplePortOfBoth, portContains, portIntersect, portRange, portSubtract, portUnion, type PortSet } from '../../src/engine/network/port-set.js';
@@ -222,6 +222,35 @@ describe('namespace sets: known namespaces keep their labels, unknown ones may h
     const monitoring = namespaceNamed(universe, 'monitoring');
     const dev = namespacesMatching(universe, selectorCube({ matchLabels: { env: 'dev' } }));
     expect(nsIntersect(monitoring, dev)?.unknown).toHaveLength(1);
+  });
+
+  it('lasting sets meet and hold each other by their bits as sets without bits do by name', () => {
+    // 70 namespaces: names in three words of bits, the last one partly used.
+    const many = namespaceUniverse(Array.from({ length: 70 }, (_, i) => ({
+      name: `ns-${i}`,
+      labels: { env: ['a', 'b'][i % 2] as string, team: ['a', 'b', 'c'][i % 3] as string, ...(i % 5 === 0 ? { 'kubernetes.io/metadata.name': `ns-${i}` } : {}) },
+      annotations: {},
+    })));
+    const lasting = fc.oneof(
+      namespaceSelectorArb.map((selector) => namespacesMatching(many, selectorCube(selector as LabelSelector))),
+      fc.integer({ min: 0, max: 69 }).map((i) => lastingSet(namespaceNamed(many, `ns-${i}`), many)),
+    );
+    const plain = (set: NamespaceSet): NamespaceSet => ({ known: new Set(set.known), unknown: set.unknown });
+    let met = 0;
+    let held = 0;
+    fc.assert(fc.property(lasting, lasting, (a, b) => {
+      expect(a.bits ?? b.bits).toBeDefined();
+      const meet = nsMeet(a, b);
+      expect(meet).toBe(nsMeet(plain(a), plain(b)));
+      expect(nsMeet(a, plain(b))).toBe(meet);
+      const holds = nsKnownIncluded(a, b);
+      expect(holds).toBe(nsKnownIncluded(plain(a), plain(b)));
+      expect(holds).toBe([...b.known].every((name) => a.known.has(name)));
+      if (meet) met++;
+      if (holds) held++;
+    }), { numRuns: 1000 });
+    expect(met).toBeGreaterThan(50);
+    expect(held).toBeGreaterThan(50);
   });
 
   it('subtracts known names and unknown label sets', () => {

@@ -8,6 +8,8 @@ import { ABSENT, cubeContains, cubeIncludes, cubeIntersect, cubePoint, cubesMeet
 
 export interface NamespaceUniverse {
   readonly known: ReadonlyMap<string, NamespaceInfo>;
+  /** Each known name's bit in a lasting set's `bits`. */
+  readonly bitOf: ReadonlyMap<string, number>;
   /** Every namespace whose name is not known, with any labels. */
   readonly unknownBase: LabelCube;
   /** Memo of selector cube → namespace set, valid for this universe only. */
@@ -17,6 +19,14 @@ export interface NamespaceUniverse {
 export interface NamespaceSet {
   readonly known: ReadonlySet<string>;
   readonly unknown: readonly LabelCube[];
+  /** `known` as bits of its universe's names, on lasting sets (`lastingSet`). */
+  readonly bits?: KnownBits;
+}
+
+/** A set of known names as one bit per name of `universe` (`bitOf`). */
+export interface KnownBits {
+  readonly universe: NamespaceUniverse;
+  readonly words: Uint32Array;
 }
 
 export const NO_NAMESPACES: NamespaceSet = { known: new Set(), unknown: [] };
@@ -31,6 +41,7 @@ export function namespaceUniverse(known: readonly NamespaceInfo[]): NamespaceUni
     const byName = new Map(known.map((namespace) => [namespace.name, { ...namespace, labels: { ...namespace.labels, [NAMESPACE_NAME_LABEL]: namespace.name } }]));
     universe = {
       known: byName,
+      bitOf: new Map([...byName.keys()].map((name, i) => [name, i])),
       unknownBase: new Map([[NAMESPACE_NAME_LABEL, { kind: 'notIn' as const, values: new Set([...byName.keys(), ABSENT]) }]]),
       memo: new WeakMap(),
     };
@@ -47,7 +58,7 @@ export function namespacesMatching(universe: NamespaceUniverse, cube: LabelCube 
   const known = new Set<string>();
   for (const namespace of universe.known.values()) if (cubeContains(cube, namespace.labels)) known.add(namespace.name);
   const unknown = cubeIntersect(universe.unknownBase, cube);
-  const set = lastingSet({ known, unknown: unknown ? [unknown] : [] });
+  const set = lastingSet({ known, unknown: unknown ? [unknown] : [] }, universe);
   universe.memo.set(cube, set);
   return set;
 }
@@ -174,11 +185,9 @@ function someCubeIncludes(cubes: readonly LabelCube[], cube: LabelCube): boolean
 export function nsKnownIncluded(outer: NamespaceSet, inner: NamespaceSet): boolean {
   if (outer === inner) return true;
   if (inner.known.size > outer.known.size) return false;
-  if (inner.known.size <= SMALL_SET) return knownIncluded(outer.known, inner.known);
-  return pairMemo(includesMemo, outer, inner, knownSetIncluded);
-}
-
-function knownSetIncluded(outer: NamespaceSet, inner: NamespaceSet): boolean {
+  const x = outer.bits;
+  const y = inner.bits;
+  if (x && y && x.universe === y.universe) return wordsIncluded(x.words, y.words);
   return knownIncluded(outer.known, inner.known);
 }
 
@@ -190,14 +199,7 @@ function knownIncluded(outer: ReadonlySet<string>, inner: ReadonlySet<string>): 
 /** True when some namespace is in both sets: `nsIntersect(a, b) !== null` without building it. */
 export function nsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
   // Called for nearly every pair of boxes a check compares: written so that it allocates nothing.
-  const aSmaller = a.known.size <= b.known.size;
-  const small = aSmaller ? a.known : b.known;
-  const large = aSmaller ? b.known : a.known;
-  if (small.size <= SMALL_SET) {
-    if (knownMeet(small, large)) return true;
-  } else if (pairMemo(meetMemo, a, b, knownSetsMeet)) {
-    return true;
-  }
+  if (knownSetsMeet(a, b)) return true;
   for (let i = 0; i < a.unknown.length; i++) {
     for (let j = 0; j < b.unknown.length; j++) if (cubesMeet(a.unknown[i] as LabelCube, b.unknown[j] as LabelCube)) return true;
   }
@@ -205,7 +207,21 @@ export function nsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
 }
 
 function knownSetsMeet(a: NamespaceSet, b: NamespaceSet): boolean {
+  const x = a.bits;
+  const y = b.bits;
+  if (x && y && x.universe === y.universe) return wordsMeet(x.words, y.words);
   return a.known.size <= b.known.size ? knownMeet(a.known, b.known) : knownMeet(b.known, a.known);
+}
+
+function wordsMeet(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (((a[i] as number) & (b[i] as number)) !== 0) return true;
+  return false;
+}
+
+/** Every bit of `inner` is one of `outer`. */
+function wordsIncluded(outer: Uint32Array, inner: Uint32Array): boolean {
+  for (let i = 0; i < inner.length; i++) if (((inner[i] as number) & ~(outer[i] as number)) !== 0) return false;
+  return true;
 }
 
 function knownMeet(small: ReadonlySet<string>, large: ReadonlySet<string>): boolean {
@@ -216,23 +232,35 @@ function knownMeet(small: ReadonlySet<string>, large: ReadonlySet<string>): bool
 /*
  * Sets of known names as large as a cluster's namespaces (a selector like `env=prod`) are compared
  * again and again: the sets of guardrail rules and policy peers are remembered per universe, so the
- * same pairs meet check after check. Above SMALL_SET names, the answer about the known names is
- * remembered per pair of set objects (weakly: it goes with the sets), when both are `lasting`.
+ * same sets meet check after check. Such a set is `lasting`: it carries its names as bits of the
+ * universe's names (`bits`), and two of them meet, or one holds the other, in a pass over 32 names
+ * a word. (This replaced an answer remembered per pair of sets: two weak-map lookups, or a
+ * lookup per name of the smaller set, cost more.) `nsPointOfBoth`'s answers are still remembered
+ * per pair of lasting sets (weakly: they go with the sets).
  *
- * A set made for one check (a piece of a search, an intersection) is never a key: in a
+ * A set made for one check (a piece of a search, an intersection) is never lasting: in a
  * micro-test, young keys inserted into a long-lived weak map made every collection of the young
  * generation slow (13–22 ms) and were freed only by full collections (ADR 16).
  */
-const SMALL_SET = 16;
 const lasting = new WeakSet<NamespaceSet>();
 
-/** Marks a set kept for the life of its universe (a remembered selector's set): answers about it may be remembered. */
-export function lastingSet<T extends NamespaceSet | null>(set: T): T {
-  if (set) lasting.add(set);
+/**
+ * Marks a set of `universe` kept for the life of the universe (a remembered selector's set):
+ * gives it `bits`, and answers about it may be remembered. Every known name of the set must be
+ * one of the universe's; a set with another keeps no bits.
+ */
+export function lastingSet<T extends NamespaceSet | null>(set: T, universe: NamespaceUniverse): T {
+  if (!set) return set;
+  lasting.add(set);
+  const words = new Uint32Array(Math.ceil(universe.bitOf.size / 32));
+  for (const name of set.known) {
+    const bit = universe.bitOf.get(name);
+    if (bit === undefined) return set;
+    words[bit >>> 5] = (words[bit >>> 5] as number) | (1 << (bit & 31));
+  }
+  (set as { bits?: KnownBits }).bits ??= { universe, words };
   return set;
 }
-const meetMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
-const includesMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, boolean>>();
 const pointOfBothMemo = new WeakMap<NamespaceSet, WeakMap<NamespaceSet, NamespaceInBoth | null>>();
 
 /**

@@ -526,7 +526,7 @@ function ownNamespace(universe: NamespaceUniverse, name: string): NamespaceSet {
   let set = memo.get(name);
   if (!set) {
     if (memo.size >= NAMESPACE_MEMO_SIZE) memo.clear();
-    set = lastingSet(namespaceNamed(universe, name));
+    set = lastingSet(namespaceNamed(universe, name), universe);
     memo.set(name, set);
   }
   return set;
@@ -635,7 +635,7 @@ function ruleBoxes(rule: CompiledNetworkRule, subjectNamespaces: NamespaceSet, s
     const peerNamespaces = namespacesMatching(universe, peer.namespaces.cube);
     boxes.push({ kind: 'pod', dims: [subjectNamespaces, subjectPods, peerNamespaces, peerPods, podPorts] });
     // The same namespace at both ends must satisfy both namespace selectors at once (kept with the rule's region).
-    const same = lastingSet(nsIntersect(subjectNamespaces, peerNamespaces));
+    const same = lastingSet(nsIntersect(subjectNamespaces, peerNamespaces), universe);
     if (same) boxes.push({ kind: 'same', dims: [same, subjectPods, peerPods, podPorts] });
   }
   return boxes;
