@@ -106,15 +106,22 @@ export function exampleCidr(a: IpSet): string | undefined {
 /** The largest block that starts at `lo` and ends by `hi`, as `a.b.c.d/n` or `x::/n`. */
 export function formatCidr(family: 4 | 6, lo: bigint, hi: bigint): string {
   if (family === 4) return formatCidr4(Number(lo), Number(hi));
-  let bits = 0n;
-  // Grow the block while it stays aligned at `lo` and inside [lo, hi].
-  while (bits < 128n && (lo & ((1n << (bits + 1n)) - 1n)) === 0n && lo + (1n << (bits + 1n)) - 1n <= hi) bits++;
-  return `${formatAddress(family, lo)}/${128n - bits}`;
+  // As below, on bigints: the highest bit of the size, and the lowest set bit of `lo`.
+  const sizeBits = bitLength(hi - lo + 1n) - 1;
+  const alignBits = lo === 0n ? 128 : bitLength(lo & -lo) - 1;
+  return `${formatAddress(family, lo)}/${128 - Math.min(sizeBits, alignBits, 128)}`;
+}
+
+/** The number of bits of a positive bigint (its highest set bit, plus one). */
+function bitLength(value: bigint): number {
+  const hex = value.toString(16);
+  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0] as string, 16)));
 }
 
 /**
- * The IPv4 case in numbers, without a bigint per step (a finding's example runs it): the block's
- * host bits are as many as `lo`'s trailing zero bits and the bits of the range's size allow.
+ * The largest block at `lo` within [lo, hi]: its host bits are as many as `lo`'s trailing zero
+ * bits and the range's size allow. IPv4 in numbers, without a bigint per step (a finding's example
+ * runs it).
  */
 function formatCidr4(lo: number, hi: number): string {
   const size = hi - lo + 1;

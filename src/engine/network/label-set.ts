@@ -170,10 +170,13 @@ export function cubePoint(cube: LabelCube): Record<string, string> {
   return labels;
 }
 
-/** `[...values].sort()[0]` without copying or sorting (cubePoint runs for most pairs of boxes a check compares). */
-function leastValue(values: ReadonlySet<string>): string | undefined {
+/**
+ * `[...values].sort()[0]` without copying or sorting (cubePoint runs for most pairs of boxes a
+ * check compares); `but` is passed over.
+ */
+function leastValue(values: ReadonlySet<string>, but?: string): string | undefined {
   let least: string | undefined;
-  for (const value of values) if (least === undefined || value < least) least = value;
+  for (const value of values) if (value !== but && (least === undefined || value < least)) least = value;
   return least;
 }
 
@@ -194,10 +197,11 @@ export function cubeContains(cube: LabelCube, labels: Readonly<Record<string, st
 export function exampleLabels(cube: LabelCube): { labels: Record<string, string>; absent: string[] } {
   const labels: Record<string, string> = {};
   const absent: string[] = [];
-  for (const [key, set] of [...cube].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const key of [...cube.keys()].sort()) {
+    const set = cube.get(key) as KeySet;
     if (set.kind === 'in') {
-      const present = [...set.values].filter((v) => v !== ABSENT).sort();
-      if (present.length > 0) labels[key] = present[0] as string;
+      const least = leastValue(set.values, ABSENT);
+      if (least !== undefined) labels[key] = least;
       else absent.push(key);
     } else if (set.values.has(ABSENT)) {
       labels[key] = freshValue(set.values);
@@ -213,9 +217,8 @@ function freshValue(taken: ReadonlySet<string>): string {
 
 /** `{env=dev, !debug}` */
 export function formatLabels(example: { labels: Record<string, string>; absent: readonly string[] }, hide: readonly string[] = []): string {
-  const parts = [
-    ...Object.entries(example.labels).filter(([key]) => !hide.includes(key)).map(([key, value]) => `${key}=${value}`),
-    ...example.absent.filter((key) => !hide.includes(key)).map((key) => `!${key}`),
-  ];
-  return `{${parts.join(', ')}}`;
+  let parts = '';
+  for (const key of Object.keys(example.labels)) if (!hide.includes(key)) parts += `${parts ? ', ' : ''}${key}=${example.labels[key] as string}`;
+  for (const key of example.absent) if (!hide.includes(key)) parts += `${parts ? ', ' : ''}!${key}`;
+  return `{${parts}}`;
 }
