@@ -71,7 +71,7 @@ describe('the shortcuts the override check takes for every pair of boxes', () =>
       if (meet) met++;
       // `a` in `b`, mostly no; their intersection in `a`, mostly yes; `a` with one dimension of
       // `b` in `a`: only that dimension decides.
-      const swapped = a.kind === b.kind ? a.dims.map((_, i) => ({ kind: a.kind, dims: a.dims.map((dim, j) => (j === i ? b.dims[j] : dim)) }) as Box) : [];
+      const swapped = a.kind === b.kind ? a.dims.map((_, i) => ({ kind: a.kind, dims: a.dims.map((dim, j) => (j === i ? b.dims[j] : dim)) }) as unknown as Box) : [];
       for (const [outer, inner] of [[b, a], [a, boxIntersect(a, b)], ...swapped.map((one) => [a, one] as const)] as const) {
         if (!inner) continue;
         const includes = boxIncludes(outer, inner);
