@@ -271,6 +271,18 @@ describe('a check stopped at a bound denies, even with --failure-mode allow', ()
       expect((await webhook.metrics.violations.get()).values).toEqual([]);
     });
 
+    it('a policy rule of many connection sets asks the clock at every guardrail rule: the ticking clock stops it within egress[0]', async () => {
+      // 100 pod peers in a namespace the server does not know: some 200 boxes in egress[0], each
+      // guardrail rule compared with all of them. Counted as one step per rule, the two rules of
+      // no-internet would not reach a read, and the policy would be allowed.
+      const webhook = await handlerServer({ policy, failureMode: 'allow', networkCheckBudget: { timeoutMs: 2000, now: tickingClock(1000) } });
+      const response = await post(webhook.port, networkPolicyWithPodPeers(100));
+      expect(response.allowed).toBe(false);
+      expect(response.status?.message).toContain(`- spec.egress[0]: ${timeBoundMessage(2000)}`);
+      const withTime = await handlerServer({ policy, failureMode: 'allow', networkCheckBudget: { timeoutMs: 1e12, now: tickingClock(1000) } });
+      expect(await post(withTime.port, networkPolicyWithPodPeers(100))).toEqual({ uid, allowed: true });
+    });
+
     it('the same policy with time to spare is allowed', async () => {
       const webhook = await handlerServer({ policy, failureMode: 'allow', networkCheckBudget: { timeoutMs: 1e12, now: tickingClock(1000) } });
       expect(await post(webhook.port, networkPolicyWithRules(3000))).toEqual({ uid, allowed: true });

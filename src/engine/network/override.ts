@@ -8,8 +8,8 @@
  * independent guardrails multiply. Each finding then gets one concrete example. The answer holds
  * for pods and namespaces that do not exist yet: known namespaces keep their labels, any other
  * namespace may carry any labels. Bounds: `expired` is asked before each policy rule and every
- * `STEPS_PER_CLOCK_READ` steps (a guardrail rule visited, a search step); a policy rule of more
- * than `MAX_REGION_BOXES` connection sets is refused once a guardrail rule meets it.
+ * `STEPS_PER_CLOCK_READ` steps (`step`); a policy rule of more than `MAX_REGION_BOXES` connection
+ * sets is refused once a guardrail rule meets it.
  */
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../api/kube.js';
 import type { Mode } from '../../api/policy.js';
@@ -90,7 +90,7 @@ export function checkOverrides(set: PolicySet, input: OverrideInput): OverrideCh
   const universe = namespaceUniverse(withOwnNamespace(input));
   const chains = applicableChains(set, { policy, universe });
   const expired = input.expired ?? never;
-  const work = { steps: 0 };
+  const work = { untilRead: STEPS_PER_CLOCK_READ };
   let path = 'spec';
   try {
     for (const direction of ['ingress', 'egress'] as const) {
@@ -179,12 +179,13 @@ interface RuleWalk {
   readonly notes: readonly string[];
   readonly expired: () => boolean;
   /**
-   * Steps taken in this check (guardrail rules visited, search steps); `expired` is asked every
-   * `STEPS_PER_CLOCK_READ` of them. A clock read (`performance.now()`) costs ~60 ns here; asked
-   * at every rule, it was 2–3% of a check of the bench's policies, which visit 140 rules (median)
-   * to 1,450.
+   * Steps left before `expired` is asked again (`step`): a search step is one, a guardrail rule
+   * visited is one per box of the policy rule's region (what comparing them costs), so that a
+   * region of thousands of boxes asks at every rule. A clock read (`performance.now()`) costs ~60
+   * ns here; asked at every rule, it was 2–3% of a check of the bench's policies, which visit 140
+   * rules (median) to 1,450 with regions of a few boxes.
    */
-  readonly work: { steps: number };
+  readonly work: { untilRead: number };
   /** Where findings are collected, so that those found before a bound stops the walk stand. */
   readonly found: OverrideFinding[];
   /** The entry that last decided all of a (policy box, Deny box) pair: tried first for the next. */
@@ -193,6 +194,14 @@ interface RuleWalk {
 
 const never = (): boolean => false;
 const STEPS_PER_CLOCK_READ = 64;
+
+/** Counts `cost` steps of the walk; every `STEPS_PER_CLOCK_READ` of them, throws once `expired` says so. */
+function step(walk: RuleWalk, cost: number): void {
+  walk.work.untilRead -= cost;
+  if (walk.work.untilRead > 0) return;
+  walk.work.untilRead = STEPS_PER_CLOCK_READ;
+  if (walk.expired()) throw new OverrideTimeoutError();
+}
 
 /**
  * What an earlier rule that meets the policy rule decides, as written: its region less its
@@ -240,7 +249,7 @@ function guardrailRules(guardrail: CompiledGuardrail, state: ChainState, walk: R
   const rules = guardrail.network?.[walk.direction] ?? NO_RULES;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i] as CompiledNetworkRule;
-    if (++walk.work.steps % STEPS_PER_CLOCK_READ === 0 && walk.expired()) throw new OverrideTimeoutError();
+    step(walk, walk.region.length);
     const match = ruleRegion(guardrail, rule, walk.universe);
     if (!regionsMeet(walk.region, match)) continue;
     boundSize(walk);
@@ -365,7 +374,7 @@ interface Witness {
  * out and what is left is searched in turn. Each step removes the connection it was about.
  */
 function uncovered({ box, point = boxPoint(box) }: { box: Box; point?: BoxPoint | undefined }, entries: readonly Entry[], walk: RuleWalk): Witness | undefined {
-  if (++walk.work.steps % STEPS_PER_CLOCK_READ === 0 && walk.expired()) throw new OverrideTimeoutError();
+  step(walk, 1);
   if (!point) return undefined;
   let holder: { entry: Entry; box: Box } | undefined;
   for (const entry of entries) {
