@@ -108,22 +108,13 @@ export const DIMENSIONS: Readonly<Record<Box['kind'], readonly Dimension[]>> = {
   same: [namespaces, labels, labels, ports],
 };
 
-/**
- * The order in which two boxes' dimensions are compared: ports and addresses first (cheap, and
- * guardrails drawn independently rarely share them), namespace sets (a product of cubes) last.
- */
-const meetOrder: Record<Box['kind'], readonly number[]> = {
-  pod: [4, 1, 3, 0, 2],
-  address: [3, 2, 1, 0],
-  same: [3, 1, 2, 0],
-};
-
 /*
  * boxesMeet, boxContainsPoint, boxIncludes and boxPointOfBoth run for nearly every pair of boxes
- * a check compares. They are written out per kind of box (in `meetOrder`, but for
- * boxPointOfBoth, which must answer every dimension anyway) rather than looping over
- * `DIMENSIONS`: each call site then has one target, which V8 can inline, where the loop's one site
- * called four functions. `test/network/algebra.test.ts` holds each to its loop, kept beside it.
+ * a check compares. They are written out per kind of box rather than looping over `DIMENSIONS`:
+ * each call site then has one target, which V8 can inline, where the loop's one site called four
+ * functions. The first three compare ports and addresses first (cheap, and guardrails drawn
+ * independently rarely share them) and namespace sets (a product of cubes) last.
+ * `test/network/algebra.test.ts` holds each to the loop over `DIMENSIONS`.
  */
 
 /** True when the boxes share a connection: every dimension meets. */
@@ -144,14 +135,6 @@ export function boxesMeet(a: Box, b: Box): boolean {
   const x = a.dims;
   const y = b.dims;
   return portsMeet(x[3], y[3]) && cubesMeet(x[1], y[1]) && cubesMeet(x[2], y[2]) && nsMeet(x[0], y[0]);
-}
-
-/** `boxesMeet` as a loop over `DIMENSIONS` in `meetOrder`: what the written-out form must answer. */
-export function boxesMeetByDimension(a: Box, b: Box): boolean {
-  if (a.kind !== b.kind) return false;
-  const dims = DIMENSIONS[a.kind];
-  for (const i of meetOrder[a.kind]) if (!(dims[i] as Dimension).meet(a.dims[i], b.dims[i])) return false;
-  return true;
 }
 
 /** One connection in a box: a concrete value per dimension, picked plainly (`cubePoint`). */
@@ -202,13 +185,6 @@ function samePointOfBoth(x: SameNamespaceBox['dims'], y: SameNamespaceBox['dims'
   return namespace && { kind: 'same', values: [namespace, subjectPods, peerPods, ports] };
 }
 
-/** `boxPointOfBoth` as a loop over `DIMENSIONS`: what the written-out form must answer. */
-export function boxPointOfBothByDimension(a: Box, b: Box): BoxPoint | undefined {
-  if (a.kind !== b.kind) return undefined;
-  const values = eachDimension(a, b, (dim, x, y) => dim.pointOfBoth(x, y));
-  return values && { kind: a.kind, values };
-}
-
 function labelPointOfBoth(a: LabelCube, b: LabelCube): Labels | undefined {
   const both = cubeIntersect(a, b);
   return both === null ? undefined : cubePoint(both);
@@ -248,14 +224,6 @@ export function boxContainsPoint(box: Box, point: BoxPoint): boolean {
   return portHolds(x[3], v[3]) && cubeContains(x[1], v[1] as Labels) && cubeContains(x[2], v[2] as Labels) && nsContains(x[0], v[0] as NamespacePoint);
 }
 
-/** `boxContainsPoint` as a loop over `DIMENSIONS` in `meetOrder`: what the written-out form must answer. */
-export function boxContainsPointByDimension(box: Box, point: BoxPoint): boolean {
-  if (box.kind !== point.kind) return false;
-  const dims = DIMENSIONS[box.kind];
-  for (const i of meetOrder[box.kind]) if (!(dims[i] as Dimension).contains(box.dims[i], point.values[i])) return false;
-  return true;
-}
-
 type Labels = Readonly<Record<string, string>>;
 type IpPoint = { family: 4 | 6; value: bigint };
 
@@ -282,14 +250,6 @@ export function boxIncludes(outer: Box, inner: Box): boolean {
   const x = outer.dims;
   const y = inner.dims;
   return portsInclude(x[3], y[3]) && cubeIncludes(x[1], y[1]) && cubeIncludes(x[2], y[2]) && nsIncludes(x[0], y[0]);
-}
-
-/** `boxIncludes` as a loop over `DIMENSIONS` in `meetOrder`: what the written-out form must answer. */
-export function boxIncludesByDimension(outer: Box, inner: Box): boolean {
-  if (outer.kind !== inner.kind) return false;
-  const dims = DIMENSIONS[outer.kind];
-  for (const i of meetOrder[outer.kind]) if (!(dims[i] as Dimension).includes(outer.dims[i], inner.dims[i])) return false;
-  return true;
 }
 
 /** True when the regions share a connection: `regionIntersect(a, b).length > 0` without building it. */
