@@ -1,0 +1,69 @@
+/**
+ * When the webhook reviews and answers admission POSTs (ADR 18): the requests read in one turn of
+ * the event loop are reviewed one after the other, and only then answered. A real server cannot be
+ * made to read several requests in one turn on demand, so each request here is a stream whose body
+ * arrives in an I/O-like callback of its own (`setImmediate`, all in the same turn), and each
+ * response only records what the listener does with it: `fakeRequest` and `recordingResponse`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { AdmissionHandler } from '../../src/admission/handler.js';
+import { allowed, reviewOf } from '../../src/admission/review.js';
+import { createWebhookListener } from '../../src/admission/server.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
+
+/** A POST whose body comes in one `setImmediate` callback, as a socket's data comes in one I/O callback. */
+function fakeRequest(path: string, body: string): IncomingMessage {
+  const req = Object.assign(new Readable({ read() {} }), { method: 'POST', url: path, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
+  setImmediate(() => {
+    req.push(Buffer.from(body));
+    req.push(null);
+  });
+  return req as unknown as IncomingMessage;
+}
+
+/** A response that keeps its status and body, and says when it was ended. */
+function recordingResponse(onEnd: (status: number, body: string) => void): ServerResponse {
+  let status = 0;
+  const res = {
+    headersSent: false,
+    setHeader: () => res,
+    writeHead: (code: number) => {
+      status = code;
+      return res;
+    },
+    end: (body?: string) => onEnd(status, body ?? ''),
+  };
+  return res as unknown as ServerResponse;
+}
+
+function admissionBody(uid: string): string {
+  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid } });
+}
+
+describe('admission POSTs read in one turn', () => {
+  it('are all reviewed before any of them is answered, and each gets its own answer', async () => {
+    const events: string[] = [];
+    const handler: AdmissionHandler = async (_webhook, body) => {
+      const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
+      events.push(`review ${uid}`);
+      return { review: reviewOf(uid, allowed({ patch: [], warnings: [] })), kind: 'Pod' };
+    };
+    const listener = createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics: createMetrics(), logger: silentLogger });
+    const answers = ['a', 'b', 'c'].map((uid) => new Promise<{ status: number; body: string }>((resolve) => {
+      listener(fakeRequest('/validate', admissionBody(uid)), recordingResponse((status, body) => {
+        events.push(`answer ${uid}`);
+        resolve({ status, body });
+      }));
+    }));
+    const answered = await Promise.all(answers);
+    expect(events).toEqual(['review a', 'review b', 'review c', 'answer a', 'answer b', 'answer c']);
+    expect(answered.map(({ status, body }) => [status, (JSON.parse(body) as { response: { uid: string; allowed: boolean } }).response])).toEqual([
+      [200, { uid: 'a', allowed: true }],
+      [200, { uid: 'b', allowed: true }],
+      [200, { uid: 'c', allowed: true }],
+    ]);
+  });
+});
