@@ -1,11 +1,12 @@
 /**
  * When the webhook reviews and answers admission POSTs (ADR 18): the requests read in one turn of
- * the event loop are reviewed one after the other, and only then answered. A real server cannot be
- * made to read several requests in one turn on demand, so each request here is a stream whose body
- * arrives in an I/O-like callback of its own (`setImmediate`, all in the same turn), and each
- * response only records what the listener does with it: `fakeRequest` and `recordingResponse`.
+ * the event loop are reviewed one after the other, and only then answered; a request read alone is
+ * answered at once. A real server cannot be made to read several requests in one turn on demand,
+ * so each request here is a stream whose body arrives in a callback of its own, and each response
+ * only records what the listener does with it: `fakeRequest` and `recordingResponse`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { stat } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionHandler } from '../../src/admission/handler.js';
@@ -43,7 +44,7 @@ function admissionBody(uid: string): string {
   return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid } });
 }
 
-describe('admission POSTs read in one turn', () => {
+describe('admission POSTs read in one turn, and one alone', () => {
   it('are all reviewed before any of them is answered, and each gets its own answer', async () => {
     const events: string[] = [];
     const handler: AdmissionHandler = async (_webhook, body) => {
@@ -65,5 +66,38 @@ describe('admission POSTs read in one turn', () => {
       [200, { uid: 'b', allowed: true }],
       [200, { uid: 'c', allowed: true }],
     ]);
+  });
+
+  it('one request read alone is answered in the turn of the loop that read it', async () => {
+    const events: string[] = [];
+    const handler: AdmissionHandler = async (_webhook, body) => {
+      const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
+      events.push(`review ${uid}`);
+      return { review: reviewOf(uid, allowed({ patch: [], warnings: [] })), kind: 'Pod' };
+    };
+    const listener = createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics: createMetrics(), logger: silentLogger });
+    const body = admissionBody('alone');
+    const req = Object.assign(new Readable({ read() {} }), { method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' } });
+    const answered = new Promise<string>((resolve) => {
+      listener(req as unknown as IncomingMessage, recordingResponse((_status, text) => {
+        events.push('answer alone');
+        resolve(text);
+      }));
+    });
+    // The body comes in an I/O callback, as a socket's does. An immediate set there runs at the end
+    // of this turn; one set by that immediate runs at the end of the next turn.
+    const nextTurn = new Promise<void>((resolve) => {
+      stat(import.meta.filename, () => {
+        req.push(Buffer.from(body));
+        req.push(null);
+        setImmediate(() => setImmediate(() => {
+          events.push('end of the next turn');
+          resolve();
+        }));
+      });
+    });
+    expect(JSON.parse(await answered)).toMatchObject({ response: { uid: 'alone', allowed: true } });
+    await nextTurn;
+    expect(events).toEqual(['review alone', 'answer alone', 'end of the next turn']);
   });
 });
