@@ -44,15 +44,20 @@ function admissionBody(uid: string): string {
   return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid } });
 }
 
+/** The webhook's listener over a handler that allows every request and notes `review <uid>` in `events`. */
+function allowingListener(events: string[]): ReturnType<typeof createWebhookListener> {
+  const handler: AdmissionHandler = async (_webhook, body) => {
+    const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
+    events.push(`review ${uid}`);
+    return { review: reviewOf(uid, allowed({ patch: [], warnings: [] })), kind: 'Pod' };
+  };
+  return createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics: createMetrics(), logger: silentLogger });
+}
+
 describe('admission POSTs read in one turn, and one alone', () => {
   it('are all reviewed before any of them is answered, and each gets its own answer', async () => {
     const events: string[] = [];
-    const handler: AdmissionHandler = async (_webhook, body) => {
-      const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
-      events.push(`review ${uid}`);
-      return { review: reviewOf(uid, allowed({ patch: [], warnings: [] })), kind: 'Pod' };
-    };
-    const listener = createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics: createMetrics(), logger: silentLogger });
+    const listener = allowingListener(events);
     const answers = ['a', 'b', 'c'].map((uid) => new Promise<{ status: number; body: string }>((resolve) => {
       listener(fakeRequest('/validate', admissionBody(uid)), recordingResponse((status, body) => {
         events.push(`answer ${uid}`);
@@ -70,12 +75,7 @@ describe('admission POSTs read in one turn, and one alone', () => {
 
   it('one request read alone is answered in the turn of the loop that read it', async () => {
     const events: string[] = [];
-    const handler: AdmissionHandler = async (_webhook, body) => {
-      const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
-      events.push(`review ${uid}`);
-      return { review: reviewOf(uid, allowed({ patch: [], warnings: [] })), kind: 'Pod' };
-    };
-    const listener = createWebhookListener({ handler, ready: () => true, maxBodyBytes: 1 << 20, metrics: createMetrics(), logger: silentLogger });
+    const listener = allowingListener(events);
     const body = admissionBody('alone');
     const req = Object.assign(new Readable({ read() {} }), { method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' } });
     const answered = new Promise<string>((resolve) => {
