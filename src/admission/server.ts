@@ -142,7 +142,7 @@ function admissionRoute(webhook: Webhook, options: WebhookAppOptions, nextReview
 async function answerPost(webhook: Webhook, req: IncomingMessage, options: WebhookAppOptions, nextReviewTurn: NextReviewTurn): Promise<Answer> {
   const { metrics, logger, maxBodyBytes } = options;
   let kind = 'unknown';
-  const answer = (review: unknown): Answer => ({ payload: JSON.stringify(review), kind });
+  const answer = (review: unknown, turn?: ReviewTurn): Answer => ({ payload: JSON.stringify(review), kind, turn });
   try {
     const body = await readBody(req, maxBodyBytes);
     if (body === undefined) {
@@ -161,7 +161,7 @@ async function answerPost(webhook: Webhook, req: IncomingMessage, options: Webho
     const turn = await nextReviewTurn();
     const handled = await options.handler(webhook, body);
     kind = handled.kind;
-    return { payload: JSON.stringify(handled.review), kind, turn };
+    return answer(handled.review, turn);
   } catch (error) {
     countRefused(metrics, webhook, 'internal');
     logger.error('admission route failed', { webhook, error: (error as Error).message });

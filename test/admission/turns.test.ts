@@ -15,10 +15,13 @@ import { createWebhookListener } from '../../src/admission/server.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 
-/** A POST whose body comes in one `setImmediate` callback, as a socket's data comes in one I/O callback. */
-function fakeRequest(path: string, body: string): IncomingMessage {
+/**
+ * A POST whose body comes in one callback scheduled by `arrive` (by default `setImmediate`), as a
+ * socket's data comes in one I/O callback.
+ */
+function fakeRequest(path: string, body: string, arrive: (deliver: () => void) => void = setImmediate): IncomingMessage {
   const req = Object.assign(new Readable({ read() {} }), { method: 'POST', url: path, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
-  setImmediate(() => {
+  arrive(() => {
     req.push(Buffer.from(body));
     req.push(null);
   });
@@ -76,25 +79,25 @@ describe('admission POSTs read in one turn, and one alone', () => {
   it('one request read alone is answered in the turn of the loop that read it', async () => {
     const events: string[] = [];
     const listener = allowingListener(events);
-    const body = admissionBody('alone');
-    const req = Object.assign(new Readable({ read() {} }), { method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' } });
+    // The body comes in an I/O callback, as a socket's does. An immediate set there runs at the end
+    // of this turn; one set by that immediate runs at the end of the next turn.
+    let nextTurn!: Promise<void>;
+    const inIoCallback = (deliver: () => void): void => {
+      nextTurn = new Promise<void>((resolve) => {
+        stat(import.meta.filename, () => {
+          deliver();
+          setImmediate(() => setImmediate(() => {
+            events.push('end of the next turn');
+            resolve();
+          }));
+        });
+      });
+    };
     const answered = new Promise<string>((resolve) => {
-      listener(req as unknown as IncomingMessage, recordingResponse((_status, text) => {
+      listener(fakeRequest('/validate', admissionBody('alone'), inIoCallback), recordingResponse((_status, text) => {
         events.push('answer alone');
         resolve(text);
       }));
-    });
-    // The body comes in an I/O callback, as a socket's does. An immediate set there runs at the end
-    // of this turn; one set by that immediate runs at the end of the next turn.
-    const nextTurn = new Promise<void>((resolve) => {
-      stat(import.meta.filename, () => {
-        req.push(Buffer.from(body));
-        req.push(null);
-        setImmediate(() => setImmediate(() => {
-          events.push('end of the next turn');
-          resolve();
-        }));
-      });
     });
     expect(JSON.parse(await answered)).toMatchObject({ response: { uid: 'alone', allowed: true } });
     await nextTurn;
