@@ -104,6 +104,9 @@ export function subtractIntervals(a: Intervals, b: Intervals): Intervals {
 }
 
 export function unionIntervals(a: Intervals, b: Intervals): Intervals {
+  // Both are normalized already: with one side empty the other is the union.
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
   return normalize([...a, ...b]);
 }
 

@@ -48,14 +48,19 @@ export function compileNetworkPolicy(object: unknown, fallbackNamespace = 'defau
   const spec = object.spec === undefined || object.spec === null ? {} : object.spec;
   if (!isPlainObject(spec)) throw new InvalidObjectError('spec', 'expected an object');
   const types = policyTypes(spec);
-  return {
+  // The optional fields are assigned, not spread in: in Node 20 each conditional spread cost about
+  // 1 µs, a fifth of compiling the bench's NetworkPolicy on every request (issue 11).
+  const policy: Mutable<CompiledNetworkPolicy> = {
     namespace: typeof metadata.namespace === 'string' && metadata.namespace ? metadata.namespace : fallbackNamespace,
     name: typeof metadata.name === 'string' ? metadata.name : '',
     podSelector: selector(spec.podSelector, 'spec.podSelector'),
-    ...(types.has('Ingress') ? { ingress: rules(spec.ingress, 'ingress', 'from') } : {}),
-    ...(types.has('Egress') ? { egress: rules(spec.egress, 'egress', 'to') } : {}),
   };
+  if (types.has('Ingress')) policy.ingress = rules(spec.ingress, 'ingress', 'from');
+  if (types.has('Egress')) policy.egress = rules(spec.egress, 'egress', 'to');
+  return policy;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function policyTypes(spec: PlainObject): Set<string> {
   // Kubernetes defaults an absent *or empty* list (pkg/apis/networking/v1/defaults.go).
@@ -77,11 +82,10 @@ function rules(value: unknown, direction: Direction, peerField: 'from' | 'to'): 
     if (!isPlainObject(rule)) throw new InvalidObjectError(path, 'expected an object');
     const peers = rule[peerField];
     const ports = rule.ports;
-    return {
-      index,
-      ...(Array.isArray(peers) && peers.length > 0 ? { peers: peers.map((peer, i) => compilePeer(peer, `${path}.${peerField}[${i}]`)) } : {}),
-      ...(Array.isArray(ports) && ports.length > 0 ? { ports: ports.map((port, i) => compilePort(port, `${path}.ports[${i}]`)) } : {}),
-    };
+    const compiled: Mutable<PolicyRule> = { index };
+    if (Array.isArray(peers) && peers.length > 0) compiled.peers = peers.map((peer, i) => compilePeer(peer, `${path}.${peerField}[${i}]`));
+    if (Array.isArray(ports) && ports.length > 0) compiled.ports = ports.map((port, i) => compilePort(port, `${path}.ports[${i}]`));
+    return compiled;
   });
 }
 
@@ -101,11 +105,10 @@ function compilePeer(peer: unknown, path: string): PolicyPeer {
   const hasPods = peer.podSelector !== undefined && peer.podSelector !== null;
   const hasNamespaces = peer.namespaceSelector !== undefined && peer.namespaceSelector !== null;
   if (!hasPods && !hasNamespaces) throw new InvalidObjectError(path, 'a peer needs podSelector, namespaceSelector or ipBlock');
-  return {
-    kind: 'pods',
-    ...(hasPods ? { pods: selector(peer.podSelector, `${path}.podSelector`) } : {}),
-    ...(hasNamespaces ? { namespaces: selector(peer.namespaceSelector, `${path}.namespaceSelector`) } : {}),
-  };
+  const compiled: Mutable<PolicyPeer & { kind: 'pods' }> = { kind: 'pods' };
+  if (hasPods) compiled.pods = selector(peer.podSelector, `${path}.podSelector`);
+  if (hasNamespaces) compiled.namespaces = selector(peer.namespaceSelector, `${path}.namespaceSelector`);
+  return compiled;
 }
 
 function compilePort(port: unknown, path: string): PolicyPort {
@@ -117,11 +120,10 @@ function compilePort(port: unknown, path: string): PolicyPort {
   if (endPort !== undefined && (typeof endPort !== 'number' || typeof number !== 'number' || endPort < number || endPort > 65535)) {
     throw new InvalidObjectError(`${path}.endPort`, 'expected a number port..65535 with a numeric port');
   }
-  return {
-    protocol: protocol as Protocol,
-    ...(number !== undefined ? { port: number } : {}),
-    ...(typeof endPort === 'number' ? { endPort } : {}),
-  };
+  const compiled: Mutable<PolicyPort> = { protocol: protocol as Protocol };
+  if (number !== undefined) compiled.port = number;
+  if (typeof endPort === 'number') compiled.endPort = endPort;
+  return compiled;
 }
 
 /** A port number 1-65535, a port name, or undefined for every port. */

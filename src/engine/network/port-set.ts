@@ -11,11 +11,20 @@ const EVERY_PORT: Intervals = [[1n, 65535n]];
 export const ALL_PORTS: PortSet = { TCP: EVERY_PORT, UDP: EVERY_PORT, SCTP: EVERY_PORT };
 
 export function portRange(protocol: Protocol, start: number, end: number): PortSet {
-  return { ...NO_PORTS, [protocol]: [[BigInt(start), BigInt(end)]] };
+  return onlyProtocol(protocol, [[BigInt(start), BigInt(end)]]);
 }
 
 export function allPortsOf(protocol: Protocol): PortSet {
-  return { ...NO_PORTS, [protocol]: EVERY_PORT };
+  return onlyProtocol(protocol, EVERY_PORT);
+}
+
+/**
+ * The ports of one protocol, as an object of the same shape as every other port set. Written as
+ * a spread with a computed key, it was a dictionary-mode object in V8, read the slow way in every
+ * later union and comparison (issue 11).
+ */
+function onlyProtocol(protocol: Protocol, ports: Intervals): PortSet {
+  return { TCP: protocol === 'TCP' ? ports : [], UDP: protocol === 'UDP' ? ports : [], SCTP: protocol === 'SCTP' ? ports : [] };
 }
 
 function combine(a: PortSet, b: PortSet, op: (x: Intervals, y: Intervals) => Intervals): PortSet {
