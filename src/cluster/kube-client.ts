@@ -13,7 +13,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, Watch } from './client-node.js';
 
 /** A failed API call; `statusCode` is the HTTP status (0 when no answer arrived). */
 export class KubeApiError extends Error {
@@ -77,7 +77,7 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
     replace: (path, body) => call('PUT', path, { body, contentType: 'application/json' }),
     delete: (path) => call('DELETE', path, {}),
     watch: async (request) => {
-      watcher ??= new (await import('@kubernetes/client-node')).Watch(kubeConfig);
+      watcher ??= new (await import('./client-node.js')).Watch(kubeConfig);
       const controller = await watcher.watch(request.path, { ...request.query }, (type, object) => request.onEvent(type, object), (error: unknown) => request.onDone(error ?? undefined));
       return { abort: () => controller.abort() };
     },

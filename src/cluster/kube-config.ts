@@ -4,10 +4,10 @@
  * whether it is in a cluster (the CLI looks at `KUBERNETES_SERVICE_HOST`); client-node then reads
  * the service account token file on every request, so rotated tokens are picked up.
  *
- * client-node is imported only here and only when a cluster is used: loading it is about three
- * quarters of the CPU time `serve` spends loading modules, which a standalone server never needs.
+ * client-node is imported only here and only when a cluster is used, which a standalone server
+ * never needs (./client-node.ts says what its loading costs).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './client-node.js';
 
 export interface KubeConfigChoice {
   /** Path of a kubeconfig file (`--kubeconfig`); wins over `inCluster`. */
@@ -25,7 +25,7 @@ export interface KubeConfigChoice {
  */
 export async function loadKubeConfig(choice: KubeConfigChoice): Promise<KubeConfig | undefined> {
   if (!choice.kubeconfig && !choice.inCluster) return undefined;
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeConfig } = await import('./client-node.js');
   const kubeConfig = new KubeConfig();
   const where = choice.kubeconfig ? `--kubeconfig ${choice.kubeconfig}` : 'the in-cluster service account';
   try {

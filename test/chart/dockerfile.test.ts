@@ -11,7 +11,7 @@ const dockerfile = readFileSync(path.join(REPO_DIR, 'Dockerfile'), 'utf8');
 const instructions = dockerfile.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
 const froms = instructions.filter((line) => /^FROM\s/i.test(line));
 const runtime = instructions.slice(instructions.lastIndexOf(froms.at(-1)!));
-const packageJson = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8')) as { files: string[]; bin: Record<string, string>; engines: { node: string } };
+const packageJson = JSON.parse(readFileSync(path.join(REPO_DIR, 'package.json'), 'utf8')) as { files: string[]; bin: Record<string, string>; engines: { node: string }; scripts: { build: string } };
 
 /**
  * Whether a Node major version satisfies the engines range, for the two forms it uses (`^N`,
@@ -51,6 +51,13 @@ describe('Dockerfile', () => {
     expect(build).toContain('COPY package.json package-lock.json .npmrc ./');
   });
 
+  it('copies every script `npm run build` runs into the build stage', () => {
+    const build = instructions.slice(0, instructions.indexOf(froms[1]!));
+    const scripts = [...(packageJson.scripts.build.matchAll(/\bnode (\S+)/g))].map((match) => match[1]!);
+    expect(scripts).toEqual(['scripts/bundle-client-node.mjs']);
+    for (const script of scripts) expect(build.some((line) => line.startsWith('COPY ') && line.split(/\s+/).slice(1, -1).includes(script)), script).toBe(true);
+  });
+
   it('copies what the npm package ships (package.json files) plus production node_modules into the runtime stage', () => {
     for (const file of [...packageJson.files, 'node_modules', 'package.json']) {
       expect(runtime.some((line) => new RegExp(`^COPY --from=build /app/${file}\\b`).test(line)), file).toBe(true);
@@ -77,7 +84,7 @@ describe('.dockerignore', () => {
   it('sends only the build inputs: everything else, local node_modules, dist and keys included, stays out', () => {
     expect(lines[0]).toBe('*');
     const included = lines.filter((line) => line.startsWith('!')).map((line) => line.slice(1).replace(/\/$/, ''));
-    expect(included.sort()).toEqual(['.npmrc', 'package-lock.json', 'package.json', 'policies', 'src', 'tsconfig.build.json', 'tsconfig.json']);
+    expect(included.sort()).toEqual(['.npmrc', 'package-lock.json', 'package.json', 'policies', 'scripts/bundle-client-node.mjs', 'src', 'tsconfig.build.json', 'tsconfig.json']);
     expect(lines).toContain('**/*.key');
   });
 
