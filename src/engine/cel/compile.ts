@@ -109,12 +109,37 @@ function wrongResult(resultType: string, expected: ExpectedType): string | undef
 }
 
 /**
+ * Results by expected type, object kinds and text, most recently used last. A compile depends on
+ * nothing else, and its program keeps no state of its own between evaluations, so guardrails with
+ * the same expression share one. Policy sets repeat expressions (the same check in guardrails of
+ * several tiers or teams): the bench's set with 1,000 guardrails has 234 expressions, 74 distinct,
+ * and each costs about 1.3 ms to compile and type-check for its kinds on this project's machine.
+ */
+const compiled = new Map<string, CelCompileResult>();
+const MAX_COMPILED = 4096;
+
+/**
  * Compiles and type-checks `source`. Never throws for a bad expression: the error carries the
- * library's message (which describes only the expression) and the 1-based position.
+ * library's message (which describes only the expression) and the 1-based position. An expression
+ * compiled before with the same options returns the same result.
  * @example compileCel("object.?metadata.?labels[?'owner'].orValue('') != ''", { expectBool: true })
  */
 export function compileCel(source: string, options: CelCompileOptions = {}): CelCompileResult {
   if (options.expectBool && options.expectString) throw new TypeError('compileCel: expectBool and expectString are exclusive');
+  const key = `${options.expectBool ? 'bool' : options.expectString ? 'string' : ''}|${options.objectKinds?.join(',') ?? ''}|${source}`;
+  const known = compiled.get(key);
+  if (known) {
+    compiled.delete(key);
+    compiled.set(key, known);
+    return known;
+  }
+  const result = compileOnce(source, options);
+  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  compiled.set(key, result);
+  return result;
+}
+
+function compileOnce(source: string, options: CelCompileOptions): CelCompileResult {
   const expected: ExpectedType = options.expectBool ? 'bool' : options.expectString ? 'string' : undefined;
   if (source.length > CEL_LIMITS.maxExpressionLength) {
     return failure(source, `expression is longer than ${CEL_LIMITS.maxExpressionLength} characters`, CEL_LIMITS.maxExpressionLength);
