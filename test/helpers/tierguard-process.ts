@@ -35,12 +35,14 @@ export interface TierguardProcess {
   /** PEM of the CA that signed tierguard's serving certificate. */
   readonly caCert: string;
   readonly process: ManagedProcess;
+  /** `performance.now()` just before the process was spawned (after its certificate was made), for start-to-ready figures. */
+  readonly spawnedAt: number;
   /** Everything tierguard wrote so far (JSON log lines on stderr). */
   logs(): string;
   /** Resolves with the first log line matching `pattern`; rejects after `timeoutMs` (default 30 s) or if tierguard exits. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  /** Polls `/readyz` on the metrics port until 200 (default 60 s): watches synced, a policy set compiled. */
-  waitReady(timeoutMs?: number): Promise<void>;
+  /** Polls `/readyz` on the metrics port every `intervalMs` (default 50) until 200 (default 60 s): watches synced, a policy set compiled. */
+  waitReady(timeoutMs?: number, intervalMs?: number): Promise<void>;
   /** The `/metrics` text. */
   metrics(): Promise<string>;
   /** SIGTERM, then SIGKILL after 10 s; waits for the exit. */
@@ -70,6 +72,7 @@ export async function startTierguard(cluster: TestCluster, options: TierguardOpt
   for (let attempt = 1; ; attempt += 1) {
     const port = options.port ?? await freePort();
     const metricsPort = options.metricsPort ?? await freePort();
+    const spawnedAt = performance.now();
     const child = spawnManaged({
       name: 'tierguard',
       command: process.execPath,
@@ -83,7 +86,7 @@ export async function startTierguard(cluster: TestCluster, options: TierguardOpt
         ...(options.certificates === 'self-managed' ? [] : ['--tls-cert', certFile, '--tls-key', keyFile]), '--shutdown-delay', '0', ...(options.args ?? []),
       ],
     });
-    const handle = tierguardHandle({ child, port, metricsPort, caCert: options.certificates === 'self-managed' ? '' : certs.caCert });
+    const handle = tierguardHandle({ child, spawnedAt, port, metricsPort, caCert: options.certificates === 'self-managed' ? '' : certs.caCert });
     try {
       await waitFor(async () => (await metricsGet(metricsPort, '/healthz')).ok, { what: 'tierguard /healthz', timeoutMs: 60_000, abort: () => exitedError(child) });
       cluster.adopt(handle);
@@ -96,18 +99,18 @@ export async function startTierguard(cluster: TestCluster, options: TierguardOpt
   }
 }
 
-function tierguardHandle(context: { child: ManagedProcess; port: number; metricsPort: number; caCert: string }): TierguardProcess {
-  const { child, port, metricsPort, caCert } = context;
+function tierguardHandle(context: { child: ManagedProcess; spawnedAt: number; port: number; metricsPort: number; caCert: string }): TierguardProcess {
+  const { child, spawnedAt, port, metricsPort, caCert } = context;
   return {
-    port, metricsPort, caCert, process: child, url: `https://127.0.0.1:${port}`,
+    port, metricsPort, caCert, process: child, spawnedAt, url: `https://127.0.0.1:${port}`,
     logs: () => child.output(),
     waitForLog: (pattern, timeoutMs = 30_000) => waitFor(
       () => child.output().split('\n').find((line) => pattern.test(line)),
       { what: `a tierguard log line matching ${pattern}`, timeoutMs, abort: () => exitedError(child) },
     ),
-    async waitReady(timeoutMs = 60_000) {
+    async waitReady(timeoutMs = 60_000, intervalMs = 50) {
       await waitFor(async () => (await metricsGet(metricsPort, '/readyz')).status === 200, {
-        what: 'tierguard /readyz to answer 200', timeoutMs, abort: () => exitedError(child),
+        what: 'tierguard /readyz to answer 200', timeoutMs, intervalMs, abort: () => exitedError(child),
       }).catch((error: Error) => {
         throw child.alive() ? new Error(`${error.message}\n--- the end of tierguard's output:\n${child.tail()}`, { cause: error }) : error;
       });
