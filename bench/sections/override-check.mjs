@@ -6,8 +6,8 @@
 // dist/, the webhook's default time bound (--network-check-timeout) as `expired`, the same list of
 // known namespaces every time — and the section shows p50/p99/max per NetworkPolicy (wall, and
 // CPU, steadier on a shared machine), checks per second, how many had findings and how often a
-// bound stopped the check (unproven, time or size: the webhook then denies). The set's compile
-// time (the can-never-apply analysis included) is printed too.
+// bound stopped the check (unproven, time or size: the webhook then denies). The set's load time
+// is printed too: as serve loads it, and compiled again with the can-never-apply analysis.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -190,6 +190,11 @@ export async function run(ctx) {
 
   const generated = generateRealisticSet({ seed, guardrails: GUARDRAILS, mix: { network: 1, labels: 0, cel: 0 }, applying: APPLYING });
   const documents = [...generated.tiers, ...generated.guardrails, ...generated.namespaces].map((value, i) => ({ source: { file: 'realistic', document: i + 1 }, value }));
+  // As serve loads it (the can-never-apply analysis runs afterwards, in the background), then
+  // the same documents again with that analysis, as lint runs it (their readings are kept by now).
+  const loadStart = performance.now();
+  compilePolicySet({ documents }, { generation: 1, shadows: 'none' });
+  const loadMs = performance.now() - loadStart;
   const compileStart = performance.now();
   const compiled = compilePolicySet({ documents }, { generation: 1 });
   const compileMs = performance.now() - compileStart;
@@ -240,7 +245,8 @@ export async function run(ctx) {
   console.log(
     `  set: seed ${seed}, ${stats.network} network guardrails (${stats.rules} rules), ${stats.namespaces} namespaces; ` +
       `${stats.applying.network} can apply in ${APPLYING.namespace}; time bound ${timeoutMs} ms (--network-check-timeout default); ` +
-      `compile ${(compileMs / 1000).toFixed(2)} s (${compiled.warnings.length} warnings)`,
+      `loaded as serve loads it in ${(loadMs / 1000).toFixed(2)} s; compiled again with the can-never-apply analysis (lint; serve runs it in the background) ` +
+      `in ${(compileMs / 1000).toFixed(2)} s (${compiled.warnings.length} warnings)`,
   );
   const [applying, , all, outside] = rows;
   const stopped = (r) => r.unprovenTime + r.unprovenSize;
@@ -248,7 +254,7 @@ export async function run(ctx) {
     `override check, ${GUARDRAILS} independent guardrails, ${APPLYING.network} can apply: p50 ${ms(applying.p50us)} ms, p99 ${ms(applying.p99us)} ms ` +
       `(CPU p99 ${ms(applying.cpuP99us)} ms) per NetworkPolicy in ${APPLYING.namespace}; all ${all.count} in known namespaces p99 ${ms(all.p99us)} ms, ` +
       `${all.checksPerS} checks/s, bound stopped ${stopped(all)}; unknown namespace: bound stopped ${stopped(outside)} of ${outside.count}; ` +
-      `compile ${(compileMs / 1000).toFixed(1)} s`,
+      `load ${(loadMs / 1000).toFixed(2)} s (with the can-never-apply analysis ${(compileMs / 1000).toFixed(2)} s)`,
   ];
-  return { title, rows, summary, compileMs: Math.round(compileMs), timeoutMs };
+  return { title, rows, summary, loadMs: Math.round(loadMs), compileMs: Math.round(compileMs), timeoutMs };
 }
