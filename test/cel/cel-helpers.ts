@@ -1,5 +1,7 @@
 import { expect } from 'vitest';
 import { compileCel, evaluateCel, toCelActivation, type CelCompileOptions } from '../../src/engine/cel/index.js';
+import type { CompiledGuardrail } from '../../src/engine/policy-set.js';
+import { evaluateValidations } from '../../src/engine/validations.js';
 import { review } from '../helpers/fixtures.js';
 
 export type FixtureName = 'validate-create-pod' | 'validate-create-deployment' | 'validate-create-networkpolicy' | 'validate-update-pod';
@@ -36,4 +38,20 @@ export function valueOf(expression: string, activation: unknown, options?: CelCo
   const result = run(expression, activation, options);
   if (!result.ok) expect.fail(`evaluation error in ${expression}: ${result.error}`);
   return result.value;
+}
+
+/** The findings of the validations of `guardrails` for the CREATE of an empty Pod `name` in payments (no rule may error). */
+export function podValidationFindings(guardrails: readonly CompiledGuardrail[], name: string) {
+  const { findings, errors } = evaluateValidations({
+    guardrails,
+    resources: new Set(['Pod']),
+    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'payments' }, spec: { containers: [] } },
+    oldObject: null,
+    request: { operation: 'CREATE' },
+    namespace: { name: 'payments', labels: {} },
+    maxObjectValues: 200_000,
+    maxValidations: 500,
+  });
+  expect(errors).toEqual([]);
+  return findings;
 }

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { isSharedFinding } from '../../src/engine/findings.js';
 import type { CompiledGuardrail } from '../../src/engine/policy-set.js';
-import { evaluateValidations } from '../../src/engine/validations.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
+import { podValidationFindings } from '../cel/cel-helpers.js';
 
 const API = 'tierguard.dev/v1alpha1';
 
@@ -30,20 +30,7 @@ function podGuardrails(edit: { mode?: string; compliance?: readonly string[] } =
   return set.validationGuardrails.Pod;
 }
 
-function findingsFor(guardrails: readonly CompiledGuardrail[], name: string) {
-  const { findings, errors } = evaluateValidations({
-    guardrails,
-    resources: new Set(['Pod']),
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'payments' }, spec: { containers: [] } },
-    oldObject: null,
-    request: { operation: 'CREATE' },
-    namespace: { name: 'payments', labels: {} },
-    maxObjectValues: 200_000,
-    maxValidations: 500,
-  });
-  expect(errors).toEqual([]);
-  return findings;
-}
+const findingsFor = podValidationFindings;
 
 describe('the findings of failed validations', () => {
   it('shares the finding of a fixed message and makes one per request from a messageExpression', () => {
