@@ -85,7 +85,7 @@ export interface PolicyRuntime {
   readonly watches: readonly ResilientWatch[];
   /** Resolves when the status writes queued so far are done. */
   statusWrites(): Promise<void>;
-  /** Stops polling and watching and waits for queued status writes. */
+  /** Stops polling and watching, drops the status writes not yet started, and waits for the one in progress. */
   stop(): Promise<void>;
 }
 
@@ -150,7 +150,7 @@ export function startPolicyRuntime(options: PolicyRuntimeOptions): PolicyRuntime
       namespaceCache?.stop();
       networkPolicies?.stop();
       source.stop();
-      await status?.idle();
+      await status?.stop();
     },
   };
 }

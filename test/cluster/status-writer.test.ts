@@ -9,6 +9,7 @@ import { createStatusWriter, readyCondition } from '../../src/cluster/status-wri
 import type { Resolution, UnitOutcome } from '../../src/policy/resolve.js';
 import type { PolicyProblem } from '../../src/policy/problems.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const guardrail = (name: string, generation = 1, ready?: object): ClusterPolicyObject =>
   decodePolicyObject('Guardrail', { metadata: { name, generation }, spec: {}, ...(ready ? { status: { conditions: [ready] } } : {}) }) as ClusterPolicyObject;
@@ -114,6 +115,54 @@ describe('status writer', () => {
     writer.sync(inForce('a'), [guardrail('a', 1, { type: 'Ready', status: 'True', reason: 'Compiled', message: 'generation 1 is in force', observedGeneration: 1, lastTransitionTime: '2020-01-01T00:00:00Z' })]);
     await writer.idle();
     expect(patches).toEqual([]);
+  });
+
+  it('on stop, drops the writes not yet started and waits for the one in progress; the next leader writes what was dropped', async () => {
+    const answers: Array<() => void> = [];
+    const { client, patches } = recordingClient();
+    const slowClient: KubeClient = { ...client, mergePatch: async (path, body) => { await new Promise<void>((resolve) => answers.push(resolve)); return client.mergePatch(path, body); } };
+    const names = Array.from({ length: 50 }, (_, i) => `g${i}`);
+    const objects = names.map((name) => guardrail(name));
+    const writer = createStatusWriter({ client: slowClient, logger: silentLogger, now });
+    writer.sync(inForce(...names), objects);
+    // The first write is in progress (waiting for its answer) when the stop comes.
+    await waitFor(() => answers.length === 1, { what: 'the first write to start' });
+    let stopped = false;
+    const stopping = writer.stop().then(() => { stopped = true; });
+    await Promise.resolve();
+    expect(stopped).toBe(false);
+    answers[0]!();
+    await stopping;
+    expect(patches.map((patch) => patch.path.split('/')[5])).toEqual(['g0']);
+    writer.sync(inForce(...names), objects);
+    await writer.idle();
+    expect(patches).toHaveLength(1);
+
+    const next = createStatusWriter({ client, logger: silentLogger, now });
+    next.sync(inForce(...names), objects);
+    await next.idle();
+    expect(patches.slice(1).map((patch) => patch.path.split('/')[5])).toEqual(names);
+  });
+
+  it('drops the writes queued while leading when the lease is lost, and queues them again when it takes over', async () => {
+    const answers: Array<() => void> = [];
+    const { client, patches } = recordingClient();
+    const slowClient: KubeClient = { ...client, mergePatch: async (path, body) => { await new Promise<void>((resolve) => answers.push(resolve)); return client.mergePatch(path, body); } };
+    const names = ['a', 'b', 'c'];
+    const writer = createStatusWriter({ client: slowClient, logger: silentLogger, now });
+    writer.sync(inForce(...names), names.map((name) => guardrail(name)));
+    await waitFor(() => answers.length === 1, { what: 'the first write to start' });
+    writer.setLeading(false);
+    answers.shift()!();
+    await writer.idle();
+    expect(patches.map((patch) => patch.path.split('/')[5])).toEqual(['a']);
+    writer.setLeading(true);
+    for (let done = 0; done < names.length; done += 1) {
+      await waitFor(() => answers.length === 1, { what: `write ${done + 1} after the takeover to start` });
+      answers.shift()!();
+    }
+    await writer.idle();
+    expect(patches.map((patch) => patch.path.split('/')[5])).toEqual(['a', 'a', 'b', 'c']);
   });
 
   it('tries a failed write again at the next compile; a deleted object is not an error', async () => {
