@@ -52,8 +52,8 @@ export interface StatusWriter {
   /**
    * Drops the writes not yet started and writes nothing more; resolves when the write in
    * progress, if any, is done. Nothing is lost: whoever leads next writes every condition and
-   * count the objects do not carry. A stop does not wait for a long queue (the first start with
-   * 1,000 Guardrails queues 1,000 writes, about 8 s here), which would outlast the pod's grace.
+   * count the objects do not carry. So a stop does not wait for a long queue: the first start with
+   * 1,000 Guardrails queues 1,000 writes, about 8 s on a 2-core test machine.
    */
   stop(): Promise<void>;
 }
