@@ -113,7 +113,7 @@ function wrongResult(resultType: string, expected: ExpectedType): string | undef
  * nothing else, and its program keeps no state of its own between evaluations, so guardrails with
  * the same expression share one. Policy sets repeat expressions (the same check in guardrails of
  * several tiers or teams): the bench's set with 1,000 guardrails has 234 expressions, 74 distinct,
- * and each costs about 1.3 ms to compile and type-check for its kinds on this project's machine.
+ * and compiling and type-checking all 234 for their kinds took 0.31 s of a CPU profile of its load.
  */
 const compiled = new Map<string, CelCompileResult>();
 const MAX_COMPILED = 4096;
