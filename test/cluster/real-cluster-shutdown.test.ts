@@ -53,7 +53,7 @@ describeCluster('a replica stopped with status writes queued', () => {
       const items = (JSON.parse(listed.stdout) as { items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }).items;
       return items.filter((item) => !item.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True')).map((item) => item.metadata.name);
     };
-    await waitFor(async () => (await notReady()).length === 0, { what: `every Tier and Guardrail to carry Ready=True (not yet: ${(await notReady()).length})`, timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor(async () => (await notReady()).length === 0, { what: 'every Tier and Guardrail to carry Ready=True', timeoutMs: 60_000, intervalMs: 500 });
     await next.stop();
   }, 180_000);
 });
