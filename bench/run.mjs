@@ -218,6 +218,9 @@ function serverCommand(ctx, kind, port, metricsPort, set = 'default') {
       // the bench only ever listens on loopback
       '--address', HOST,
       '--metrics-address', HOST,
+      // no one routes to a bench server: without this its stop would wait the 5 s default
+      // delay, past the harness's 3 s SIGKILL, and BENCH_CPU_PROF would never be written
+      '--shutdown-delay', '0',
       ...(process.env.BENCH_LOG_LEVEL ? ['--log-level', process.env.BENCH_LOG_LEVEL] : []),
     ];
   }
