@@ -13,6 +13,7 @@
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 
@@ -38,7 +39,37 @@ function settings() {
 export function estimatedSeconds() {
   const { seconds, rounds } = settings();
   // per round, target and server: start (~2 s), a warm-up, and one window per gap
-  return rounds * TARGETS.length * 2 * (4 + GAPS_MS.length * seconds);
+  return rounds * TARGETS.length * 2 * (4 + GAPS_MS.length * seconds) + hostReferenceSeconds();
+}
+
+/** Runs of the host reference per gap. */
+const REFERENCE_RUNS = 200;
+const hostReferenceSeconds = () => Math.ceil((REFERENCE_RUNS * GAPS_MS.reduce((sum, gap) => sum + gap + 0.2, 0)) / 1000);
+
+/**
+ * What this host does to the same fixed computation when it runs after a pause: one JSON.parse
+ * and JSON.stringify of a fixture body (some tens of µs, nothing but its own data), timed in this
+ * process back to back and after each gap. A call that finds the CPU gone idle for 10 ms finds
+ * its caches cold (here, a virtual machine whose idle vCPU halts), so every server's cost per call
+ * rises with the gap whatever its code; this row says by how much for a computation that is not
+ * a server's at all.
+ */
+async function hostReference(body) {
+  const work = () => JSON.stringify(JSON.parse(body)).length;
+  for (let i = 0; i < 1_000; i++) work();
+  const out = {};
+  for (const gap of GAPS_MS) {
+    const times = [];
+    for (let i = 0; i < REFERENCE_RUNS; i++) {
+      await (gap > 0 ? sleep(gap) : nextTurn());
+      const t0 = performance.now();
+      work();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    out[gap] = percentile(times, 0.5) * 1000;
+  }
+  return out;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,11 +152,14 @@ export async function run(ctx) {
       });
     }
   }
+  const reference = await hostReference(readFileSync(path.join(ctx.fixtureDir, TARGETS[1].fixture), 'utf8'));
   const at = (name, gap) => rows.find((row) => row.scenario.startsWith(name) && row.gapMs === gap);
   const summary = TARGETS.map(({ name }) => {
     const first = at(name, 0);
     const last = at(name, GAPS_MS.at(-1));
     return `paced ${first.scenario}: server CPU per call back to back tierguard ${first.tierguardCpuUs} µs, bare ${first.bareCpuUs} µs; ${GAPS_MS.at(-1)} ms apart tierguard ${last.tierguardCpuUs} µs, bare ${last.bareCpuUs} µs (${rounds} rounds, load average at the end ${os.loadavg()[0].toFixed(2)})`;
   });
-  return { title, rows, summary };
+  const gaps = GAPS_MS.map((gap) => `${gap === 0 ? 'back to back' : `${gap} ms apart`} ${Math.round(reference[gap])} µs`).join(', ');
+  summary.push(`paced host reference: one JSON.parse + JSON.stringify of ${TARGETS[1].fixture} in the harness (no server), p50 of ${REFERENCE_RUNS}: ${gaps}`);
+  return { title, rows, summary, hostReferenceUs: Object.fromEntries(GAPS_MS.map((gap) => [gap, Math.round(reference[gap])])) };
 }
