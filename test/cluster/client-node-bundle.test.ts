@@ -35,7 +35,10 @@ current-context: test
 describe('the built client-node module', () => {
   it("holds the library's own modules and imports only Node's and the library's dependencies", () => {
     const text = readFileSync(BUILT, 'utf8');
-    const imported = [...text.matchAll(/^import\s[^;]*?from\s+"([^"]+)";?$/gm)].map((match) => match[1]!);
+    // Every way an ES module built by esbuild can name another: `import … from`, a bare `import "x"`,
+    // `export … from`, and `import("x")`, `require("x")` or esbuild's `__require("x")` in the code.
+    const forms = [/^import\s[^;]*?from\s*"([^"]+)";?$/gm, /^import\s*"([^"]+)";?$/gm, /^export\s[^;]*?from\s*"([^"]+)";?$/gm, /\b(?:import|require|__require)\(\s*"([^"]+)"\s*\)/g];
+    const imported = forms.flatMap((form) => [...text.matchAll(form)].map((match) => match[1]!));
     expect(imported.length).toBeGreaterThan(0);
     const packageOf = (name: string) => name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/');
     const outside = imported.filter((name) => !name.startsWith('node:') && !builtinModules.includes(name) && !Object.hasOwn(LIBRARY.dependencies, packageOf(name)));
