@@ -8,8 +8,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { helm } from '../helpers/helm.js';
-import { REPO_DIR } from '../helpers/fixtures.js';
+import { applyChartRbac, chartServiceAccountKubeconfig } from '../helpers/chart-identity.js';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
 import { isListening } from '../helpers/managed-process.js';
@@ -51,19 +50,8 @@ describeCluster('self-managed certificates and readiness in a real cluster', () 
     cluster = await startCluster();
     await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
     // The chart's ServiceAccount and RBAC, as a real Helm renders them: tierguard gets no more than an install grants.
-    // (The chart renders only with an image to run; none is pulled here.)
-    const rbac = await helm(['template', 'tierguard', path.join(REPO_DIR, 'charts', 'tierguard'), '--namespace', NAMESPACE, '--set', 'image.repository=registry.example.com/tierguard', '--show-only', 'templates/rbac.yaml']);
-    expect(rbac.code, rbac.stderr).toBe(0);
-    await cluster.apply(rbac.stdout);
-    const token = await cluster.kubectl(['create', 'token', 'tierguard', '-n', NAMESPACE, '--duration', '2h']);
-    expect(token.code, token.stderr).toBe(0);
-    kubeconfig = path.join(mkdtempSync(path.join(cluster.dir, 'sa-')), 'kubeconfig');
-    writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
-      clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
-      users: [{ name: 'tierguard', user: { token: token.stdout.trim() } }],
-      contexts: [{ name: 'sa', context: { cluster: 'test', user: 'tierguard' } }],
-    }));
+    await applyChartRbac(cluster, NAMESPACE);
+    kubeconfig = await chartServiceAccountKubeconfig(cluster, NAMESPACE);
   }, CLUSTER_START_TIMEOUT_MS);
 
   afterAll(async () => { await cluster?.stop(); }, 60_000);
