@@ -312,9 +312,11 @@ describe('RBAC', () => {
 
   it('reads what it watches, writes only the status of Tiers and Guardrails, and its own Secret', () => {
     expect(rbac).toMatch(/resources: \["namespaces"\]\n\s+verbs: \["get", "list", "watch"\]/);
-    expect(rbac).toMatch(/resources: \["networkpolicies"\]\n\s+verbs: \["get", "list", "watch"\]/);
-    expect(rbac).toMatch(/resources: \["tiers", "guardrails"\]\n\s+verbs: \["get", "list", "watch"\]/);
-    expect(rbac).toMatch(/resources: \["tiers\/status", "guardrails\/status"\]\n\s+verbs: \["patch", "update"\]/);
+    // What is watched is only listed and watched; namespaces are also read one by one (a cache miss).
+    expect(rbac).toMatch(/resources: \["networkpolicies"\]\n\s+verbs: \["list", "watch"\]/);
+    expect(rbac).toMatch(/resources: \["tiers", "guardrails"\]\n\s+verbs: \["list", "watch"\]/);
+    // The status writer merge-patches: no `update`, which could replace a status whole.
+    expect(rbac).toMatch(/resources: \["tiers\/status", "guardrails\/status"\]\n\s+verbs: \["patch"\]/);
     expect(rbac).toMatch(/resources: \["secrets"\]\n\s+resourceNames: \[\{\{ include "tierguard.tlsSecretName" \. \| quote \}\}\]\n\s+verbs: \["get", "update"\]/);
     expect(rbac).toContain('create cannot be restricted by resourceNames');
     expect(rbac).toMatch(/resources: \["pods"\]\n\s+verbs: \["list", "watch"\]/);

@@ -83,6 +83,8 @@ const REPORTS = [
   { name: 'no reports (installCRDs has nothing to install)', values: { reports: { format: 'none', installCRDs: true } }, format: 'none', crds: [], group: undefined, resources: [] },
 ];
 const REPORT_GROUPS = ['wgpolicyk8s.io', 'openreports.io'];
+/** What the report writer does to reports (src/cluster/report-writer.ts): read, list, create, replace, delete stale ones. */
+const REPORT_VERBS = ['get', 'list', 'create', 'update', 'delete'];
 const crdFile = (file: string) => parse(readFileSync(path.join(REPO_DIR, 'charts', 'tierguard', 'files', 'report-crds', file), 'utf8')) as K8sObject;
 
 /**
@@ -313,7 +315,7 @@ describe('reports: values, CRDs and RBAC', () => {
     expect(byKind(objects, 'CustomResourceDefinition').map((crd) => crd.metadata.name).sort()).toEqual(crds.map((file) => crdFile(file).metadata.name).sort());
     const rules = byKind(objects, 'ClusterRole')[0]!.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     const reportRules = rules.filter((rule) => rule.apiGroups.some((name) => REPORT_GROUPS.includes(name)));
-    expect(reportRules).toEqual(group ? [{ apiGroups: [group], resources, verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }] : []);
+    expect(reportRules).toEqual(group ? [{ apiGroups: [group], resources, verbs: REPORT_VERBS }] : []);
     const args: string[] = byKind(objects, 'Deployment')[0]!.spec.template.spec.containers[0].args;
     const flag = (name: string) => args[args.indexOf(name) + 1];
     expect([flag('--reports'), flag('--audit-interval'), flag('--lease-name')]).toEqual([format, '1h', FULLNAME]);
@@ -379,7 +381,7 @@ describeCluster('the rendered chart in a real API server', () => {
     const rbac = (await render(values)).filter((object) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(object.kind));
     await cluster.apply(rbac);
     const asked: { what: string; expected: boolean; attributes: Record<string, string> }[] = [];
-    const ask = (expected: boolean, verb: string, groupResource: string, where: { namespace?: string; name?: string } = {}) => {
+    const ask = (expected: boolean, verb: string, groupResource: string, where: { namespace?: string; name?: string; subresource?: string } = {}) => {
       const [resource, ...groupParts] = groupResource.split('.');
       asked.push({ what: `${verb} ${groupResource} ${JSON.stringify(where)}`, expected, attributes: { verb, group: groupParts.join('.'), resource: resource!, ...where } });
     };
@@ -391,8 +393,15 @@ describeCluster('the rendered chart in a real API server', () => {
     for (const reportGroup of REPORT_GROUPS) {
       const plurals = reportGroup === 'wgpolicyk8s.io' ? ['policyreports', 'clusterpolicyreports'] : ['reports', 'clusterreports'];
       for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']) {
-        for (const plural of plurals) ask(reportGroup === group && resources.includes(plural), verb, `${plural}.${reportGroup}`, plural.startsWith('cluster') ? {} : { namespace: 'payments' });
+        for (const plural of plurals) ask(reportGroup === group && resources.includes(plural) && REPORT_VERBS.includes(verb), verb, `${plural}.${reportGroup}`, plural.startsWith('cluster') ? {} : { namespace: 'payments' });
       }
+    }
+    // The status of Tiers and Guardrails is merge-patched, never replaced; their spec is never written.
+    for (const resource of ['tiers.tierguard.dev', 'guardrails.tierguard.dev']) {
+      ask(true, 'watch', resource);
+      ask(true, 'patch', resource, { subresource: 'status' });
+      ask(false, 'update', resource, { subresource: 'status' });
+      ask(false, 'update', resource);
     }
     ask(true, 'get', 'leases.coordination.k8s.io', { namespace: NAMESPACE, name: FULLNAME });
     ask(true, 'update', 'leases.coordination.k8s.io', { namespace: NAMESPACE, name: FULLNAME });
