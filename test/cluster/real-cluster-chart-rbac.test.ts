@@ -1,9 +1,11 @@
 /**
  * `serve` as the chart's ServiceAccount, under the chart's own RBAC (rendered by a real Helm),
- * against a real kube-apiserver's RBAC authorizer: everything a replica does in a cluster — its
- * watches, the namespace lookups of admission, the Lease, the background audit, the reports of
- * both formats and the Tier and Guardrail status — works with what an install grants, and nothing
- * it does is refused. (Self-managed certificates under the same RBAC: real-cluster-certificates.)
+ * against a real kube-apiserver's RBAC authorizer: what a replica does in a cluster — its watches,
+ * the Lease, the background audit, the reports of both formats, the Tier and Guardrail status,
+ * admission in a namespace created after it started and of a Guardrail change — works with what an
+ * install grants, and nothing it does is refused. (Self-managed certificates under the same RBAC:
+ * real-cluster-certificates.) The namespace cache's read of one namespace by name happens only on
+ * a miss, which this test cannot bring about on demand.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
