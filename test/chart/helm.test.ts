@@ -396,9 +396,16 @@ describeCluster('the rendered chart in a real API server', () => {
         for (const plural of plurals) ask(reportGroup === group && resources.includes(plural) && REPORT_VERBS.includes(verb), verb, `${plural}.${reportGroup}`, plural.startsWith('cluster') ? {} : { namespace: 'payments' });
       }
     }
+    // What the policy set is computed from: listed and watched; a namespace the cache has not seen
+    // yet is read by name (a miss, which the real-cluster RBAC test cannot bring about on demand).
+    for (const resource of ['namespaces', 'networkpolicies.networking.k8s.io', 'tiers.tierguard.dev', 'guardrails.tierguard.dev']) {
+      ask(true, 'list', resource);
+      ask(true, 'watch', resource);
+    }
+    ask(true, 'get', 'namespaces', { name: 'payments' });
+    ask(false, 'update', 'namespaces', { name: 'payments' });
     // The status of Tiers and Guardrails is merge-patched, never replaced; their spec is never written.
     for (const resource of ['tiers.tierguard.dev', 'guardrails.tierguard.dev']) {
-      ask(true, 'watch', resource);
       ask(true, 'patch', resource, { subresource: 'status' });
       ask(false, 'update', resource, { subresource: 'status' });
       ask(false, 'update', resource);
