@@ -49,10 +49,11 @@ const hostReferenceSeconds = () => Math.ceil((REFERENCE_RUNS * GAPS_MS.reduce((s
 /**
  * What this host does to the same fixed computation when it runs after a pause: one JSON.parse
  * and JSON.stringify of a fixture body (some tens of µs, nothing but its own data), timed in this
- * process back to back and after each gap. A call that finds the CPU gone idle for 10 ms finds
- * its caches cold (here, a virtual machine whose idle vCPU halts), so every server's cost per call
- * rises with the gap whatever its code; this row says by how much for a computation that is not
- * a server's at all.
+ * process back to back and after each gap. Every server's cost per call rises with the gap
+ * whatever its code; this row says by how much for a computation that is not a server's at all.
+ * The likely cause is cold caches after the CPU went idle (this host is a virtual machine, its
+ * kernel set to halt an idle vCPU at once: `haltpoll.guest_halt_poll_ns=0`); not confirmed, as
+ * the VM has no hardware counters.
  */
 async function hostReference(body) {
   const work = () => JSON.stringify(JSON.parse(body)).length;
