@@ -10,13 +10,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applyChartRbac, CHART_RELEASE, chartServiceAccountKubeconfig } from '../helpers/chart-identity.js';
-import { REPO_DIR } from '../helpers/fixtures.js';
-import { CLUSTER_START_TIMEOUT_MS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, installCrds, SHARED_CRDS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
 import { fromNamespaces, GUARDRAIL, namespace, pod, TIER } from './audit-objects.js';
 
 const NAMESPACE = 'tierguard';
-const SHARED_CRDS = path.join(REPO_DIR, '..', 'shared', 'kube', 'crds');
 const REPORT_CRDS = ['wgpolicyk8s.io_policyreports.yaml', 'wgpolicyk8s.io_clusterpolicyreports.yaml', 'openreports.io_reports.yaml', 'openreports.io_clusterreports.yaml'];
 
 interface LogLine { level: string; msg: string; [field: string]: unknown }
@@ -44,11 +42,7 @@ describeCluster('serve as the chart\'s ServiceAccount, under the chart\'s RBAC',
 
   beforeAll(async () => {
     cluster = await startCluster();
-    for (const file of REPORT_CRDS) {
-      const applied = await cluster.kubectl(['apply', '-f', path.join(SHARED_CRDS, file)]);
-      if (applied.code !== 0) throw new Error(applied.stderr);
-      await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(SHARED_CRDS, file)]);
-    }
+    await installCrds(cluster, REPORT_CRDS.map((file) => path.join(SHARED_CRDS, file)));
     await cluster.apply([namespace(NAMESPACE, {}), namespace('payments', { env: 'prod' }), namespace('ledger', { env: 'prod' }), namespace('dev', { env: 'dev' }), TIER, GUARDRAIL]);
     await cluster.apply([pod('payments', 'api-0', { app: 'api' }), pod('ledger', 'ledger-0', { app: 'ledger' })]);
     // Created as the admin, with no webhook registered: an override the audit must report.

@@ -12,12 +12,10 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REPO_DIR } from '../helpers/fixtures.js';
-import { CLUSTER_START_TIMEOUT_MS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, installCrds, SHARED_CRDS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
 import { fromNamespaces, GUARDRAIL, namespace, pod, TIER } from './audit-objects.js';
 
-const SHARED_CRDS = path.join(REPO_DIR, '..', 'shared', 'kube', 'crds');
 /** Short enough that a takeover is quick, long enough for a loaded machine to renew in time. */
 const SERVE_ARGS = ['--lease-duration', '4s', '--log-level', 'debug'];
 
@@ -41,11 +39,7 @@ describeCluster('serve: background audit, PolicyReports, Guardrail status and on
 
   beforeAll(async () => {
     cluster = await startCluster();
-    for (const file of ['wgpolicyk8s.io_policyreports.yaml', 'wgpolicyk8s.io_clusterpolicyreports.yaml']) {
-      const applied = await cluster.kubectl(['apply', '-f', path.join(SHARED_CRDS, file)]);
-      if (applied.code !== 0) throw new Error(applied.stderr);
-      await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(SHARED_CRDS, file)]);
-    }
+    await installCrds(cluster, ['wgpolicyk8s.io_policyreports.yaml', 'wgpolicyk8s.io_clusterpolicyreports.yaml'].map((file) => path.join(SHARED_CRDS, file)));
     await cluster.apply([namespace('payments', { env: 'prod' }), namespace('ledger', { env: 'prod' }), namespace('dev', { env: 'dev' }), TIER]);
     for (const name of ['api-0', 'api-1']) await cluster.apply(pod('payments', name, { app: 'api' }));
     await cluster.apply(pod('ledger', 'ledger-0', { app: 'ledger' }));
@@ -145,10 +139,7 @@ describeCluster('serve: background audit, PolicyReports, Guardrail status and on
   it('--reports openreports writes openreports.io Reports instead', async () => {
     await Promise.all(replicas.map((replica) => replica.stop()));
     replicas.length = 0;
-    for (const file of ['openreports.io_reports.yaml', 'openreports.io_clusterreports.yaml']) {
-      expect((await cluster.kubectl(['apply', '-f', path.join(SHARED_CRDS, file)])).code).toBe(0);
-      await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(SHARED_CRDS, file)]);
-    }
+    await installCrds(cluster, ['openreports.io_reports.yaml', 'openreports.io_clusterreports.yaml'].map((file) => path.join(SHARED_CRDS, file)));
     replicas.push(await startTierguard(cluster, { args: [...SERVE_ARGS, '--reports', 'openreports'] }));
     const entry = await waitFor(async () => (await entries('ledger', 'reports.openreports.io')).find((result) => result.rule === 'deny-dev'), { what: 'an openreports.io Report with the override' });
     expect(entry).toMatchObject({ policy: 'no-dev-to-prod', result: 'fail', properties: expect.objectContaining({ tier: 'security' }) });

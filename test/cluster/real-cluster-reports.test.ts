@@ -17,7 +17,7 @@ import { parseManifestText } from '../../src/policy/manifests.js';
 import { auditObjects, type AuditState } from '../../src/review/audit.js';
 import { manifestNamespace, type ManifestObject } from '../../src/review/manifest-request.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
-import { CLUSTER_START_TIMEOUT_MS, startCluster, waitFor, type TestCluster } from '../helpers/kube-cluster.js';
+import { CLUSTER_START_TIMEOUT_MS, installCrds, startCluster, waitFor, type TestCluster } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
 import { recordingLogger } from './support.js';
 
@@ -155,20 +155,13 @@ describeCluster('policy reports written to a real API server', () => {
     writers.push(created);
     return created;
   };
-  const installCrds = async (files: readonly string[]) => {
-    const paths = files.map((file) => path.join(CRD_DIR, file));
-    const applied = await cluster.kubectl(['apply', ...paths.flatMap((file) => ['-f', file])]);
-    expect(applied.code, applied.stderr).toBe(0);
-    const established = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...paths.flatMap((file) => ['-f', file])]);
-    expect(established.code, established.stderr).toBe(0);
-  };
   const at = (hour: number) => new Date(`2026-05-01T${String(hour).padStart(2, '0')}:00:00.500Z`);
 
   beforeAll(async () => {
     cluster = await startCluster({ crds: false });
     client = createKubeClient({ kubeConfig: cluster.kubeConfig() });
     set = policySet();
-    await installCrds(POLICY_REPORT_CRDS);
+    await installCrds(cluster, POLICY_REPORT_CRDS.map((file) => path.join(CRD_DIR, file)));
     await cluster.apply([
       namespace('payments', { owner: 'pay' }, 'pay@example.com'),
       namespace('ledger', {}),
@@ -294,7 +287,7 @@ describeCluster('policy reports written to a real API server', () => {
       expect.stringMatching(/^no Report is written: the CRD reports\.openreports\.io is not installed .*reports\.installCRDs=true.*OpenReports/),
       expect.stringMatching(/^no ClusterReport is written: the CRD clusterreports\.openreports\.io is not installed/),
     ]);
-    await installCrds(OPEN_REPORTS_CRDS);
+    await installCrds(cluster, OPEN_REPORTS_CRDS.map((file) => path.join(CRD_DIR, file)));
     await waitFor(async () => (await stored(client, `${OPENREPORTS}/clusterreports`)).has('/tierguard') && (await stored(client, `${OPENREPORTS}/reports`)).has('payments/tierguard'), { what: 'the OpenReports once their CRDs are installed' });
     await reports.idle();
     const built = buildReports(state, 'openreports', {});

@@ -30,28 +30,26 @@ function podGuardrails(edit: { mode?: string; compliance?: readonly string[] } =
   return set.validationGuardrails.Pod;
 }
 
-const findingsFor = podValidationFindings;
-
 describe('the findings of failed validations', () => {
   it('shares the finding of a fixed message and makes one per request from a messageExpression', () => {
     const guardrails = podGuardrails();
-    const [fixedA, ownA] = findingsFor(guardrails, 'api-0');
-    const [fixedB, ownB] = findingsFor(guardrails, 'api-1');
+    const [fixedA, ownA] = podValidationFindings(guardrails, 'api-0');
+    const [fixedB, ownB] = podValidationFindings(guardrails, 'api-1');
     expect(fixedA).toEqual({ tier: 'security', guardrail: 'cel', rule: 'validations[0]', mode: 'Enforce', path: '', message: 'names start with ok-', compliance: ['CIS 5.2.1'] });
     expect(fixedB).toBe(fixedA);
     expect([fixedA, ownA].map((finding) => finding && isSharedFinding(finding))).toEqual([true, false]);
     expect([ownA?.message, ownB?.message]).toEqual(['name api-0 does not start with ok-', 'name api-1 does not start with ok-']);
-    expect(findingsFor(guardrails, 'ok-api')).toEqual([]);
+    expect(podValidationFindings(guardrails, 'ok-api')).toEqual([]);
   });
 
   it('keeps the finding through a reload that leaves the Guardrail as it was, and not through one that changes it', () => {
     // A compiled validation comes from its Guardrail document's reading, kept by content
     // (src/policy/read-document.ts): every field of the finding comes from that document.
-    const [before] = findingsFor(podGuardrails(), 'api-0');
-    expect(findingsFor(podGuardrails(), 'api-0')[0]).toBe(before);
+    const [before] = podValidationFindings(podGuardrails(), 'api-0');
+    expect(podValidationFindings(podGuardrails(), 'api-0')[0]).toBe(before);
     for (const [change, expected] of [['Warn', { mode: 'Warn' }], [['PCI-DSS 2.2'], { compliance: ['PCI-DSS 2.2'] }]] as const) {
       const edited = podGuardrails(typeof change === 'string' ? { mode: change } : { compliance: change });
-      expect(findingsFor(edited, 'api-0')[0]).toEqual({ ...before, ...expected });
+      expect(podValidationFindings(edited, 'api-0')[0]).toEqual({ ...before, ...expected });
     }
   });
 });

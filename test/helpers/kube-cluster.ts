@@ -45,6 +45,8 @@ export const CLUSTER_START_TIMEOUT_MS = 180_000;
 
 const READY_TIMEOUT_MS = 90_000;
 const CHART_CRDS = path.join(REPO_DIR, 'charts', 'tierguard', 'crds');
+/** The CRDs of other projects beside the repository (`../shared/kube/crds`): PolicyReport, OpenReports, ClusterNetworkPolicy. */
+export const SHARED_CRDS = path.join(REPO_DIR, '..', 'shared', 'kube', 'crds');
 
 export type Identity = 'admin' | 'user';
 
@@ -357,7 +359,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         what: 'the default ServiceAccount of namespace default', timeoutMs: READY_TIMEOUT_MS, intervalMs: 250,
       });
     }
-    if (options.crds ?? true) await installCrds(cluster);
+    if (options.crds ?? true) await installCrds(cluster, [CHART_CRDS]);
     // tierguard's own namespace, as the chart's release namespace: its Lease lives there.
     await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tierguard' } });
     return cluster;
@@ -367,13 +369,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   }
 }
 
-async function installCrds(cluster: TestCluster): Promise<void> {
+/** Applies CRD files (or directories of them) and waits until the API server serves them; throws with kubectl's stderr otherwise. */
+export async function installCrds(cluster: TestCluster, paths: readonly string[]): Promise<void> {
+  const files = paths.flatMap((file) => ['-f', file]);
   const must = async (args: string[]) => {
     const result = await cluster.kubectl(args);
     if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
   };
-  await must(['apply', '-f', CHART_CRDS]);
-  await must(['wait', '--for=condition=Established', '--timeout=60s', '-f', CHART_CRDS]);
+  await must(['apply', ...files]);
+  await must(['wait', '--for=condition=Established', '--timeout=60s', ...files]);
 }
 
 function clusterHandle(context: {
