@@ -14,6 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import fastJsonPatch from 'fast-json-patch';
+import { benchDeployment, benchNetworkPolicy, benchPod } from './admitted-objects.mjs';
 import { generateRealisticSet, writeRealisticSet } from './realistic-set.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +38,13 @@ const SCENARIOS = [
   { name: 'netpol-mutate', fixture: 'mutate-create-networkpolicy.json', path: '/mutate' },
   { name: 'netpol-validate', fixture: 'validate-create-networkpolicy.json', path: '/validate' },
   { name: 'deploy-validate', fixture: 'validate-create-deployment.json', path: '/validate' },
+  // Objects that comply, as most of a cluster's requests do (bench/admitted-objects.mjs), sent to
+  // /validate as the API server sends them: in a captured fixture's envelope, after tierguard's
+  // /mutate. Their bodies are made by the realistic set's preflight server, so they run with that
+  // set only (no other set admits them).
+  { name: 'pod-validate-admitted', fixture: 'admitted Pod', admitted: { object: benchPod, envelope: 'pod' }, path: '/validate', sets: ['realistic'] },
+  { name: 'netpol-validate-admitted', fixture: 'admitted NetworkPolicy', admitted: { object: benchNetworkPolicy, envelope: 'networkpolicy' }, path: '/validate', sets: ['realistic'] },
+  { name: 'deploy-validate-admitted', fixture: 'admitted Deployment', admitted: { object: benchDeployment, envelope: 'deployment' }, path: '/validate', sets: ['realistic'] },
 ];
 
 // The policy sets tierguard is measured with (BENCH_SET). `default`: the embedded guardrails plus
@@ -90,7 +99,7 @@ function readSettings() {
     scenarios,
     sets,
     // every measured (set, scenario) pair; the default set keeps the plain scenario names
-    runs: sets.flatMap((set) => scenarios.map((sc) => ({ ...sc, scenario: sc.name, set, name: set === 'default' ? sc.name : `${sc.name}@${set}` }))),
+    runs: sets.flatMap((set) => scenarios.filter((sc) => !sc.sets || sc.sets.includes(set)).map((sc) => ({ ...sc, scenario: sc.name, set, name: set === 'default' ? sc.name : `${sc.name}@${set}` }))),
     realistic: {
       seed: /^\d+$/.test(seedRaw) ? Number(seedRaw) : seedRaw,
       guardrails: intEnv('BENCH_REALISTIC_GUARDRAILS', 100, 1, 100_000),
@@ -348,6 +357,41 @@ async function verifyOnce(ctx, server, scenario) {
     status: r.status?.code ?? null,
     bytes: Buffer.byteLength(res.body),
   };
+}
+
+/**
+ * The bodies of the `*-admitted` scenarios, keyed by their `fixture`: each object in the envelope
+ * of the captured `validate-create-<kind>.json`, with the patch `server`'s /mutate answers for it
+ * (in `mutate-create-<kind>.json`'s envelope) applied, as the API server sends it. A set that
+ * denies one stops the run, naming the object and the reason.
+ */
+async function admittedBodies(ctx, server, scenarios) {
+  const bodies = {};
+  const envelope = (name, object) => {
+    const review = JSON.parse(readFileSync(path.join(FIXTURE_DIR, `${name}.json`), 'utf8'));
+    Object.assign(review.request, { name: object.metadata.name, namespace: object.metadata.namespace, object });
+    return review;
+  };
+  const post = async (endpoint, review) => {
+    const res = await httpsRequest(ctx, { port: server.port, method: 'POST', path: endpoint, body: JSON.stringify(review), timeoutMs: 5000 });
+    const problem = res.status === 200 ? checkAdmissionBody(res.body, review.request.uid) : `HTTP ${res.status}`;
+    if (problem) throw new Error(`${endpoint} of ${review.request.kind.kind} ${review.request.name}: ${problem}: ${res.body.slice(0, 500)}`);
+    return JSON.parse(res.body).response;
+  };
+  for (const sc of scenarios) {
+    const { object, envelope: kind } = sc.admitted;
+    const mutation = await post('/mutate', envelope(`mutate-create-${kind}`, JSON.parse(JSON.stringify(object))));
+    const patch = mutation.patch ? JSON.parse(Buffer.from(mutation.patch, 'base64').toString('utf8')) : [];
+    const mutated = fastJsonPatch.applyPatch(JSON.parse(JSON.stringify(object)), patch, true, false).newDocument;
+    const review = envelope(`validate-create-${kind}`, mutated);
+    const verdict = await post('/validate', review);
+    if (!verdict.allowed) {
+      throw new Error(`${sc.name}: the realistic set denies ${object.kind} ${object.metadata.name} of bench/admitted-objects.mjs (BENCH_SEED and BENCH_REALISTIC_* change the set; BENCH_SCENARIOS can leave the scenario out): ${verdict.status?.message ?? ''}`);
+    }
+    const body = JSON.stringify(review);
+    bodies[sc.fixture] = { body, uid: review.request.uid, bytes: Buffer.byteLength(body), patched: patch.length };
+  }
+  return bodies;
 }
 
 // ---------------------------------------------------------------- load + CPU
@@ -621,7 +665,8 @@ function printScenario(ctx, sc) {
       answer: s.rounds[0]?.answer,
     };
   });
-  console.log(`\n${sc.name}  (POST ${sc.path}, ${sc.fixture}, ${sc.bodyBytes} B body, policy set ${sc.set ?? 'default'})`);
+  const source = sc.admitted ? `${sc.fixture} of bench/admitted-objects.mjs after /mutate` : sc.fixture;
+  console.log(`\n${sc.name}  (POST ${sc.path}, ${source}, ${sc.bodyBytes} B body, policy set ${sc.set ?? 'default'})`);
   printTable(
     [
       { key: 'server', title: 'server', left: true, fmt: (v) => v },
@@ -796,6 +841,7 @@ async function main() {
 
     const fixtures = {};
     for (const sc of settings.scenarios) {
+      if (sc.admitted) continue; // made by the realistic set's preflight (admittedBodies)
       const body = readFileSync(path.join(FIXTURE_DIR, sc.fixture), 'utf8');
       const uid = JSON.parse(body)?.request?.uid;
       if (!uid) throw new Error(`${sc.fixture}: no request.uid`);
@@ -839,7 +885,11 @@ async function main() {
         err.message = `the realistic policy set: ${err.message}\n(BENCH_SET=default skips it; see also BENCH_REALISTIC_GUARDRAILS and BENCH_READY_SECONDS)`;
         throw err;
       });
-      await server.stop();
+      try {
+        Object.assign(fixtures, await admittedBodies(ctx, server, settings.runs.filter((r) => r.admitted)));
+      } finally {
+        await server.stop();
+      }
       policySets.realistic.preflightReadyMs = server.readyMs;
       console.log(`  realistic set: tierguard ready in ${fmt(server.readyMs / 1000, 2)} s (preflight)`);
     }

@@ -12,7 +12,7 @@
 //
 // tierguard runs the realistic set (issue 11 item 4), the one the HTTP scenarios use (the same
 // seed and sizes), applied as cluster objects; its guardrails admit the driver's Pod and
-// NetworkPolicy (test/bench/admitted-objects.ts, checked by test/bench/realistic-set.test.ts).
+// NetworkPolicy (bench/admitted-objects.mjs, checked by test/bench/realistic-set.test.ts).
 //
 // Settings: BENCH_APISERVER_REQUESTS (per target and phase and round, default 200),
 // BENCH_APISERVER_ROUNDS (default 3), BENCH_APISERVER_CONFIG (another policy folder to apply as

@@ -22,7 +22,7 @@ import { generateCertificates } from '../../src/tls/certs.js';
 import { REPO_DIR } from '../helpers/fixtures.js';
 import { metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { freePort, isListening, spawnManaged } from '../helpers/managed-process.js';
-import { benchNetworkPolicy, benchPod } from './admitted-objects.js';
+import { benchNetworkPolicy, benchPod } from '../../bench/admitted-objects.mjs';
 import { apiClient, loadAverage, percentile, round, runDriver, type ApiRequest } from './api-client.js';
 
 const REQUESTS = Number(process.env.BENCH_APISERVER_REQUESTS ?? 200);

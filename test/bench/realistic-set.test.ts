@@ -19,7 +19,7 @@ import { loadPolicySet } from '../../src/policy/load.js';
 import { readManifests } from '../../src/policy/manifests.js';
 import { formatProblem } from '../../src/policy/problems.js';
 import { REPO_DIR, review } from '../helpers/fixtures.js';
-import { benchNetworkPolicy, benchPod } from './admitted-objects.js';
+import { benchDeployment, benchNetworkPolicy, benchPod } from '../../bench/admitted-objects.mjs';
 
 function compile(docs: readonly GeneratedObject[]) {
   const result = compilePolicySet({ documents: docs.map((value, i) => ({ source: { file: 'generated', document: i + 1 }, value })) }, { generation: 1 });
@@ -102,11 +102,13 @@ function unlabelled<T extends { metadata: object }>(object: T, namespace: string
 }
 
 describe('the realistic policy set can be complied with', () => {
-  it('admits the API-latency driver\'s Pod and NetworkPolicy in payments, with defaults injected, under the set of seed 1', async () => {
-    const results = await check(compileWhole(generateRealisticSet()), [benchPod, benchNetworkPolicy]);
+  it('admits the bench\'s Pod, NetworkPolicy and Deployment in payments, with defaults injected, under the set of seed 1', async () => {
+    // the API-latency driver creates the first two; the bench's `*-admitted` scenarios send all three
+    const results = await check(compileWhole(generateRealisticSet()), [benchPod, benchNetworkPolicy, benchDeployment]);
     expect(results.map((result) => ({ kind: result.kind, blockers: blockers(result), allowed: result.allowed }))).toEqual([
       { kind: 'Pod', blockers: [], allowed: true },
       { kind: 'NetworkPolicy', blockers: [], allowed: true },
+      { kind: 'Deployment', blockers: [], allowed: true },
     ]);
     // env (and for the NetworkPolicy cost-center) come from the namespace: the mutating webhook's work is measured too
     for (const result of results) expect(result.patch.length).toBeGreaterThan(0);
@@ -115,9 +117,9 @@ describe('the realistic policy set can be complied with', () => {
   it('admits the same objects under examples/policies, the API-latency section\'s other set', async () => {
     const loaded = await loadPolicySet([path.join(REPO_DIR, 'examples', 'policies')], { generation: 1 });
     const manifests = await readManifests([path.join(REPO_DIR, 'examples', 'manifests', 'namespaces.yaml')]);
-    const documents = [...manifests.documents, ...[benchPod, benchNetworkPolicy].map((value, i) => ({ source: { file: 'objects', document: i + 1 }, value }))];
+    const documents = [...manifests.documents, ...[benchPod, benchNetworkPolicy, benchDeployment].map((value, i) => ({ source: { file: 'objects', document: i + 1 }, value }))];
     const results = await checkManifests({ set: loaded.set!, documents, namespaces: loaded.namespaces, engine: { excludedNamespaces: new Set() }, failureMode: 'deny' });
-    expect(results.filter((result) => result.kind !== 'Namespace').map((result) => [result.kind, blockers(result)])).toEqual([['Pod', []], ['NetworkPolicy', []]]);
+    expect(results.filter((result) => result.kind !== 'Namespace').map((result) => [result.kind, blockers(result)])).toEqual([['Pod', []], ['NetworkPolicy', []], ['Deployment', []]]);
   });
 
   it('still denies the bench\'s /validate fixtures as captured: they carry none of the labels', async () => {
