@@ -360,7 +360,8 @@ async function verifyOnce(ctx, server, scenario) {
 }
 
 /**
- * The bodies of the `*-admitted` scenarios, keyed by their `fixture`: each object in the envelope
+ * The bodies of the `*-admitted` scenarios (`ctx.fixtures`, for the paced section too), keyed by
+ * their `fixture`: each object in the envelope
  * of the captured `validate-create-<kind>.json`, with the patch `server`'s /mutate answers for it
  * (in `mutate-create-<kind>.json`'s envelope) applied, as the API server sends it. A set that
  * denies one stops the run, naming the object and the reason.
@@ -879,14 +880,18 @@ async function main() {
       printRows,
     };
 
-    // a policy set that does not load in time fails the run now, not after the default set's scenarios
-    if (settings.runs.some((r) => r.set === 'realistic')) {
+    // a policy set that does not load in time fails the run now, not after the default set's
+    // scenarios; the same server makes the admitted objects' bodies, for the `*-admitted`
+    // scenarios and for the paced section
+    const pacedRuns = policySets.realistic && (settings.sections === null || settings.sections.includes('paced'));
+    if (settings.runs.some((r) => r.set === 'realistic') || pacedRuns) {
       const server = await startServer(ctx, 'tierguard', { label: 'realistic-preflight', set: 'realistic' }).catch((err) => {
         err.message = `the realistic policy set: ${err.message}\n(BENCH_SET=default skips it; see also BENCH_REALISTIC_GUARDRAILS and BENCH_READY_SECONDS)`;
         throw err;
       });
       try {
-        Object.assign(fixtures, await admittedBodies(ctx, server, settings.runs.filter((r) => r.admitted)));
+        const admitted = pacedRuns ? SCENARIOS : settings.runs;
+        Object.assign(fixtures, await admittedBodies(ctx, server, admitted.filter((r) => r.admitted)));
       } finally {
         await server.stop();
       }

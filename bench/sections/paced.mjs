@@ -19,10 +19,20 @@ import path from 'node:path';
 
 export const title = 'paced requests: cost per call when calls arrive apart';
 
-const TARGETS = [
+const FIXTURE_TARGETS = [
   { name: 'pod-validate', fixture: 'validate-create-pod.json', path: '/validate' },
   { name: 'netpol-validate', fixture: 'validate-create-networkpolicy.json', path: '/validate' },
 ];
+/**
+ * With the realistic set, also the Pod and NetworkPolicy it admits, as the `*-admitted` scenarios
+ * send them (bodies made by bench/run.mjs's preflight, in `ctx.fixtures`): the objects the
+ * API-latency section creates, so these rows are the calls whose latency item 4 measures.
+ */
+const ADMITTED_TARGETS = [
+  { name: 'pod-validate-admitted', fixture: 'admitted Pod', admitted: true, path: '/validate' },
+  { name: 'netpol-validate-admitted', fixture: 'admitted NetworkPolicy', admitted: true, path: '/validate' },
+];
+const targetsOf = (set) => (set === 'realistic' ? [...FIXTURE_TARGETS, ...ADMITTED_TARGETS] : FIXTURE_TARGETS);
 const GAPS_MS = [0, 1, 10];
 
 function settings() {
@@ -39,7 +49,7 @@ function settings() {
 export function estimatedSeconds() {
   const { seconds, rounds } = settings();
   // per round, target and server: start (~2 s), a warm-up, and one window per gap
-  return rounds * TARGETS.length * 2 * (4 + GAPS_MS.length * seconds) + hostReferenceSeconds();
+  return rounds * targetsOf('realistic').length * 2 * (4 + GAPS_MS.length * seconds) + hostReferenceSeconds();
 }
 
 /** Runs of the host reference per gap. */
@@ -79,11 +89,13 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 export async function run(ctx) {
   const { seconds, rounds } = settings();
   const set = ctx.policySets?.realistic ? 'realistic' : 'default';
+  const targets = targetsOf(set);
   // cells[target][gap][kind] = per-round measurements
   const cells = new Map();
   for (let round = 0; round < rounds; round++) {
-    for (const target of TARGETS) {
-      const body = readFileSync(path.join(ctx.fixtureDir, target.fixture), 'utf8');
+    for (const target of targets) {
+      const body = target.admitted ? ctx.fixtures[target.fixture]?.body : readFileSync(path.join(ctx.fixtureDir, target.fixture), 'utf8');
+      if (body === undefined) throw new Error(`paced: no body for ${target.fixture} (bench/run.mjs makes it at the realistic set's preflight)`);
       const uid = JSON.parse(body).request.uid;
       // the two servers take turns going first
       const kinds = round % 2 === 0 ? ['tierguard', 'bare'] : ['bare', 'tierguard'];
@@ -134,7 +146,7 @@ export async function run(ctx) {
   const median = (values) => ctx.median(values);
   const round1 = (v) => Math.round(v * 10) / 10;
   const rows = [];
-  for (const target of TARGETS) {
+  for (const target of targets) {
     for (const gap of GAPS_MS) {
       const { tierguard, bare } = cells.get(target.name).get(gap);
       const m = (list, key) => median(list.map((r) => r[key]));
@@ -153,14 +165,14 @@ export async function run(ctx) {
       });
     }
   }
-  const reference = await hostReference(readFileSync(path.join(ctx.fixtureDir, TARGETS[1].fixture), 'utf8'));
-  const at = (name, gap) => rows.find((row) => row.scenario.startsWith(name) && row.gapMs === gap);
-  const summary = TARGETS.map(({ name }) => {
+  const reference = await hostReference(readFileSync(path.join(ctx.fixtureDir, FIXTURE_TARGETS[1].fixture), 'utf8'));
+  const at = (name, gap) => rows.find((row) => (row.scenario === name || row.scenario.startsWith(`${name}@`)) && row.gapMs === gap);
+  const summary = targets.map(({ name }) => {
     const first = at(name, 0);
     const last = at(name, GAPS_MS.at(-1));
     return `paced ${first.scenario}: server CPU per call back to back tierguard ${first.tierguardCpuUs} µs, bare ${first.bareCpuUs} µs; ${GAPS_MS.at(-1)} ms apart tierguard ${last.tierguardCpuUs} µs, bare ${last.bareCpuUs} µs (${rounds} rounds, load average at the end ${os.loadavg()[0].toFixed(2)})`;
   });
   const gaps = GAPS_MS.map((gap) => `${gap === 0 ? 'back to back' : `${gap} ms apart`} ${Math.round(reference[gap])} µs`).join(', ');
-  summary.push(`paced host reference: one JSON.parse + JSON.stringify of ${TARGETS[1].fixture} in the harness (no server), p50 of ${REFERENCE_RUNS}: ${gaps}`);
+  summary.push(`paced host reference: one JSON.parse + JSON.stringify of ${FIXTURE_TARGETS[1].fixture} in the harness (no server), p50 of ${REFERENCE_RUNS}: ${gaps}`);
   return { title, rows, summary, hostReferenceUs: Object.fromEntries(GAPS_MS.map((gap) => [gap, Math.round(reference[gap])])) };
 }
