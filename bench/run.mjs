@@ -901,7 +901,7 @@ async function main() {
 
     for (const sc of settings.runs) {
       const entry = {
-        name: sc.name, scenario: sc.scenario, set: sc.set, path: sc.path, fixture: sc.fixture, bodyBytes: fixtures[sc.fixture].bytes,
+        name: sc.name, scenario: sc.scenario, set: sc.set, path: sc.path, fixture: sc.fixture, admitted: Boolean(sc.admitted), bodyBytes: fixtures[sc.fixture].bytes,
         servers: { bare: { label: 'bare', rounds: [] }, target: { label: ctx.labels.target, kind: targetKind, rounds: [] } },
       };
       for (let r = 1; r <= settings.rounds; r++) {
