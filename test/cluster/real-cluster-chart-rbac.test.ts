@@ -4,14 +4,16 @@
  * the Lease, the background audit, the reports of both formats, the Tier and Guardrail status,
  * admission in a namespace created after it started and of a Guardrail change — works with what an
  * install grants, and nothing it does is refused. (Self-managed certificates under the same RBAC:
- * real-cluster-certificates.) The namespace cache's read of one namespace by name happens only on
- * a miss, which this test cannot bring about on demand.
+ * real-cluster-certificates.) The namespace cache's read of one namespace by name happens on a
+ * miss: a review of an object in a namespace that does not exist brings one about on demand.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applyChartRbac, CHART_RELEASE, chartServiceAccountKubeconfig } from '../helpers/chart-identity.js';
 import { CLUSTER_START_TIMEOUT_MS, installCrds, SHARED_CRDS, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { describeCluster } from '../helpers/describe-cluster.js';
+import { review } from '../helpers/fixtures.js';
+import { request } from '../helpers/https.js';
 import { fromNamespaces, GUARDRAIL, namespace, pod, TIER } from './audit-objects.js';
 
 const NAMESPACE = 'tierguard';
@@ -93,6 +95,17 @@ describeCluster('serve as the chart\'s ServiceAccount, under the chart\'s RBAC',
       const change = await cluster.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify({ ...GUARDRAIL, metadata: { name: 'no-dev-to-prod-2' } }) });
       expect(change.code, change.stderr).toBe(0);
       await cluster.unregisterWebhooks('tierguard');
+
+      // A namespace no watch can bring, as it does not exist: the cache reads it by name (a GET as
+      // the ServiceAccount), the API server answers 404, and the review goes on with the namespace
+      // unknown, where any namespace may carry env=prod. Were the GET refused (403), the review
+      // would fail, and the failure mode would deny it with a 500.
+      const body = review('validate-create-networkpolicy');
+      const orphan = fromNamespaces('never-created', 'orphan-from-dev', 'dev');
+      Object.assign(body.request, { namespace: 'never-created', name: orphan.metadata.name, object: orphan });
+      const answer = (await request({ port: tierguard.port, ca: tierguard.caCert, path: '/validate', body: JSON.stringify(body) })).json();
+      expect(answer.response).toMatchObject({ uid: body.request.uid, allowed: false, status: { code: 403 } });
+      expect(answer.response.status.message).toContain('denied by tier security, guardrail no-dev-to-prod, rule deny-dev');
 
       expect(tierguard.logs()).toMatch(/"msg":"policy reports written"/);
       expect(refusals(tierguard)).toEqual([]);
