@@ -361,10 +361,10 @@ async function verifyOnce(ctx, server, scenario) {
 
 /**
  * The bodies of the `*-admitted` scenarios (`ctx.fixtures`, for the paced section too), keyed by
- * their `fixture`: each object in the envelope
- * of the captured `validate-create-<kind>.json`, with the patch `server`'s /mutate answers for it
- * (in `mutate-create-<kind>.json`'s envelope) applied, as the API server sends it. A set that
- * denies one stops the run, naming the object and the reason.
+ * their `fixture`: each object in the envelope of the captured `validate-create-<kind>.json`,
+ * with the patch `server`'s /mutate answers for it (in `mutate-create-<kind>.json`'s envelope)
+ * applied, as the API server sends it. A set that denies one stops the run, naming the object and
+ * the reason.
  */
 async function admittedBodies(ctx, server, scenarios) {
   const bodies = {};
@@ -390,7 +390,7 @@ async function admittedBodies(ctx, server, scenarios) {
       throw new Error(`${sc.name}: the realistic set denies ${object.kind} ${object.metadata.name} of bench/admitted-objects.mjs (BENCH_SEED and BENCH_REALISTIC_* change the set; BENCH_SCENARIOS can leave the scenario out): ${verdict.status?.message ?? ''}`);
     }
     const body = JSON.stringify(review);
-    bodies[sc.fixture] = { body, uid: review.request.uid, bytes: Buffer.byteLength(body), patched: patch.length };
+    bodies[sc.fixture] = { body, uid: review.request.uid, bytes: Buffer.byteLength(body) };
   }
   return bodies;
 }
