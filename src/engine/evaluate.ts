@@ -5,7 +5,7 @@
  */
 import type { GroupVersionKind, Operation } from '../api/admission.js';
 import type { Labels, NamespaceInfo } from '../api/kube.js';
-import type { Mode } from '../api/policy.js';
+import type { Mode, RuleResource } from '../api/policy.js';
 import { combineOutcomes, NO_OUTCOME, sharedFinding, type AppliedDefault, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject } from './object.js';
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
@@ -203,15 +203,49 @@ interface GuardrailWalk {
 function eachLabelGuardrail<T>(walk: GuardrailWalk, evaluate: (guardrail: LabelGuardrail) => T): { results: { guardrail: LabelGuardrail; result: T }[]; errors: RuleError[] } {
   const results: { guardrail: LabelGuardrail; result: T }[] = [];
   const errors: RuleError[] = [];
-  for (const guardrail of walk.set.labelGuardrails[walk.target.resource] as readonly LabelGuardrail[]) {
+  for (const applicable of labelGuardrailsFor(walk.set, walk.target.resource, walk.namespace.labels)) {
+    const { guardrail } = applicable;
     try {
-      if (guardrail.labels.namespaces(walk.namespace.labels)) results.push({ guardrail, result: evaluate(guardrail) });
+      if ('selectorError' in applicable) throw applicable.selectorError;
+      results.push({ guardrail, result: evaluate(guardrail) });
     } catch (error) {
       if (error instanceof InvalidObjectError) throw error;
       errors.push({ tier: guardrail.tier.name, guardrail: guardrail.name, rule: walk.rule, message: errorMessage(error) });
     }
   }
   return { results, errors };
+}
+
+/** A label guardrail whose namespace selector matched, or threw (`selectorError`: a rule error of the guardrail). */
+type ApplicableLabelGuardrail = { readonly guardrail: LabelGuardrail } | { readonly guardrail: LabelGuardrail; readonly selectorError: unknown };
+
+/**
+ * The label guardrails of `resource` whose namespace selector matches `labels`, in precedence
+ * order, kept per policy set and labels object. A known namespace's labels are one object until
+ * they change (the namespace cache replaces it), so the selectors run once per namespace and
+ * policy generation rather than on every request; an unknown namespace's labels are made per
+ * request, and their entry goes with them.
+ */
+const labelGuardrailMemos = new WeakMap<PolicySet, Map<RuleResource, WeakMap<Labels, readonly ApplicableLabelGuardrail[]>>>();
+
+function labelGuardrailsFor(set: PolicySet, resource: RuleResource, labels: Labels): readonly ApplicableLabelGuardrail[] {
+  let byResource = labelGuardrailMemos.get(set);
+  if (!byResource) labelGuardrailMemos.set(set, (byResource = new Map()));
+  let byLabels = byResource.get(resource);
+  if (!byLabels) byResource.set(resource, (byLabels = new WeakMap()));
+  let applicable = byLabels.get(labels);
+  if (!applicable) {
+    const found: ApplicableLabelGuardrail[] = [];
+    for (const guardrail of set.labelGuardrails[resource] as readonly LabelGuardrail[]) {
+      try {
+        if (guardrail.labels.namespaces(labels)) found.push({ guardrail });
+      } catch (selectorError) {
+        found.push({ guardrail, selectorError });
+      }
+    }
+    byLabels.set(labels, (applicable = found));
+  }
+  return applicable;
 }
 
 /**

@@ -193,6 +193,20 @@ describe('requirements', () => {
     expect(validate(deployment, podRequest({ app: 'y' }), options).findings[0]).toBe(onPod);
   });
 
+  it('follows a namespace whose labels change: the guardrails that apply are those of its labels now', () => {
+    // The engine keeps the guardrails a namespace's labels select, per labels object; the
+    // namespace cache gives a relabelled namespace a new one.
+    const scoped = policy(tiers + guardrail('prod-owner', 'security', 10, 'match: {resources: [Pod], namespaces: {matchLabels: {env: prod}}}\nrequired: [{key: owner}]'));
+    const prod = namespace('payments', { env: 'prod' });
+    const dev = namespace('payments', { env: 'dev' });
+    const rules = (ns: NamespaceContext) => validate(scoped, podRequest({}, ns), options).findings.map((finding) => `${finding.guardrail} ${finding.rule}`);
+    expect(rules(prod)).toEqual(['prod-owner label:owner']);
+    expect(rules(prod)).toEqual(['prod-owner label:owner']);
+    expect(rules(dev)).toEqual([]);
+    expect(rules(namespace('payments', { env: 'prod' }))).toEqual(['prod-owner label:owner']);
+    expect(mutate(policy(tiers + guardrail('prod-team', 'security', 10, 'match: {resources: [Pod], namespaces: {matchLabels: {env: prod}}}\ndefaults: [{key: team, value: core}]')), podRequest({}, dev), options).applied).toEqual([]);
+  });
+
   it('notes that an unknown namespace was matched on its name only', () => {
     const result = validate(set, podRequest({ domain: 'core', team: 'a', owner: 'o' }, namespace('payments', {}, false)), options);
     expect(result.notes).toEqual(['namespace payments is unknown to tierguard: label guardrails matched it on its name label only']);
