@@ -36,8 +36,7 @@ export function compileSelector(selector: LabelSelector | undefined): LabelMatch
   }
   if (terms.length === 0) return matchAll;
   if (terms.length === 1) return terms[0] as LabelMatcher;
-  // A loop, not `terms.every(...)`, whose callback was a closure made at every call: the label
-  // guardrails' namespace selectors run on every request.
+  // A loop, not `terms.every(...)`, whose callback was a closure made at every call.
   return (labels) => {
     for (let i = 0; i < terms.length; i++) if (!(terms[i] as LabelMatcher)(labels)) return false;
     return true;
