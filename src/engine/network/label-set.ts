@@ -47,7 +47,9 @@ function keySetContains(a: KeySet, state: string): boolean {
 export function selectorCube(selector: LabelSelector | undefined): LabelCube | null {
   const keys = new Map<string, KeySet>();
   const add = (key: string, set: KeySet): boolean => {
-    const merged = keySetIntersect(keys.get(key) ?? ANY_STATE, set);
+    // A key's first constraint is kept as it is: its intersection with every state is a copy.
+    const prior = keys.get(key);
+    const merged = prior ? keySetIntersect(prior, set) : set;
     keys.set(key, merged);
     return !keySetIsEmpty(merged);
   };
