@@ -381,9 +381,10 @@ async function admittedBodies(ctx, server, scenarios) {
   };
   for (const sc of scenarios) {
     const { object, envelope: kind } = sc.admitted;
-    const mutation = await post('/mutate', envelope(`mutate-create-${kind}`, JSON.parse(JSON.stringify(object))));
+    const mutation = await post('/mutate', envelope(`mutate-create-${kind}`, object));
     const patch = mutation.patch ? JSON.parse(Buffer.from(mutation.patch, 'base64').toString('utf8')) : [];
-    const mutated = fastJsonPatch.applyPatch(JSON.parse(JSON.stringify(object)), patch, true, false).newDocument;
+    // mutateDocument false: applyPatch patches a copy, the shared object stays as it is
+    const mutated = fastJsonPatch.applyPatch(object, patch, true, false).newDocument;
     const review = envelope(`validate-create-${kind}`, mutated);
     const verdict = await post('/validate', review);
     if (!verdict.allowed) {
@@ -883,14 +884,14 @@ async function main() {
     // a policy set that does not load in time fails the run now, not after the default set's
     // scenarios; the same server makes the admitted objects' bodies, for the `*-admitted`
     // scenarios and for the paced section
-    const pacedRuns = policySets.realistic && (settings.sections === null || settings.sections.includes('paced'));
-    if (settings.runs.some((r) => r.set === 'realistic') || pacedRuns) {
+    const pacedWithRealistic = policySets.realistic && (settings.sections === null || settings.sections.includes('paced'));
+    if (settings.runs.some((r) => r.set === 'realistic') || pacedWithRealistic) {
       const server = await startServer(ctx, 'tierguard', { label: 'realistic-preflight', set: 'realistic' }).catch((err) => {
         err.message = `the realistic policy set: ${err.message}\n(BENCH_SET=default skips it; see also BENCH_REALISTIC_GUARDRAILS and BENCH_READY_SECONDS)`;
         throw err;
       });
       try {
-        const admitted = pacedRuns ? SCENARIOS : settings.runs;
+        const admitted = pacedWithRealistic ? SCENARIOS : settings.runs;
         Object.assign(fixtures, await admittedBodies(ctx, server, admitted.filter((r) => r.admitted)));
       } finally {
         await server.stop();
