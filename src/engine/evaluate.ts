@@ -11,7 +11,8 @@ import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { namespaceObjectContext } from './namespace-object.js';
 import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from './namespace-relabel.js';
-import { checkOverrides, type UnprovenOverride } from './network/override.js';
+import type { UnprovenOverride } from './network/override.js';
+import { rememberedOverrides } from './network/remembered-overrides.js';
 import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS, evaluateValidations, type BoundedRunner } from './validations.js';
 
@@ -336,10 +337,10 @@ function celFindings(set: PolicySet, request: EngineRequest, options: EngineOpti
  */
 function networkFindings(set: PolicySet, request: EngineRequest, budget?: EngineOptions['networkCheckBudget']): RuleOutcome {
   const deadline = budget ? budget.now() + budget.timeoutMs : Infinity;
-  const check = checkOverrides(set, {
+  const check = rememberedOverrides(set, {
     policy: request.object,
     namespace: request.namespace,
-    knownNamespaces: request.knownNamespaces ?? [],
+    knownNamespaces: request.knownNamespaces ?? NO_KNOWN_NAMESPACES,
     ...(budget ? { expired: () => budget.now() >= deadline } : {}),
   });
   const findings: Finding[] = check.findings.map((override) => ({
@@ -362,6 +363,9 @@ function networkFindings(set: PolicySet, request: EngineRequest, budget?: Engine
   const notes = !request.namespace.known && all.some((finding) => finding.mode !== 'Audit') ? [`namespace ${request.namespace.name} is unknown to tierguard: the override check took it to have any labels`] : [];
   return { ...NO_OUTCOME, findings: all, notes };
 }
+
+/** One list for requests without known namespaces, so that the override check's answers can be remembered for them too. */
+const NO_KNOWN_NAMESPACES: readonly NamespaceInfo[] = Object.freeze([]);
 
 const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, Audit: 0 };
 

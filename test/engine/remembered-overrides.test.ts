@@ -1,0 +1,160 @@
+/**
+ * The override check's answers remembered across reviews (src/engine/network/remembered-overrides.ts):
+ * a NetworkPolicy reviewed again with nothing changed gets the answer it got, and any change to
+ * what the check reads — the policy's spec or name, its namespace's labels, the other namespaces'
+ * labels, the policy set — gets a new one. An answer stopped at a bound is never kept.
+ */
+import { describe, expect, it } from 'vitest';
+import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../src/api/kube.js';
+import { validate, type EngineRequest } from '../../src/engine/evaluate.js';
+import { rememberedOverrides } from '../../src/engine/network/remembered-overrides.js';
+import type { PolicySet } from '../../src/engine/policy-set.js';
+import { compilePolicySet } from '../../src/policy/compile.js';
+import { parseManifestText } from '../../src/policy/manifests.js';
+
+const GUARDRAILS = `apiVersion: tierguard.dev/v1alpha1
+kind: Tier
+metadata: {name: security}
+spec: {priority: 100}
+---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: prod-isolation}
+spec:
+  tier: security
+  priority: 100
+  subject:
+    namespaces: {matchLabels: {env: prod}}
+  ingress:
+    - name: deny-from-dev
+      action: Deny
+      from:
+        - namespaces: {matchLabels: {env: dev}}
+`;
+
+function compile(yaml: string): PolicySet {
+  const result = compilePolicySet(parseManifestText(yaml, 'test.yaml'), { generation: 1 });
+  expect(result.problems).toEqual([]);
+  return result.set as PolicySet;
+}
+
+function namespaces(labels: Record<string, Record<string, string>>): NamespaceInfo[] {
+  return Object.entries(labels).map(([name, own]) => ({ name, labels: { ...own, [NAMESPACE_NAME_LABEL]: name }, annotations: {} }));
+}
+
+/** A NetworkPolicy in payments that lets in the namespace `from` (by name): an override when `from` is labelled env=dev. */
+function networkPolicy(from: string, name = 'allow-from') {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: 'payments' },
+    spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: from } } }] }] },
+  };
+}
+
+function request(object: unknown, known: readonly NamespaceInfo[]): EngineRequest {
+  const own = known.find((ns) => ns.name === 'payments')!;
+  return {
+    operation: 'CREATE',
+    kind: { group: 'networking.k8s.io', kind: 'NetworkPolicy' },
+    namespace: { name: own.name, labels: own.labels, known: true },
+    knownNamespaces: known,
+    object,
+  };
+}
+
+const options = { excludedNamespaces: new Set<string>() };
+const overrides = (set: PolicySet, object: unknown, known: readonly NamespaceInfo[]) => validate(set, request(object, known), options).findings.map((f) => f.message);
+
+describe('the override check remembered across reviews', () => {
+  const cluster = namespaces({ payments: { env: 'prod' }, sandbox: { env: 'dev' }, billing: { env: 'prod' } });
+
+  it('answers the same review the same way, from memory', () => {
+    const set = compile(GUARDRAILS);
+    const input = { policy: networkPolicy('sandbox'), namespace: { name: 'payments', labels: cluster[0]!.labels, known: true }, knownNamespaces: cluster };
+    const first = rememberedOverrides(set, input);
+    expect(first.findings.map((f) => f.message)).toEqual([expect.stringMatching(/^NetworkPolicy payments\/allow-from ingress\[0\] allows .* from namespace sandbox.*denied by tier security, guardrail prod-isolation, rule deny-from-dev/)]);
+    // The same policy, parsed again from another request body.
+    const again = rememberedOverrides(set, { ...input, policy: JSON.parse(JSON.stringify(networkPolicy('sandbox'))) });
+    expect(again).toBe(first);
+    expect(Object.isFrozen(again.findings)).toBe(true);
+  });
+
+  it('checks again when the spec or the name changes', () => {
+    const set = compile(GUARDRAILS);
+    expect(overrides(set, networkPolicy('sandbox'), cluster)).toHaveLength(1);
+    expect(overrides(set, networkPolicy('billing'), cluster)).toEqual([]);
+    expect(overrides(set, networkPolicy('sandbox', 'renamed'), cluster)).toEqual([expect.stringMatching(/^NetworkPolicy payments\/renamed ingress\[0\]/)]);
+  });
+
+  it('checks again when a namespace is relabelled (a new list of known namespaces)', () => {
+    const set = compile(GUARDRAILS);
+    expect(overrides(set, networkPolicy('billing'), cluster)).toEqual([]);
+    const relabelled = namespaces({ payments: { env: 'prod' }, sandbox: { env: 'dev' }, billing: { env: 'dev' } });
+    expect(overrides(set, networkPolicy('billing'), relabelled)).toEqual([expect.stringContaining('from namespace billing')]);
+    // and the policy's own namespace: payments no longer prod, the guardrail's subject no longer selects it
+    const demoted = namespaces({ payments: { env: 'staging' }, sandbox: { env: 'dev' }, billing: { env: 'dev' } });
+    expect(overrides(set, networkPolicy('billing'), demoted)).toEqual([]);
+  });
+
+  it('checks again under a new policy set', () => {
+    const strict = compile(GUARDRAILS);
+    const loose = compile(GUARDRAILS.replace('action: Deny', 'action: Accept'));
+    expect(overrides(strict, networkPolicy('sandbox'), cluster)).toHaveLength(1);
+    expect(overrides(loose, networkPolicy('sandbox'), cluster)).toEqual([]);
+    expect(overrides(strict, networkPolicy('sandbox'), cluster)).toHaveLength(1);
+  });
+
+  it('keeps 1,000 answers, dropping the one used least recently', () => {
+    const set = compile(GUARDRAILS);
+    const input = (name: string) => ({ policy: networkPolicy('sandbox', name), namespace: { name: 'payments', labels: cluster[0]!.labels, known: true }, knownNamespaces: cluster });
+    const first = rememberedOverrides(set, input('p-0'));
+    const second = rememberedOverrides(set, input('p-1'));
+    for (let i = 2; i < 1_000; i++) rememberedOverrides(set, input(`p-${i}`));
+    // p-0 used again: p-1 is now the least recently used, and the 1,001st answer pushes it out
+    expect(rememberedOverrides(set, input('p-0'))).toBe(first);
+    rememberedOverrides(set, input('p-1000'));
+    expect(rememberedOverrides(set, input('p-0'))).toBe(first);
+    const again = rememberedOverrides(set, input('p-1'));
+    expect(again).not.toBe(second);
+    expect(again).toEqual(second);
+  });
+
+  it('keeps fewer answers when they are large, and none for a policy of more than 16 KiB of JSON', () => {
+    const set = compile(GUARDRAILS);
+    /** The policy with `ports` numbered ports on its rule: about 31 characters of JSON each. */
+    const input = (name: string, ports: number) => {
+      const policy = networkPolicy('sandbox', name);
+      Object.assign(policy.spec.ingress[0]!, { ports: Array.from({ length: ports }, (_, i) => ({ protocol: 'TCP', port: 1024 + i })) });
+      return { policy, namespace: { name: 'payments', labels: cluster[0]!.labels, known: true }, knownNamespaces: cluster };
+    };
+    expect(JSON.stringify(input('x', 490).policy.spec).length).toBeGreaterThan(15_000);
+    expect(JSON.stringify(input('x', 490).policy.spec).length).toBeLessThan(16 * 1024 - 200);
+    // 4 Mi characters hold about 270 answers of 15 KB: the first is gone after 300, though 1,000 would fit by count
+    const first = rememberedOverrides(set, input('big-0', 490));
+    expect(rememberedOverrides(set, input('big-0', 490))).toBe(first);
+    for (let i = 1; i < 300; i++) rememberedOverrides(set, input(`big-${i}`, 490));
+    expect(rememberedOverrides(set, input('big-299', 490)).findings).toHaveLength(1);
+    const recent = rememberedOverrides(set, input('big-299', 490));
+    expect(rememberedOverrides(set, input('big-299', 490))).toBe(recent);
+    const again = rememberedOverrides(set, input('big-0', 490));
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    // past 16 KiB: checked at every review, never kept
+    const huge = rememberedOverrides(set, input('huge', 560));
+    expect(huge.findings).toHaveLength(1);
+    expect(rememberedOverrides(set, input('huge', 560))).not.toBe(huge);
+  });
+
+  it('never keeps an answer stopped at its time bound: the next review proves it', () => {
+    const set = compile(GUARDRAILS);
+    const object = networkPolicy('sandbox', 'slow');
+    // A clock that moves a second at every read: the check's 100 ms bound has passed at its first question.
+    let clock = 0;
+    const hurried = validate(set, request(object, cluster), { ...options, networkCheckBudget: { timeoutMs: 100, now: () => (clock += 1000) } });
+    expect(hurried.findings).toEqual([expect.objectContaining({ kind: 'unproven', guardrail: 'prod-isolation', mode: 'Enforce' })]);
+    const unhurried = validate(set, request(object, cluster), { ...options, networkCheckBudget: { timeoutMs: 100, now: () => 0 } });
+    expect(unhurried.findings).toEqual([expect.objectContaining({ guardrail: 'prod-isolation', rule: 'deny-from-dev' })]);
+    expect(unhurried.findings[0]).not.toHaveProperty('kind', 'unproven');
+  });
+});
