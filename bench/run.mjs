@@ -38,6 +38,10 @@ const SCENARIOS = [
   { name: 'netpol-mutate', fixture: 'mutate-create-networkpolicy.json', path: '/mutate' },
   { name: 'netpol-validate', fixture: 'validate-create-networkpolicy.json', path: '/validate' },
   { name: 'deploy-validate', fixture: 'validate-create-deployment.json', path: '/validate' },
+  // The NetworkPolicy fixture under a new name at each request (NEW_NAMES of them in turn): a
+  // policy tierguard has not reviewed lately, whose override check it cannot answer from memory
+  // (src/engine/network/remembered-overrides.ts), as netpol-validate's repeats are answered.
+  { name: 'netpol-validate-new', fixture: 'validate-create-networkpolicy.json, a new name per request', file: 'validate-create-networkpolicy.json', newName: true, path: '/validate', sets: ['realistic'] },
   // Objects that comply, as most of a cluster's requests do (bench/admitted-objects.mjs), sent to
   // /validate as the API server sends them: in a captured fixture's envelope, after tierguard's
   // /mutate. Their bodies are made by the realistic set's preflight server, so they run with that
@@ -360,6 +364,26 @@ async function verifyOnce(ctx, server, scenario) {
 }
 
 /**
+ * Names the `*-new` scenarios send in turn: four times the answers tierguard keeps, so that each
+ * name's answer has been dropped before the name comes again.
+ */
+const NEW_NAMES = 4096;
+
+/** The review with its object's name (and `request.name`) followed by `-suffix`, indented as the fixture files are. */
+function withNewName(text, suffix) {
+  const review = JSON.parse(text);
+  const name = `${review.request.object.metadata.name}-${suffix}`;
+  review.request.object.metadata.name = name;
+  review.request.name = name;
+  return JSON.stringify(review, null, 2);
+}
+
+/** NEW_NAMES bodies of the review, each under its own name. */
+function newNames(text) {
+  return Array.from({ length: NEW_NAMES }, (_, i) => withNewName(text, String(i).padStart(4, '0')));
+}
+
+/**
  * The bodies of the `*-admitted` scenarios (`ctx.fixtures`, for the paced section too), keyed by
  * their `fixture`: each object in the envelope of the captured `validate-create-<kind>.json`,
  * with the patch `server`'s /mutate answers for it (in `mutate-create-<kind>.json`'s envelope)
@@ -471,10 +495,12 @@ function percentile(hist, count, p) {
  * With server, utime+stime of the server process is read around the run.
  * `requests` (autocannon's per-request list: path, body, onResponse) replaces path and body for
  * a mix; `maxRequests` ends the run after that many requests if `seconds` has not already.
+ * `bodies` are sent in turn, one per request, in place of `body`.
  */
-async function runLoad(ctx, { server, path: p = '/', body, requests, maxRequests, seconds, verifyUid = null, connections = ctx.settings.connections }) {
+async function runLoad(ctx, { server, path: p = '/', body, bodies, requests, maxRequests, seconds, verifyUid = null, connections = ctx.settings.connections }) {
   const hist = new Uint32Array(MAX_BUCKETS);
   let ok = 0;
+  let nextBody = 0;
   const statusCounts = {};
   const opts = {
     url: `https://${HOST}:${server.port}${p}`,
@@ -487,6 +513,7 @@ async function runLoad(ctx, { server, path: p = '/', body, requests, maxRequests
     servername: SERVERNAME,
     timeout: 10,
     ...(requests ? { requests } : {}),
+    ...(bodies ? { requests: [{ setupRequest: (request) => ({ ...request, body: bodies[nextBody++ % bodies.length] }) }] } : {}),
     ...(maxRequests ? { maxOverallRequests: maxRequests } : {}),
   };
   if (verifyUid) opts.verifyBody = (b) => checkAdmissionBody(b, verifyUid) === null;
@@ -566,12 +593,12 @@ async function measureServer(ctx, kind, scenario, roundNo) {
     // resident memory at ready, and after the measured window (issue 11 item 5: at start and under load)
     const readyRssMiB = rssMiB(server.pid);
     const answer = await verifyOnce(ctx, server, scenario);
-    const warm = await runLoad(ctx, { server, path: scenario.path, body: fx.body, seconds: ctx.settings.warmupSeconds, verifyUid: fx.uid });
+    const warm = await runLoad(ctx, { server, path: scenario.path, body: fx.body, bodies: fx.bodies, seconds: ctx.settings.warmupSeconds, verifyUid: fx.uid });
     const warmBad = loadProblems(warm);
     if (warmBad.length) {
       throw new Error(`${label}: warmup failed (${warmBad.join(', ')}; status codes ${JSON.stringify(warm.statusCounts)})`);
     }
-    const m = await runLoad(ctx, { server, path: scenario.path, body: fx.body, seconds: ctx.settings.seconds });
+    const m = await runLoad(ctx, { server, path: scenario.path, body: fx.body, bodies: fx.bodies, seconds: ctx.settings.seconds });
     const loadRssMiB = rssMiB(server.pid);
     const bad = loadProblems(m);
     if (server.exitInfo) {
@@ -844,10 +871,11 @@ async function main() {
     const fixtures = {};
     for (const sc of settings.scenarios) {
       if (sc.admitted) continue; // made by the realistic set's preflight (admittedBodies)
-      const body = readFileSync(path.join(FIXTURE_DIR, sc.fixture), 'utf8');
-      const uid = JSON.parse(body)?.request?.uid;
+      const text = readFileSync(path.join(FIXTURE_DIR, sc.file ?? sc.fixture), 'utf8');
+      const uid = JSON.parse(text)?.request?.uid;
       if (!uid) throw new Error(`${sc.fixture}: no request.uid`);
-      fixtures[sc.fixture] = { body, uid, bytes: Buffer.byteLength(body) };
+      const body = sc.newName ? withNewName(text, '[name]') : text;
+      fixtures[sc.fixture] = { body, uid, bytes: Buffer.byteLength(body), ...(sc.newName ? { bodies: newNames(text) } : {}) };
     }
 
     const policySets = preparePolicySets(settings, tmpDir);

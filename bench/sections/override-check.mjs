@@ -8,6 +8,8 @@
 // CPU, steadier on a shared machine), checks per second, how many had findings and how often a
 // bound stopped the check (unproven, time or size: the webhook then denies). The set's load time
 // is printed too: as serve loads it, and compiled again with the can-never-apply analysis.
+// It calls the check itself, not the answers the webhook remembers for a policy reviewed before
+// (src/engine/network/remembered-overrides.ts): every check is what a new policy costs.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
