@@ -338,6 +338,35 @@ describeCluster('what users see at kubectl apply', () => {
     expect((await kubectl(['delete', 'tier', 'later'])).code).toBe(0);
   });
 
+  it('answers a NetworkPolicy applied again anew once the namespace it lets in is relabelled', async () => {
+    // tierguard remembers the override check's answer for a policy it has reviewed
+    // (src/engine/network/remembered-overrides.ts); a relabel, seen through its namespace watch, must reach the answer.
+    await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'qa', labels: { env: 'dev' } } }]);
+    const policy = {
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'allow-from-qa', namespace: 'payments' },
+      spec: {
+        podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'qa' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+      },
+    };
+    const overriding = 'NetworkPolicy payments/allow-from-qa ingress[0] allows TCP 8080 from namespace qa to pods {app=api}; denied by tier security, guardrail prod-isolation, rule deny-from-dev';
+    /** Dry runs of the policy until tierguard admits or refuses it as `wanted`, each refusal counted for the metrics test. */
+    const dryRunUntil = (wanted: 'admitted' | 'refused') => waitFor(async () => {
+      const result = await applyObject(policy, [DRY_RUN]);
+      if (result.code !== 0) expectRefused(result, { message: overriding, dryRun: true, violations: 1 });
+      return (result.code === 0) === (wanted === 'admitted') ? result : undefined;
+    }, { what: `tierguard to have ${wanted} NetworkPolicy payments/allow-from-qa` });
+
+    // qa is env=dev: refused, and the same again (from memory)
+    for (let i = 0; i < 2; i++) expectRefused(await applyObject(policy, [DRY_RUN]), { message: overriding, dryRun: true, violations: 1 });
+    expect(await kubectl(['label', 'namespace', 'qa', 'env=test', '--overwrite'])).toMatchObject({ code: 0 });
+    expect((await dryRunUntil('admitted')).stdout).toBe('networkpolicy.networking.k8s.io/allow-from-qa created (server dry run)\n');
+    expect(await kubectl(['label', 'namespace', 'qa', 'env=dev', '--overwrite'])).toMatchObject({ code: 0 });
+    await dryRunUntil('refused');
+    expectRefused(await applyObject(policy), { message: overriding, dryRun: false, violations: 1 });
+    await expectNotFound(['networkpolicy', 'allow-from-qa', '--namespace=payments']);
+  });
+
   it('counts every denial above in its metrics, by dry run', async () => {
     const now = await tierguard.metrics();
     const delta = (name: string, labels: Record<string, string>) => metricSum(now, name, labels) - metricSum(baseline, name, labels);
