@@ -2,8 +2,9 @@
  * The override check's answers, remembered for the webhook: the same NetworkPolicy is reviewed
  * again and again with nothing changed — `kubectl apply --dry-run=server` then `kubectl apply`,
  * a GitOps controller's dry run of every object at each sync, an UPDATE that changes only a label
- * or an annotation — and each review would walk the tiers again (issue 11: a third of the review of
- * a NetworkPolicy with findings, up to 50 ms for one with hundreds).
+ * or an annotation — and each review would walk the tiers again (issue 11: in-process, the review
+ * of the bench's denied NetworkPolicy took about 215 µs with the walk and 100 µs without it; the
+ * walk of a policy with hundreds of findings takes up to 50 ms).
  *
  * An answer is a function of what the check reads, and is kept under all of it: the policy set and
  * the list of known namespaces (both replaced, never changed in place: a new set at each reload,
