@@ -4,6 +4,8 @@
  * what the check reads — the policy's spec or name, its namespace's labels, the other namespaces'
  * labels, the policy set — gets a new one. An answer stopped at a bound is never kept.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../src/api/kube.js';
 import { validate, type EngineRequest } from '../../src/engine/evaluate.js';
@@ -11,26 +13,11 @@ import { rememberedOverrides } from '../../src/engine/network/remembered-overrid
 import type { PolicySet } from '../../src/engine/policy-set.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
 import { parseManifestText } from '../../src/policy/manifests.js';
+import { REPO_DIR } from '../helpers/fixtures.js';
 
-const GUARDRAILS = `apiVersion: tierguard.dev/v1alpha1
-kind: Tier
-metadata: {name: security}
-spec: {priority: 100}
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: prod-isolation}
-spec:
-  tier: security
-  priority: 100
-  subject:
-    namespaces: {matchLabels: {env: prod}}
-  ingress:
-    - name: deny-from-dev
-      action: Deny
-      from:
-        - namespaces: {matchLabels: {env: dev}}
-`;
+/** The example set's Tiers and network Guardrails (prod-isolation: ingress from env=dev namespaces is denied). */
+const GUARDRAILS = ['tiers.yaml', 'network-tiers.yaml'].map((file) => readFileSync(path.join(REPO_DIR, 'examples', 'policies', file), 'utf8')).join('\n---\n');
+const DENY_FROM_DEV = '- name: deny-from-dev\n      action: Deny';
 
 function compile(yaml: string): PolicySet {
   const result = compilePolicySet(parseManifestText(yaml, 'test.yaml'), { generation: 1 });
@@ -99,7 +86,8 @@ describe('the override check remembered across reviews', () => {
 
   it('checks again under a new policy set', () => {
     const strict = compile(GUARDRAILS);
-    const loose = compile(GUARDRAILS.replace('action: Deny', 'action: Accept'));
+    expect(GUARDRAILS).toContain(DENY_FROM_DEV);
+    const loose = compile(GUARDRAILS.replace(DENY_FROM_DEV, '- name: deny-from-dev\n      action: Accept'));
     expect(overrides(strict, networkPolicy('sandbox'), cluster)).toHaveLength(1);
     expect(overrides(loose, networkPolicy('sandbox'), cluster)).toEqual([]);
     expect(overrides(strict, networkPolicy('sandbox'), cluster)).toHaveLength(1);
