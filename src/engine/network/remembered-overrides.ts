@@ -4,7 +4,7 @@
  * a GitOps controller's dry run of every object at each sync, an UPDATE that changes only a label
  * or an annotation — and each review would walk the tiers again (issue 11: in-process, the review
  * of the bench's denied NetworkPolicy took about 215 µs with the walk and 100 µs without it; the
- * walk of a policy with hundreds of findings takes up to 50 ms).
+ * walk of a policy with hundreds of findings takes up to 50 ms). The decision: ADR 19.
  *
  * An answer is a function of what the check reads, and is kept under all of it: the policy set and
  * the list of known namespaces (both replaced, never changed in place: a new set at each reload,
