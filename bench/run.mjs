@@ -874,8 +874,9 @@ async function main() {
       const text = readFileSync(path.join(FIXTURE_DIR, sc.file ?? sc.fixture), 'utf8');
       const uid = JSON.parse(text)?.request?.uid;
       if (!uid) throw new Error(`${sc.fixture}: no request.uid`);
-      const body = sc.newName ? withNewName(text, '[name]') : text;
-      fixtures[sc.fixture] = { body, uid, bytes: Buffer.byteLength(body), ...(sc.newName ? { bodies: newNames(text) } : {}) };
+      const bodies = sc.newName ? newNames(text) : undefined;
+      const body = bodies?.[0] ?? text;
+      fixtures[sc.fixture] = { body, uid, bytes: Buffer.byteLength(body), ...(bodies ? { bodies } : {}) };
     }
 
     const policySets = preparePolicySets(settings, tmpDir);

@@ -63,11 +63,13 @@ export function rememberedOverrides(set: PolicySet, input: OverrideInput): Overr
     kept.set(key, found);
     return found.check;
   }
-  const answer = checkOverrides(set, input);
-  if (answer.unproven) return answer;
-  const check: OverrideCheck = Object.freeze({ findings: Object.freeze([...answer.findings]) });
+  const check = checkOverrides(set, input);
+  if (check.unproven) return check;
   const cost = costOf(key, check);
   if (cost > MAX_CHARS / 8) return check;
+  // The check made this object and its array for this call: frozen as they are, since later reviews share them.
+  Object.freeze(check.findings);
+  Object.freeze(check);
   while (kept.size > 0 && (kept.size >= MAX_ANSWERS || answers.chars + cost > MAX_CHARS)) {
     const [oldest, { cost: freed }] = kept.entries().next().value as [string, Kept];
     kept.delete(oldest);
