@@ -188,6 +188,50 @@ describe('the CEL fast path', () => {
     expect(evaluateCel(program('object.spec.b && true'), on({ b: 'yes' }))).toMatchObject({ ok: false });
   });
 
+  it('writes none of the expression into its code, and reads a key Object.prototype has only from the map itself', () => {
+    // Field names and literals that would be code, or would find Object.prototype's members.
+    const key = "x'); throw 1; ('";
+    const literal = '"; k = 0; //';
+    const expression = `object.?metadata.?labels[?${JSON.stringify(key)}].orValue('') == ${JSON.stringify(literal)} || object.spec.toString == 'a' || object.spec['__proto__'] == 'b' || has(object.spec.constructor)`;
+    const library = libraryProgram(expression);
+    const fast = compileFastPath(library.ast, 'bool');
+    expect(fast).toBeDefined();
+    const code = String(fast);
+    for (const text of ['throw 1', 'k = 0', 'toString', '__proto__', 'constructor', 'labels']) expect(code).not.toContain(text);
+    const answer = (json: string) => {
+      const activation = toCelActivation({ object: JSON.parse(json), oldObject: null, request: {}, namespaceObject: null }) as { variables: Record<string, unknown>; raw: Readonly<Record<string, unknown>> };
+      try {
+        return fast!(activation.raw);
+      } catch (error) {
+        expect(error).toBe(GIVE_UP);
+        return GIVE_UP;
+      }
+    };
+    expect(answer(JSON.stringify({ metadata: { labels: { [key]: literal } } }))).toBe(true);
+    expect(answer('{"spec": {"toString": "a"}}')).toBe(true);
+    expect(answer('{"spec": {"toString": "z", "__proto__": "b"}}')).toBe(true);
+    expect(answer('{"spec": {"toString": "z", "__proto__": "z", "constructor": 1}}')).toBe(GIVE_UP);
+    // Object.prototype's `toString` is not a field of the map: the library says so, not the fast path.
+    expect(answer('{"spec": {}}')).toBe(GIVE_UP);
+    const absent = libraryProgram('!has(object.spec.toString) && !has(object.spec.constructor) && !has(object.spec.__proto__)');
+    const absentFast = compileFastPath(absent.ast, 'bool');
+    for (const spec of ['{}', '{"toString": 1}', '{"constructor": 1}', '{"__proto__": 1}']) {
+      const activation = toCelActivation({ object: JSON.parse(`{"spec": ${spec}}`), oldObject: null, request: {}, namespaceObject: null }) as { variables: Record<string, unknown>; raw: Readonly<Record<string, unknown>> };
+      expect(absent(activation.variables), spec).toBe(spec === '{}');
+      // A map with a `constructor` key is a `Map` to the library (./activation.ts): the fast path leaves it.
+      let fast: unknown;
+      try {
+        fast = absentFast!(activation.raw);
+      } catch (error) {
+        fast = error;
+      }
+      expect(fast, spec).toBe(spec === '{"constructor": 1}' ? GIVE_UP : spec === '{}');
+    }
+    const compiled = compileCel('object.spec.toString == "a"', { expectBool: true });
+    if (!compiled.ok) throw new Error(compiled.error.message);
+    expect(evaluateCel(compiled.program, toCelActivation({ object: { spec: {} }, oldObject: null, request: {}, namespaceObject: null }))).toEqual({ ok: false, error: 'no such key: toString (line 1, column 13)' });
+  });
+
   it('asks the time bound at each step of its loops', () => {
     const compiled = compileCel("object.spec.l.all(e, e == 'a')", { expectBool: true });
     if (!compiled.ok) throw new Error(compiled.error.message);

@@ -12,8 +12,13 @@ const CLI = path.join(REPO_DIR, 'dist', 'cli', 'main.js');
 const CLI_KILL_MS = 60_000;
 
 function tierguard(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tierguardUnder([], ...args);
+}
+
+/** `tierguard` run by `node` with `nodeOptions` (`--disallow-code-generation-from-strings`, ...). */
+function tierguardUnder(nodeOptions: readonly string[], ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: REPO_DIR, timeout: CLI_KILL_MS }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...nodeOptions, CLI, ...args], { cwd: REPO_DIR, timeout: CLI_KILL_MS }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -149,6 +154,48 @@ spec: {containers: [{name: web, image: nginx}]}
     expect(results[0].error).toMatch(/^its AdmissionReview would be \d+ bytes, more than the webhook's body limit of 4096 \(--max-body-bytes\): the webhook answers 413/);
     const defaults = await tierguard('check', '-f', path.join(dir, 'big.json'), '-o', 'json');
     expect(JSON.parse(defaults.stdout).results[0].error ?? '').not.toContain('body limit');
+  });
+
+  it('gives the same answers where node may not make code from text (the CEL fast path is off, the library evaluates)', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'policies.yaml'), `apiVersion: tierguard.dev/v1alpha1
+kind: Tier
+metadata: {name: security}
+spec: {priority: 100}
+---
+apiVersion: tierguard.dev/v1alpha1
+kind: Guardrail
+metadata: {name: pods}
+spec:
+  tier: security
+  priority: 1
+  validations:
+    - resources: [Pod]
+      expression: "object.spec.containers.all(c, c.image.startsWith('mirror.example/'))"
+      messageExpression: "'pod ' + object.metadata.name + ' pulls from outside the mirror'"
+    - {resources: [Pod], expression: "!object.?spec.?hostNetwork.orValue(false)", message: no host network}
+`);
+    const manifests = path.join(tmp(), 'pods.yaml');
+    writeFileSync(manifests, `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec: {hostNetwork: true, containers: [{name: web, image: docker.io/nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop}
+spec: {containers: [{name: api, image: mirror.example/api}]}
+`);
+    const args = ['check', '--config', dir, '-f', manifests, '-o', 'json'];
+    const withCode = await tierguard(...args);
+    const withoutCode = await tierguardUnder(['--disallow-code-generation-from-strings'], ...args);
+    expect(withCode.code, withCode.stderr).toBe(1);
+    expect(withoutCode.code, withoutCode.stderr).toBe(1);
+    expect(withoutCode.stderr).toBe(withCode.stderr);
+    expect(withoutCode.stdout).toBe(withCode.stdout);
+    const [web, api] = JSON.parse(withoutCode.stdout).results;
+    expect(web.violations.map((violation: { message: string }) => violation.message)).toEqual(['pod web pulls from outside the mirror', 'no host network']);
+    expect(api.allowed).toBe(true);
   });
 
   it('reports every policy problem, not only the first', async () => {
