@@ -158,23 +158,21 @@ spec: {containers: [{name: web, image: nginx}]}
 
   it('gives the same answers where node may not make code from text (the CEL fast path is off, the library evaluates)', async () => {
     const dir = tmp();
-    writeFileSync(path.join(dir, 'policies.yaml'), `apiVersion: tierguard.dev/v1alpha1
-kind: Tier
-metadata: {name: security}
-spec: {priority: 100}
----
-apiVersion: tierguard.dev/v1alpha1
-kind: Guardrail
-metadata: {name: pods}
-spec:
-  tier: security
-  priority: 1
-  validations:
-    - resources: [Pod]
-      expression: "object.spec.containers.all(c, c.image.startsWith('mirror.example/'))"
-      messageExpression: "'pod ' + object.metadata.name + ' pulls from outside the mirror'"
-    - {resources: [Pod], expression: "!object.?spec.?hostNetwork.orValue(false)", message: no host network}
-`);
+    // The example Tiers, and a Guardrail with two validations the fast path covers.
+    writeFileSync(path.join(dir, 'tiers.yaml'), readFileSync(path.join(REPO_DIR, 'examples/policies/tiers.yaml'), 'utf8'));
+    writeFileSync(path.join(dir, 'pods.json'), JSON.stringify({
+      apiVersion: 'tierguard.dev/v1alpha1',
+      kind: 'Guardrail',
+      metadata: { name: 'pods' },
+      spec: {
+        tier: 'security',
+        priority: 1,
+        validations: [
+          { resources: ['Pod'], expression: "object.spec.containers.all(c, c.image.startsWith('mirror.example/'))", messageExpression: "'pod ' + object.metadata.name + ' pulls from outside the mirror'" },
+          { resources: ['Pod'], expression: '!object.?spec.?hostNetwork.orValue(false)', message: 'no host network' },
+        ],
+      },
+    }));
     const manifests = path.join(tmp(), 'pods.yaml');
     writeFileSync(manifests, `apiVersion: v1
 kind: Pod
