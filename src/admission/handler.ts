@@ -5,7 +5,7 @@
  * live in `server.ts`.
  */
 import type { AdmissionRequest } from '../api/admission.js';
-import { isSharedFinding, isUnproven, type Finding } from '../engine/findings.js';
+import { derivedOnce, isUnproven, type Finding } from '../engine/findings.js';
 import { review, type ReviewContext } from '../review/review.js';
 import type { Verdict } from '../review/verdict.js';
 import { logAll, type LogEntry, type Logger } from '../telemetry/logger.js';
@@ -102,18 +102,18 @@ function record(webhook: Webhook, request: AdmissionRequest, verdict: Verdict, o
 
 /**
  * The log fields of each shared finding (`isSharedFinding`: a missing required label, a CEL
- * validation's fixed message) as JSON members, kept with the finding: they repeat request after
+ * validation's fixed message, a finding of a remembered override answer) as JSON members, kept with the finding: they repeat request after
  * request, and writing them again was a fifth of a denied Pod's review with the bench's realistic
  * set (issue 11). Any other finding's are written for its request.
  */
 const keptFindingJson = new WeakMap<Finding, string>();
 
 function findingJson(finding: Finding): string {
-  const kept = keptFindingJson.get(finding);
-  if (kept !== undefined) return kept;
+  return derivedOnce(keptFindingJson, finding, jsonOf);
+}
+
+function jsonOf(finding: Finding): string {
   const { tier, guardrail, rule, mode, path, message, compliance, connection, kind } = finding;
   // Written out in this order: properties added after a spread cost V8 in Node 20 about 1 µs each.
-  const json = JSON.stringify({ tier, guardrail, rule, mode, path, message, compliance, ...(connection === undefined ? {} : { connection }), ...(kind === undefined ? {} : { kind }) }).slice(1, -1);
-  if (isSharedFinding(finding)) keptFindingJson.set(finding, json);
-  return json;
+  return JSON.stringify({ tier, guardrail, rule, mode, path, message, compliance, ...(connection === undefined ? {} : { connection }), ...(kind === undefined ? {} : { kind }) }).slice(1, -1);
 }

@@ -5,7 +5,7 @@
  * finding: its mode decides, the failure mode never does.
  */
 import type { FailureMode } from '../api/policy.js';
-import { errorSource, isRequestError, isUnproven, type Finding, type RuleError, type RuleOutcome } from './findings.js';
+import { derivedOnce, errorSource, isRequestError, isUnproven, type Finding, type RuleError, type RuleOutcome } from './findings.js';
 
 /** Kubernetes shows warnings on one line each; tierguard keeps them under this many characters. */
 export const MAX_WARNING_LENGTH = 119;
@@ -56,8 +56,15 @@ export function decide(result: DecisionInput, options: DecideOptions): Decision 
   return { allowed: true, code: 200, warnings, notes, findings, errors };
 }
 
+/** The denial line of each shared finding (`isSharedFinding`), kept with it: the same line request after request. */
+const keptLines = new WeakMap<Finding, string>();
+
 /** `- path: message (tier t, guardrail g; compliance)` */
 export function violationLine(finding: Finding): string {
+  return derivedOnce(keptLines, finding, lineOf);
+}
+
+function lineOf(finding: Finding): string {
   const where = finding.path ? `${finding.path}: ` : '';
   if (finding.summary) return `- ${where}${finding.summary}`;
   const tags = finding.compliance.length > 0 ? `; ${finding.compliance.join(', ')}` : '';
@@ -69,7 +76,14 @@ function errorLine(error: RuleError): string {
   return `- error in tier ${error.tier}, guardrail ${error.guardrail}, rule ${error.rule}: ${error.message}`;
 }
 
+/** The warning of each shared Warn finding, kept with it as its denial line is. */
+const keptWarnings = new WeakMap<Finding, string>();
+
 function warningFor(finding: Finding): string {
+  return derivedOnce(keptWarnings, finding, warningOf);
+}
+
+function warningOf(finding: Finding): string {
   return shortWarning(`${finding.guardrail}: ${finding.warning ?? `${finding.path ? `${finding.path}: ` : ''}${finding.message}`}`);
 }
 

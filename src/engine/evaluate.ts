@@ -11,8 +11,8 @@ import { InvalidObjectError, isPlainObject, labelsAt, objectAt, type PlainObject
 import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, PolicySet } from './policy-set.js';
 import { namespaceObjectContext } from './namespace-object.js';
 import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from './namespace-relabel.js';
-import type { UnprovenOverride } from './network/override.js';
-import { rememberedOverrides } from './network/remembered-overrides.js';
+import type { OverrideCheck, UnprovenOverride } from './network/override.js';
+import { isRemembered, rememberedOverrides } from './network/remembered-overrides.js';
 import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS, evaluateValidations, type BoundedRunner } from './validations.js';
 
@@ -343,18 +343,7 @@ function networkFindings(set: PolicySet, request: EngineRequest, budget?: Engine
     knownNamespaces: request.knownNamespaces ?? NO_KNOWN_NAMESPACES,
     ...(budget ? { expired: () => budget.now() >= deadline } : {}),
   });
-  const findings: Finding[] = check.findings.map((override) => ({
-    tier: override.tier,
-    guardrail: override.guardrail,
-    rule: override.rule,
-    mode: override.mode,
-    path: override.path,
-    message: override.message,
-    compliance: override.compliance,
-    summary: override.message,
-    warning: override.short,
-    connection: override.short,
-  }));
+  const findings = overrideFindings(check);
   const unproven = check.unproven && unprovenFinding(check.unproven, budget?.timeoutMs);
   const all = unproven ? [...findings, unproven] : findings;
   // Unlike label guardrails, the override check gives an unknown namespace every label it may yet
@@ -370,6 +359,36 @@ const NO_KNOWN_NAMESPACES: readonly NamespaceInfo[] = Object.freeze([]);
 const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, Audit: 0 };
 
 /** The finding of a check stopped at a bound, or undefined when no guardrail could apply anyway. */
+/**
+ * The findings of a remembered answer, made once as shared findings (`sharedFinding`) and given to
+ * every review the answer serves: what is derived from them (the log fields, the denial line) is
+ * then kept with them too, as for a missing label. A check made for one review gets its own.
+ */
+const rememberedFindings = new WeakMap<OverrideCheck, readonly Finding[]>();
+
+function overrideFindings(check: OverrideCheck): readonly Finding[] {
+  const remembered = isRemembered(check);
+  const kept = remembered ? rememberedFindings.get(check) : undefined;
+  if (kept) return kept;
+  const findings: Finding[] = check.findings.map((override) => {
+    const finding: Finding = {
+      tier: override.tier,
+      guardrail: override.guardrail,
+      rule: override.rule,
+      mode: override.mode,
+      path: override.path,
+      message: override.message,
+      compliance: override.compliance,
+      summary: override.message,
+      warning: override.short,
+      connection: override.short,
+    };
+    return remembered ? sharedFinding(finding) : finding;
+  });
+  if (remembered) rememberedFindings.set(check, Object.freeze(findings));
+  return findings;
+}
+
 function unprovenFinding(unproven: UnprovenOverride, timeoutMs: number | undefined): Finding | undefined {
   const mode = unproven.guardrails.map((guardrail) => guardrail.mode).sort((a, b) => MODE_STRICTNESS[b] - MODE_STRICTNESS[a])[0];
   if (mode === undefined) return undefined;

@@ -41,6 +41,18 @@ export function isSharedFinding(finding: Finding): boolean {
   return Object.isFrozen(finding);
 }
 
+/**
+ * `derive(finding)`, kept in `kept` when the finding is shared (`isSharedFinding`): later requests
+ * get the same finding, and the same text from it (a denial line, a warning, log fields).
+ */
+export function derivedOnce<T>(kept: WeakMap<Finding, T>, finding: Finding, derive: (finding: Finding) => T): T {
+  const found = kept.get(finding);
+  if (found !== undefined) return found;
+  const value = derive(finding);
+  if (isSharedFinding(finding)) kept.set(finding, value);
+  return value;
+}
+
 /** True for a finding that says a check could not be completed, rather than that a rule is broken. */
 export function isUnproven(finding: Pick<Finding, 'kind'>): boolean {
   return finding.kind === 'unproven';

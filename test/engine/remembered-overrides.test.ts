@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../src/api/kube.js';
+import { decide } from '../../src/engine/decision.js';
 import { validate, type EngineRequest } from '../../src/engine/evaluate.js';
+import { isSharedFinding, type Finding } from '../../src/engine/findings.js';
 import { rememberedOverrides } from '../../src/engine/network/remembered-overrides.js';
 import type { PolicySet } from '../../src/engine/policy-set.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
@@ -17,6 +19,7 @@ import { REPO_DIR } from '../helpers/fixtures.js';
 
 /** The example set's Tiers and network Guardrails (prod-isolation: ingress from env=dev namespaces is denied). */
 const GUARDRAILS = ['tiers.yaml', 'network-tiers.yaml'].map((file) => readFileSync(path.join(REPO_DIR, 'examples', 'policies', file), 'utf8')).join('\n---\n');
+const PROD_ISOLATION = '  description: Prod workloads never accept traffic from dev\n';
 const DENY_FROM_DEV = '- name: deny-from-dev\n      action: Deny';
 
 function compile(yaml: string): PolicySet {
@@ -65,6 +68,32 @@ describe('the override check remembered across reviews', () => {
     const again = rememberedOverrides(set, { ...input, policy: JSON.parse(JSON.stringify(networkPolicy('sandbox'))) });
     expect(again).toBe(first);
     expect(Object.isFrozen(again.findings)).toBe(true);
+  });
+
+  it('gives every review a remembered answer serves the same shared findings, worded as a fresh check words them', () => {
+    const set = compile(GUARDRAILS);
+    const first = validate(set, request(networkPolicy('sandbox'), cluster), options).findings;
+    const again = validate(set, request(JSON.parse(JSON.stringify(networkPolicy('sandbox'))), cluster), options).findings;
+    expect(again).toHaveLength(1);
+    expect(again[0]).toBe(first[0]);
+    expect(isSharedFinding(again[0]!)).toBe(true);
+    // The same findings as a set that has never seen the policy, and the same denial and warnings as
+    // unshared copies of them get (the lines kept with a shared finding are its own).
+    const fresh = validate(compile(GUARDRAILS), request(networkPolicy('sandbox'), cluster), options).findings;
+    expect(again).toEqual(fresh);
+    const denial = (findings: readonly Finding[]) => decide({ findings, errors: [], notes: [] }, { failureMode: 'deny', subject: 'NetworkPolicy payments/allow-from' });
+    const copies = again.map((finding) => ({ ...finding }));
+    expect(isSharedFinding(copies[0]!)).toBe(false);
+    expect(denial(again)).toEqual(denial(copies));
+    expect(denial(again).message).toContain(`- spec.ingress[0]: ${fresh[0]!.message}`);
+    // A Warn guardrail's remembered finding warns with the text its copy gets.
+    expect(GUARDRAILS).toContain(PROD_ISOLATION);
+    const warnSet = compile(GUARDRAILS.replace(PROD_ISOLATION, `${PROD_ISOLATION}  mode: Warn\n`));
+    const warned = [0, 1].map(() => validate(warnSet, request(networkPolicy('sandbox'), cluster), options).findings);
+    expect(warned[1]![0]).toBe(warned[0]![0]);
+    expect(warned[1]![0]!.mode).toBe('Warn');
+    expect(denial(warned[1]!).warnings).toEqual(denial(warned[1]!.map((finding) => ({ ...finding }))).warnings);
+    expect(denial(warned[1]!).warnings).toEqual([expect.stringMatching(/^prod-isolation: ingress\[0\] allows /)]);
   });
 
   it('checks again when the spec or the name changes', () => {

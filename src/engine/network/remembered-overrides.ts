@@ -80,6 +80,14 @@ export function rememberedOverrides(set: PolicySet, input: OverrideInput): Overr
   return check;
 }
 
+/**
+ * True for an answer kept by `rememberedOverrides` (frozen as it is kept): later reviews of the
+ * same policy get this very object, so what is derived from it can be kept with it.
+ */
+export function isRemembered(check: OverrideCheck): boolean {
+  return Object.isFrozen(check);
+}
+
 /** About what an answer holds, in characters: its key, and each finding's strings and fields. */
 function costOf(key: string, check: OverrideCheck): number {
   let cost = key.length;
