@@ -12,7 +12,7 @@ import type { CompiledGuardrail, CompiledLabelRules, CompiledRequiredLabel, Poli
 import { namespaceObjectContext } from './namespace-object.js';
 import { adminHint, isAdmin, relabelFindings, type Admins, type Requester } from './namespace-relabel.js';
 import type { OverrideCheck, UnprovenOverride } from './network/override.js';
-import { isRemembered, rememberedOverrides } from './network/remembered-overrides.js';
+import { isServedAgain, rememberedOverrides } from './network/remembered-overrides.js';
 import { fieldPath, isNamespaceKind, labelTargetsOf, type LabelTarget } from './targets.js';
 import { DEFAULT_MAX_OBJECT_VALUES, DEFAULT_MAX_VALIDATIONS, evaluateValidations, type BoundedRunner } from './validations.js';
 
@@ -360,14 +360,15 @@ const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, A
 
 /** The finding of a check stopped at a bound, or undefined when no guardrail could apply anyway. */
 /**
- * The findings of a remembered answer, made once as shared findings (`sharedFinding`) and given to
- * every review the answer serves: what is derived from them (the log fields, the denial line) is
- * then kept with them too, as for a missing label. A check made for one review gets its own.
+ * The findings of an answer given again from memory (`isServedAgain`), made once as shared findings
+ * (`sharedFinding`) for every later review it serves: what is derived from them (the log fields,
+ * the denial line) is then kept with them too, as for a missing label. An answer given once, or
+ * not remembered, gets findings of its own review.
  */
 const rememberedFindings = new WeakMap<OverrideCheck, readonly Finding[]>();
 
 function overrideFindings(check: OverrideCheck): readonly Finding[] {
-  const remembered = isRemembered(check);
+  const remembered = isServedAgain(check);
   const kept = remembered ? rememberedFindings.get(check) : undefined;
   if (kept) return kept;
   const findings: Finding[] = check.findings.map((override) => {

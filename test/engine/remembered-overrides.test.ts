@@ -70,13 +70,16 @@ describe('the override check remembered across reviews', () => {
     expect(Object.isFrozen(again.findings)).toBe(true);
   });
 
-  it('gives every review a remembered answer serves the same shared findings, worded as a fresh check words them', () => {
+  it('gives the reviews an answer serves from memory the same shared findings, worded as a fresh check words them', () => {
     const set = compile(GUARDRAILS);
-    const first = validate(set, request(networkPolicy('sandbox'), cluster), options).findings;
-    const again = validate(set, request(JSON.parse(JSON.stringify(networkPolicy('sandbox'))), cluster), options).findings;
+    // The same policy, parsed again from each request body.
+    const [first, second, again] = [0, 1, 2].map(() => validate(set, request(JSON.parse(JSON.stringify(networkPolicy('sandbox'))), cluster), options).findings) as [Finding[], Finding[], Finding[]];
+    // The first review checked: its findings are its own. From the second on, the answer comes from memory.
+    expect(isSharedFinding(first[0]!)).toBe(false);
     expect(again).toHaveLength(1);
-    expect(again[0]).toBe(first[0]);
+    expect(again[0]).toBe(second[0]);
     expect(isSharedFinding(again[0]!)).toBe(true);
+    expect(again).toEqual(first);
     // The same findings as a set that has never seen the policy, and the same denial and warnings as
     // unshared copies of them get (the lines kept with a shared finding are its own).
     const fresh = validate(compile(GUARDRAILS), request(networkPolicy('sandbox'), cluster), options).findings;
@@ -89,11 +92,18 @@ describe('the override check remembered across reviews', () => {
     // A Warn guardrail's remembered finding warns with the text its copy gets.
     expect(GUARDRAILS).toContain(PROD_ISOLATION);
     const warnSet = compile(GUARDRAILS.replace(PROD_ISOLATION, `${PROD_ISOLATION}  mode: Warn\n`));
-    const warned = [0, 1].map(() => validate(warnSet, request(networkPolicy('sandbox'), cluster), options).findings);
-    expect(warned[1]![0]).toBe(warned[0]![0]);
-    expect(warned[1]![0]!.mode).toBe('Warn');
-    expect(denial(warned[1]!).warnings).toEqual(denial(warned[1]!.map((finding) => ({ ...finding }))).warnings);
-    expect(denial(warned[1]!).warnings).toEqual([expect.stringMatching(/^prod-isolation: ingress\[0\] allows /)]);
+    const warned = [0, 1, 2].map(() => validate(warnSet, request(networkPolicy('sandbox'), cluster), options).findings);
+    expect(warned[2]![0]).toBe(warned[1]![0]);
+    expect(warned[2]![0]!.mode).toBe('Warn');
+    expect(denial(warned[2]!).warnings).toEqual(denial(warned[0]!).warnings);
+    expect(denial(warned[2]!).warnings).toEqual([expect.stringMatching(/^prod-isolation: ingress\[0\] allows /)]);
+  });
+
+  it('shares no finding of a policy checked once: a new name at each review gets findings of its own', () => {
+    const set = compile(GUARDRAILS);
+    const findings = [0, 1, 2].map((i) => validate(set, request(networkPolicy('sandbox', `allow-${i}`), cluster), options).findings[0]!);
+    expect(findings.map((finding) => isSharedFinding(finding))).toEqual([false, false, false]);
+    expect(findings.map((finding) => finding.message)).toEqual([0, 1, 2].map((i) => expect.stringMatching(new RegExp(`^NetworkPolicy payments/allow-${i} ingress\\[0\\]`))));
   });
 
   it('checks again when the spec or the name changes', () => {

@@ -46,6 +46,8 @@ interface Answers {
 }
 
 const memos = new WeakMap<PolicySet, WeakMap<readonly NamespaceInfo[], Answers>>();
+/** The answers given again from memory (`isServedAgain`). */
+const servedAgain = new WeakSet<OverrideCheck>();
 
 /** `checkOverrides`, answered from memory when the same check was proven before. */
 export function rememberedOverrides(set: PolicySet, input: OverrideInput): OverrideCheck {
@@ -61,6 +63,7 @@ export function rememberedOverrides(set: PolicySet, input: OverrideInput): Overr
   if (found) {
     kept.delete(key);
     kept.set(key, found);
+    servedAgain.add(found.check);
     return found.check;
   }
   const check = checkOverrides(set, input);
@@ -81,11 +84,12 @@ export function rememberedOverrides(set: PolicySet, input: OverrideInput): Overr
 }
 
 /**
- * True for an answer kept by `rememberedOverrides` (frozen as it is kept): later reviews of the
- * same policy get this very object, so what is derived from it can be kept with it.
+ * True for an answer `rememberedOverrides` has given again from memory: the policy is being reviewed
+ * again and again, so what is derived from the answer is worth keeping with it. An answer given once
+ * is not (a policy under a new name at each review would only fill weak maps with young keys).
  */
-export function isRemembered(check: OverrideCheck): boolean {
-  return Object.isFrozen(check);
+export function isServedAgain(check: OverrideCheck): boolean {
+  return servedAgain.has(check);
 }
 
 /** About what an answer holds, in characters: its key, and each finding's strings and fields. */
