@@ -102,9 +102,10 @@ function record(webhook: Webhook, request: AdmissionRequest, verdict: Verdict, o
 
 /**
  * The log fields of each shared finding (`isSharedFinding`: a missing required label, a CEL
- * validation's fixed message, a finding of a remembered override answer) as JSON members, kept with the finding: they repeat request after
- * request, and writing them again was a fifth of a denied Pod's review with the bench's realistic
- * set (issue 11). Any other finding's are written for its request.
+ * validation's fixed message, a finding of an override answer served again from memory) as JSON
+ * members, kept with the finding: they repeat request after request, and writing them again was a
+ * fifth of a denied Pod's review with the bench's realistic set (issue 11). Any other finding's
+ * are written for its request.
  */
 const keptFindingJson = new WeakMap<Finding, string>();
 

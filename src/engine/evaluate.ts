@@ -358,7 +358,6 @@ const NO_KNOWN_NAMESPACES: readonly NamespaceInfo[] = Object.freeze([]);
 
 const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, Audit: 0 };
 
-/** The finding of a check stopped at a bound, or undefined when no guardrail could apply anyway. */
 /**
  * The findings of an answer given again from memory (`isServedAgain`), made once as shared findings
  * (`sharedFinding`) for every later review it serves: what is derived from them (the log fields,
@@ -390,6 +389,7 @@ function overrideFindings(check: OverrideCheck): readonly Finding[] {
   return findings;
 }
 
+/** The finding of a check stopped at a bound, or undefined when no guardrail could apply anyway. */
 function unprovenFinding(unproven: UnprovenOverride, timeoutMs: number | undefined): Finding | undefined {
   const mode = unproven.guardrails.map((guardrail) => guardrail.mode).sort((a, b) => MODE_STRICTNESS[b] - MODE_STRICTNESS[a])[0];
   if (mode === undefined) return undefined;
