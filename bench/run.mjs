@@ -682,6 +682,18 @@ function summarize(rounds) {
   };
 }
 
+/** req/s of each round of the target over the bare server's round of the same number (they ran one after the other). */
+function roundRatios(target, bare) {
+  return target.map((t, i) => (bare[i]?.rps && t.rps !== undefined ? round(t.rps / bare[i].rps, 3) : null));
+}
+
+/** ` (rounds 0.36–0.44x)`: how far the ratio moved from round to round; empty with fewer than two rounds. */
+function roundRange(ratios) {
+  const known = (ratios ?? []).filter((v) => typeof v === 'number');
+  if (known.length < 2) return '';
+  return ` (rounds ${fmt(Math.min(...known), 2)}–${fmt(Math.max(...known), 2)}x)`;
+}
+
 function printScenario(ctx, sc) {
   const rows = ['bare', 'target'].map((k) => {
     const s = sc.servers[k];
@@ -966,6 +978,8 @@ async function main() {
       entry.ratio = {
         rps: b.rps ? round(t.rps / b.rps, 3) : null,
         cpuUsPerReq: b.cpuUsPerReq && t.cpuUsPerReq ? round(t.cpuUsPerReq / b.cpuUsPerReq, 3) : null,
+        // round r of tierguard against round r of the bare server, which ran next to it
+        rpsByRound: roundRatios(entry.servers.target.rounds, entry.servers.bare.rounds),
       };
       ctx.results.push(entry);
     }
@@ -985,7 +999,7 @@ async function main() {
 
     const summary = ctx.results.map(
       (sc) =>
-        `${sc.name}: ${ctx.labels.target} ${fmt(sc.ratio.rps, 2)}x bare ` +
+        `${sc.name}: ${ctx.labels.target} ${fmt(sc.ratio.rps, 2)}x bare${roundRange(sc.ratio.rpsByRound)} ` +
         `(${fmt(sc.servers.target.median.rps, 0)} vs ${fmt(sc.servers.bare.median.rps, 0)} req/s); ` +
         `CPU/req ${fmt(sc.ratio.cpuUsPerReq, 2)}x (${fmt(sc.servers.target.median.cpuUsPerReq, 0)} vs ${fmt(sc.servers.bare.median.cpuUsPerReq, 0)} µs); ` +
         `RSS ${fmt(sc.servers.target.median.readyRssMiB, 0)} MiB at ready, ${fmt(sc.servers.target.median.loadRssMiB, 0)} MiB after the load`,
