@@ -367,8 +367,8 @@ const MODE_STRICTNESS: Readonly<Record<Mode, number>> = { Enforce: 2, Warn: 1, A
 const rememberedFindings = new WeakMap<OverrideCheck, readonly Finding[]>();
 
 function overrideFindings(check: OverrideCheck): readonly Finding[] {
-  const remembered = isServedAgain(check);
-  const kept = remembered ? rememberedFindings.get(check) : undefined;
+  const shared = isServedAgain(check);
+  const kept = shared ? rememberedFindings.get(check) : undefined;
   if (kept) return kept;
   const findings: Finding[] = check.findings.map((override) => {
     const finding: Finding = {
@@ -383,9 +383,9 @@ function overrideFindings(check: OverrideCheck): readonly Finding[] {
       warning: override.short,
       connection: override.short,
     };
-    return remembered ? sharedFinding(finding) : finding;
+    return shared ? sharedFinding(finding) : finding;
   });
-  if (remembered) rememberedFindings.set(check, Object.freeze(findings));
+  if (shared) rememberedFindings.set(check, Object.freeze(findings));
   return findings;
 }
 
