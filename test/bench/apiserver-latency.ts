@@ -6,9 +6,12 @@
  * a policy set applied as cluster objects, and the built tierguard. Then, in interleaved rounds,
  * sequential dry-run CREATEs of a Pod and a NetworkPolicy (`POST …?dryRun=All`, what
  * `kubectl create --dry-run=server` sends) over one keep-alive connection, timed at the client,
- * with three things registered in turn under the chart's webhook configurations: nothing;
- * tierguard; and bench/bare-server.mjs, a webhook that only parses the review and allows it — the
- * API server's own cost of calling webhooks, the floor tierguard cannot go under.
+ * with four things registered in turn under the chart's webhook configurations: nothing;
+ * tierguard; bench/bare-server.mjs, a webhook that only parses the review and allows it — the
+ * API server's own cost of calling webhooks, the floor tierguard cannot go under; and the same
+ * bare webhook answering each mutating call with the patch tierguard answers it with (asked of
+ * tierguard's /mutate before the rounds) — the floor of a webhook that injects the same defaults,
+ * since the API server's wait on a mutating webhook includes applying its patch.
  *
  * Beside the latencies, what explains them, per webhook call: how long the API server waited on
  * the webhook (its `apiserver_admission_webhook_admission_duration_seconds`, which also covers
@@ -19,7 +22,8 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateCertificates } from '../../src/tls/certs.js';
-import { REPO_DIR } from '../helpers/fixtures.js';
+import { REPO_DIR, review } from '../helpers/fixtures.js';
+import { request } from '../helpers/https.js';
 import { metricSum, startCluster, startTierguard, waitFor, type TestCluster, type TierguardProcess } from '../helpers/kube-cluster.js';
 import { freePort, isListening, spawnManaged } from '../helpers/managed-process.js';
 import { benchNetworkPolicy, benchPod } from '../../bench/admitted-objects.mjs';
@@ -39,9 +43,13 @@ const targets = [
 ].filter((target) => TARGET_NAMES.includes(target.name));
 if (targets.length === 0) throw new Error(`BENCH_APISERVER_TARGETS=${process.env.BENCH_APISERVER_TARGETS}: expected pod, networkpolicy or both`);
 
-/** What is registered: no webhook, tierguard's, or the bare webhook's (same configurations). */
-const PHASES = ['without', 'with', 'bare'] as const;
+/**
+ * What is registered: no webhook, tierguard's, the bare webhook's, or the bare webhook's answering
+ * tierguard's defaults patch (`defaults`); the same configurations each time.
+ */
+const PHASES = ['without', 'with', 'bare', 'defaults'] as const;
 type Phase = (typeof PHASES)[number];
+type WebhookPhase = Exclude<Phase, 'without'>;
 
 /** A webhook server the API server can be pointed at. */
 interface Webhook {
@@ -51,21 +59,47 @@ interface Webhook {
   readonly port: number;
 }
 
-/** bench/bare-server.mjs on a free port with a certificate for 127.0.0.1, stopped with the cluster. */
-async function startBareWebhook(cluster: TestCluster): Promise<Webhook> {
+/**
+ * bench/bare-server.mjs on a free port with a certificate for 127.0.0.1, stopped with the cluster;
+ * registered as `name`. With `patches` (kind → base64 JSONPatch), it answers /mutate with them.
+ */
+async function startBareWebhook(cluster: TestCluster, name: string, patches?: Record<string, string>): Promise<Webhook> {
   const certs = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 2 });
-  const certFile = path.join(cluster.dir, 'bare-tls.crt');
-  const keyFile = path.join(cluster.dir, 'bare-tls.key');
+  const certFile = path.join(cluster.dir, `${name}-tls.crt`);
+  const keyFile = path.join(cluster.dir, `${name}-tls.key`);
   writeFileSync(certFile, certs.cert);
   writeFileSync(keyFile, certs.key, { mode: 0o600 });
+  const patchesFile = path.join(cluster.dir, `${name}-patches.json`);
+  if (patches) writeFileSync(patchesFile, JSON.stringify(patches));
   const port = await freePort();
   const child = spawnManaged({
-    name: 'bare-webhook', command: process.execPath, logFile: path.join(cluster.dir, 'bare-webhook.log'),
-    args: [path.join(REPO_DIR, 'bench', 'bare-server.mjs'), String(port), certFile, keyFile],
+    name: `${name}-webhook`, command: process.execPath, logFile: path.join(cluster.dir, `${name}-webhook.log`),
+    args: [path.join(REPO_DIR, 'bench', 'bare-server.mjs'), String(port), certFile, keyFile, ...(patches ? [patchesFile] : [])],
   });
   cluster.adopt({ stop: () => child.stop() });
-  await waitFor(() => isListening(port), { what: 'the bare webhook to listen', timeoutMs: 30_000, abort: () => (child.alive() ? undefined : new Error(child.tail())) });
-  return { name: 'bare', url: `https://127.0.0.1:${port}`, caCert: certs.caCert, port };
+  await waitFor(() => isListening(port), { what: `the ${name} webhook to listen`, timeoutMs: 30_000, abort: () => (child.alive() ? undefined : new Error(child.tail())) });
+  return { name, url: `https://127.0.0.1:${port}`, caCert: certs.caCert, port };
+}
+
+/**
+ * tierguard's patch for each target's CREATE, by kind, asked of its /mutate directly: a captured
+ * review of the kind (test/fixtures/admission-reviews/) around the target's object. A target that
+ * tierguard does not patch gets none (its `defaults` phase then equals `bare` for that kind).
+ */
+async function tierguardPatches(tierguard: TierguardProcess): Promise<Record<string, string>> {
+  const patches: Record<string, string> = {};
+  for (const target of targets) {
+    const envelope = review(`mutate-create-${target.name}`);
+    const object = JSON.parse(target.body);
+    envelope.request.object = object;
+    envelope.request.name = object.metadata.name;
+    envelope.request.namespace = object.metadata.namespace;
+    const answer = await request({ port: tierguard.port, ca: tierguard.caCert, path: '/mutate', body: JSON.stringify(envelope) });
+    const response = answer.json().response;
+    if (answer.status !== 200 || response?.allowed !== true) throw new Error(`tierguard's /mutate did not allow the ${target.name} target: ${answer.text.slice(0, 300)}`);
+    if (response.patch) patches[envelope.request.kind.kind] = response.patch;
+  }
+  return patches;
 }
 
 /**
@@ -98,12 +132,16 @@ function newConnections(before: Set<number> | undefined, after: Set<number> | un
   return [...after].filter((clientPort) => !before.has(clientPort)).length;
 }
 
-/** REQUESTS sequential dry runs of each target, appended to `times[target][phase]`. */
-async function timeRequests(post: ApiRequest, phase: Phase, times: Record<string, Record<Phase, number[]>>): Promise<void> {
+/**
+ * REQUESTS sequential dry runs of each target, appended to `times[target][phase]`; the labels the
+ * API server answered the first one with go to `labels[target][phase]`.
+ */
+async function timeRequests(post: ApiRequest, phase: Phase, times: Record<string, Record<Phase, number[]>>, labels: Map<string, string>): Promise<void> {
   for (let i = 0; i < REQUESTS; i += 1) {
     for (const target of targets) {
       const { status, ms, text } = await post('POST', `${target.path}?dryRun=All`, target.body);
       if (status !== 201) throw new Error(`${target.name} dry run (${phase}) answered ${status}: ${text.slice(0, 300)}`);
+      if (i === 0 && !labels.has(`${target.name} ${phase}`)) labels.set(`${target.name} ${phase}`, JSON.stringify(JSON.parse(text).metadata?.labels ?? {}));
       times[target.name]![phase].push(ms);
       if (SAMPLES) appendFileSync(SAMPLES, `${JSON.stringify({ at: Date.now(), target: target.name, phase, ms })}\n`);
     }
@@ -140,8 +178,12 @@ async function main(): Promise<Record<string, unknown>> {
     await tierguard.waitReady();
     const ready = await cluster.kubectl(['wait', '--for=condition=Ready', '--timeout=120s', 'guardrails', '--all']);
     if (ready.code !== 0) throw new Error(`guardrails not Ready: ${ready.stderr}`);
-    const bare = await startBareWebhook(cluster);
-    const webhooks: Record<Exclude<Phase, 'without'>, Webhook> = { with: { name: 'tierguard', url: tierguard.url, caCert: tierguard.caCert, port: tierguard.port }, bare };
+    const patches = await tierguardPatches(tierguard);
+    const webhooks: Record<WebhookPhase, Webhook> = {
+      with: { name: 'tierguard', url: tierguard.url, caCert: tierguard.caCert, port: tierguard.port },
+      bare: await startBareWebhook(cluster, 'bare'),
+      defaults: await startBareWebhook(cluster, 'bare-defaults', patches),
+    };
     const post = apiClient(cluster);
     const apiServerMetrics = async () => (await post('GET', '/metrics')).text;
     const tierguardCalls = async () => metricSum(await tierguard.metrics(), `${TIERGUARD_DURATION}_count`);
@@ -163,25 +205,32 @@ async function main(): Promise<Record<string, unknown>> {
       }, { what: `only the ${phase} webhooks in effect`, timeoutMs: 60_000, intervalMs: 50 });
     };
 
-    const times: Record<string, Record<Phase, number[]>> = Object.fromEntries(targets.map((target) => [target.name, { without: [], with: [], bare: [] }]));
-    const apiServerSide: Record<Exclude<Phase, 'without'>, Calls> = { with: zero(), bare: zero() };
+    const times: Record<string, Record<Phase, number[]>> = Object.fromEntries(targets.map((target) => [target.name, { without: [], with: [], bare: [], defaults: [] }]));
+    const apiServerSide: Record<WebhookPhase, Calls> = { with: zero(), bare: zero(), defaults: zero() };
     let inTierguard = zero();
-    const opened: Record<Exclude<Phase, 'without'>, number | undefined> = { with: 0, bare: 0 };
+    const opened: Record<WebhookPhase, number | undefined> = { with: 0, bare: 0, defaults: 0 };
+    const labels = new Map<string, string>();
     for (let r = 0; r < ROUNDS; r += 1) {
       for (const phase of PHASES) {
         await switchTo(phase);
         if (phase === 'without') {
-          await timeRequests(post, phase, times);
+          await timeRequests(post, phase, times, labels);
           continue;
         }
         const before = { api: apiServerWaits(await apiServerMetrics()), tierguard: tierguardTimes(await tierguard.metrics()) };
         const connectionsBefore = connectionsTo(webhooks[phase].port);
-        await timeRequests(post, phase, times);
+        await timeRequests(post, phase, times, labels);
         apiServerSide[phase] = add(apiServerSide[phase], apiServerWaits(await apiServerMetrics()), before.api);
         if (phase === 'with') inTierguard = add(inTierguard, tierguardTimes(await tierguard.metrics()), before.tierguard);
         const fresh = newConnections(connectionsBefore, connectionsTo(webhooks[phase].port));
         const sofar = opened[phase];
         opened[phase] = fresh === undefined || sofar === undefined ? undefined : sofar + fresh;
+      }
+    }
+    for (const target of targets) {
+      // The defaults phase stands for a webhook that injects what tierguard injects: the same object must come back.
+      if (labels.get(`${target.name} defaults`) !== labels.get(`${target.name} with`)) {
+        throw new Error(`the ${target.name} dry run's labels differ between tierguard (${labels.get(`${target.name} with`)}) and the bare webhook with its patch (${labels.get(`${target.name} defaults`)})`);
       }
     }
     const rows = targets.map((target) => {
@@ -192,10 +241,12 @@ async function main(): Promise<Record<string, unknown>> {
       const without = summary('without');
       const withWebhooks = summary('with');
       const bareWebhook = summary('bare');
+      const bareDefaults = summary('defaults');
       return {
-        target: target.name, requests: REQUESTS * ROUNDS, without, with: withWebhooks, bare: bareWebhook,
+        target: target.name, requests: REQUESTS * ROUNDS, without, with: withWebhooks, bare: bareWebhook, defaults: bareDefaults,
         addedP50: round(withWebhooks.p50 - without.p50), addedP99: round(withWebhooks.p99 - without.p99),
         bareAddedP50: round(bareWebhook.p50 - without.p50), bareAddedP99: round(bareWebhook.p99 - without.p99),
+        defaultsAddedP50: round(bareDefaults.p50 - without.p50), defaultsAddedP99: round(bareDefaults.p99 - without.p99),
       };
     });
     return {
@@ -205,10 +256,13 @@ async function main(): Promise<Record<string, unknown>> {
       webhookCalls: inTierguard.mutate.count + inTierguard.validate.count,
       webhookCallMeanMs: meanMs(plus(inTierguard.mutate, inTierguard.validate)),
       perCallMeanMs: Object.fromEntries((['mutate', 'validate'] as const).map((call) => [call, {
-        apiServerOnTierguard: meanMs(apiServerSide.with[call]), tierguard: meanMs(inTierguard[call]), apiServerOnBare: meanMs(apiServerSide.bare[call]),
+        apiServerOnTierguard: meanMs(apiServerSide.with[call]), tierguard: meanMs(inTierguard[call]),
+        apiServerOnBare: meanMs(apiServerSide.bare[call]), apiServerOnBareDefaults: meanMs(apiServerSide.defaults[call]),
       }])),
-      connectionsOpened: { tierguard: opened.with ?? null, bare: opened.bare ?? null },
-      apiServerCalls: { tierguard: apiServerSide.with.mutate.count + apiServerSide.with.validate.count, bare: apiServerSide.bare.mutate.count + apiServerSide.bare.validate.count },
+      /** The kinds whose mutating call the `defaults` webhook answered with tierguard's patch. */
+      patchedKinds: Object.keys(patches),
+      connectionsOpened: { tierguard: opened.with ?? null, bare: opened.bare ?? null, defaults: opened.defaults ?? null },
+      apiServerCalls: Object.fromEntries((['with', 'bare', 'defaults'] as const).map((phase) => [phase === 'with' ? 'tierguard' : phase, apiServerSide[phase].mutate.count + apiServerSide[phase].validate.count])),
     };
   } finally {
     await cluster.stop();

@@ -81,6 +81,8 @@ export async function startTierguard(cluster: TestCluster, options: TierguardOpt
       args: [
         // TIERGUARD_CPU_PROF=DIR: a CPU profile of each tierguard, written there when it stops (for the benches).
         ...(process.env.TIERGUARD_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.TIERGUARD_CPU_PROF] : []),
+        // TIERGUARD_NODE_FLAGS: more Node flags for each tierguard, space-separated (e.g. `--trace-gc`, whose lines go to its log).
+        ...(process.env.TIERGUARD_NODE_FLAGS ? process.env.TIERGUARD_NODE_FLAGS.split(' ').filter(Boolean) : []),
         CLI, 'serve', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig.admin,
         '--address', '127.0.0.1', '--port', String(port), '--metrics-address', '127.0.0.1', '--metrics-port', String(metricsPort),
         ...(options.certificates === 'self-managed' ? [] : ['--tls-cert', certFile, '--tls-key', keyFile]), '--shutdown-delay', '0', ...(options.args ?? []),
