@@ -134,7 +134,8 @@ function newConnections(before: Set<number> | undefined, after: Set<number> | un
 
 /**
  * REQUESTS sequential dry runs of each target, appended to `times[target][phase]`; the labels the
- * API server answered the first one with go to `labels[target][phase]`.
+ * API server answered a target's first dry run of the phase with go to `labels`, under
+ * `"<target> <phase>"`.
  */
 async function timeRequests(post: ApiRequest, phase: Phase, times: Record<string, Record<Phase, number[]>>, labels: Map<string, string>): Promise<void> {
   for (let i = 0; i < REQUESTS; i += 1) {
