@@ -255,6 +255,8 @@ async function startServer(ctx, kind, { label = kind, capSeconds, set = 'default
   try {
     // BENCH_CPU_PROF=DIR: each tierguard server writes a V8 CPU profile there when it stops
     const profile = kind === 'tierguard' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+    // BENCH_NODE_FLAGS: more Node flags for each tierguard server, space-separated
+    if (kind === 'tierguard' && process.env.BENCH_NODE_FLAGS) profile.push(...process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean));
     child = spawn(process.execPath, [...profile, ...args], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: process.env });
   } finally {
     closeSync(fd);
