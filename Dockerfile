@@ -14,8 +14,8 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# `npm run build` bundles client-node's modules into one file after tsc (see the script).
-COPY scripts/bundle-client-node.mjs ./scripts/
+# `npm run build` bundles client-node's modules, then the command line, after tsc (see the scripts).
+COPY scripts/bundle-client-node.mjs scripts/bundle-cli.mjs ./scripts/
 COPY policies ./policies
 RUN npm run build && npm prune --omit=dev
 

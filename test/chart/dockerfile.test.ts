@@ -54,7 +54,7 @@ describe('Dockerfile', () => {
   it('copies every script `npm run build` runs into the build stage', () => {
     const build = instructions.slice(0, instructions.indexOf(froms[1]!));
     const scripts = [...(packageJson.scripts.build.matchAll(/\bnode (\S+)/g))].map((match) => match[1]!);
-    expect(scripts).toEqual(['scripts/bundle-client-node.mjs']);
+    expect(scripts).toEqual(['scripts/bundle-client-node.mjs', 'scripts/bundle-cli.mjs']);
     for (const script of scripts) expect(build.some((line) => line.startsWith('COPY ') && line.split(/\s+/).slice(1, -1).includes(script)), script).toBe(true);
   });
 
@@ -84,7 +84,7 @@ describe('.dockerignore', () => {
   it('sends only the build inputs: everything else, local node_modules, dist and keys included, stays out', () => {
     expect(lines[0]).toBe('*');
     const included = lines.filter((line) => line.startsWith('!')).map((line) => line.slice(1).replace(/\/$/, ''));
-    expect(included.sort()).toEqual(['.npmrc', 'package-lock.json', 'package.json', 'policies', 'scripts/bundle-client-node.mjs', 'src', 'tsconfig.build.json', 'tsconfig.json']);
+    expect(included.sort()).toEqual(['.npmrc', 'package-lock.json', 'package.json', 'policies', 'scripts/bundle-cli.mjs', 'scripts/bundle-client-node.mjs', 'src', 'tsconfig.build.json', 'tsconfig.json']);
     expect(lines).toContain('**/*.key');
   });
 
