@@ -7,11 +7,11 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { builtImports, isNodeModule, packageOf } from '../helpers/built-imports.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -35,13 +35,10 @@ current-context: test
 describe('the built client-node module', () => {
   it("holds the library's own modules and imports only Node's and the library's dependencies", () => {
     const text = readFileSync(BUILT, 'utf8');
-    // Every way an ES module built by esbuild can name another: `import … from`, a bare `import "x"`,
-    // `export … from`, and `import("x")`, `require("x")` or esbuild's `__require("x")` in the code.
-    const forms = [/^import\s[^;]*?from\s*"([^"]+)";?$/gm, /^import\s*"([^"]+)";?$/gm, /^export\s[^;]*?from\s*"([^"]+)";?$/gm, /\b(?:import|require|__require)\(\s*"([^"]+)"\s*\)/g];
-    const imported = forms.flatMap((form) => [...text.matchAll(form)].map((match) => match[1]!));
+    const { static: eager, lazy } = builtImports(BUILT);
+    const imported = [...eager, ...lazy];
     expect(imported.length).toBeGreaterThan(0);
-    const packageOf = (name: string) => name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/');
-    const outside = imported.filter((name) => !name.startsWith('node:') && !builtinModules.includes(name) && !Object.hasOwn(LIBRARY.dependencies, packageOf(name)));
+    const outside = imported.filter((name) => !isNodeModule(name) && !Object.hasOwn(LIBRARY.dependencies, packageOf(name)));
     expect(outside).toEqual([]);
     expect(text).toMatch(/^export \{\s*KubeConfig,\s*Watch\s*\};$/m);
   });
