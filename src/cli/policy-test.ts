@@ -8,9 +8,9 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { loadPolicyFolder } from '../policy/load.js';
+import { readKubeYaml } from '../policy/kube-yaml.js';
 import { readManifests } from '../policy/manifests.js';
 import { formatProblem, problemsFromIssues } from '../policy/problems.js';
 import type { EngineOptions } from '../engine/evaluate.js';
@@ -88,12 +88,12 @@ async function walk(dir: string, files: string[]): Promise<void> {
 
 /** Reads and checks one test file. */
 async function readTestFile(file: string): Promise<TestFile> {
-  let value: unknown;
-  try {
-    value = parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    throw new TestFileError(`${file}: ${(error as Error).message.split('\n')[0]}`);
-  }
+  // Read as kubectl reads YAML, as its policies and resources are (`readKubeYaml`).
+  const documents = readKubeYaml(await readFile(file, 'utf8'));
+  const [document] = documents;
+  if (documents.length !== 1 || !document) throw new TestFileError(`${file}: a test file is one YAML document; it has ${documents.length}`);
+  if (!document.ok) throw new TestFileError(`${file}: ${document.message}`);
+  const { value } = document;
   const parsed = testFileSchema.safeParse(value);
   if (!parsed.success) {
     // Worded as the problems of policy files are: `results: required field is missing`, `reslts: unknown field`.

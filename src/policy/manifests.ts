@@ -4,7 +4,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAllDocuments, type YAMLError } from 'yaml';
+import { readKubeYaml } from './kube-yaml.js';
 import { unreadable, type PolicyProblem, type SourceRef } from './problems.js';
 
 export interface ManifestDocument {
@@ -50,17 +50,17 @@ async function walk(dir: string, files: string[], skipped: string[]): Promise<vo
   }
 }
 
-/** Parses one file's text into documents; YAML syntax errors become problems with line numbers. */
+/** Parses one file's text into documents, as kubectl reads it (`./kube-yaml.ts`); what it would refuse becomes a problem with its line. */
 export function parseManifestText(text: string, file: string): ManifestSet {
   const documents: ManifestDocument[] = [];
   const problems: PolicyProblem[] = [];
-  parseAllDocuments(text).forEach((doc, index) => {
+  readKubeYaml(text).forEach((doc, index) => {
     const source = { file, document: index + 1 };
-    if (doc.errors.length > 0) {
-      problems.push({ source, path: '', message: yamlErrorMessage(doc.errors) });
+    if (!doc.ok) {
+      problems.push({ source, path: '', message: doc.message });
       return;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const { value } = doc;
     if (value === null || value === undefined) return;
     if (isList(value)) {
       value.items.forEach((item) => documents.push({ source, value: item }));
@@ -69,25 +69,6 @@ export function parseManifestText(text: string, file: string): ManifestSet {
     documents.push({ source, value });
   });
   return { documents, problems };
-}
-
-/**
- * One syntax error of a document, where the parser gave up: the error whose range ends last (the
- * others are what led there, or what followed). Its line is that of the range's end — a key
- * indented too far is found on its own line, not on the line before — and its column the start's
- * when the range is on one line. The yaml library reported each error, starting a line early.
- */
-function yamlErrorMessage(errors: readonly YAMLError[]): string {
-  const end = (error: YAMLError) => error.linePos?.[1] ?? error.linePos?.[0];
-  const last = errors.reduce((a, b) => {
-    const [x, y] = [end(a), end(b)];
-    return y && (!x || y.line > x.line || (y.line === x.line && y.col > x.col)) ? b : a;
-  });
-  const [start, stop] = [last.linePos?.[0], end(last)];
-  const reason = (last.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-  if (!stop) return `invalid YAML: ${reason}`;
-  const column = start && start.line === stop.line ? start.col : stop.col;
-  return `invalid YAML at line ${stop.line}, column ${column}: ${reason}`;
 }
 
 function isList(value: unknown): value is { items: unknown[] } {

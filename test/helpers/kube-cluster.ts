@@ -122,8 +122,8 @@ interface Binaries {
 }
 
 /** kubectl: from KUBEBUILDER_ASSETS, else from PATH, else the one beside Helm in the layer package. */
-function findKubectl(assets: string): string {
-  const candidates = [assets, ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean)].map((dir) => path.join(dir, 'kubectl'));
+export function findKubectl(assets = KUBE_ASSETS): string {
+  const candidates = [assets, ...(process.env.PATH ?? '').split(path.delimiter)].filter(Boolean).map((dir) => path.join(dir as string, 'kubectl'));
   return candidates.find((file) => existsSync(file)) ?? layerBinary('kubectl');
 }
 
