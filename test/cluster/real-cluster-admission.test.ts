@@ -3,9 +3,12 @@
  * (issue 10): the Tiers and Guardrails of examples/policies applied as cluster objects, and then
  * what kubectl prints (exit code, `Warning:` lines, the webhook's message) and what is stored
  * afterwards — for NetworkPolicies that override a tier, workloads, namespace relabelling,
- * broken Guardrails, CEL validations, a Guardrail added while tierguard runs, and the metrics of
- * all of it.
+ * broken Guardrails, CEL validations, a YAML manifest read by kubectl and by `check`, a Guardrail
+ * added while tierguard runs, and the metrics of all of it.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_DIR } from '../helpers/fixtures.js';
@@ -25,6 +28,13 @@ const VIOLATIONS = 'tierguard_admission_violations_total';
 const AS_JANE = ['--as=jane', '--as-group=developers'];
 const DRY_RUN = '--dry-run=server';
 const dryRunFlag = (dryRun: boolean) => (dryRun ? [DRY_RUN] : []);
+
+/** `tierguard check` of the built CLI, as a user runs it. */
+const runCheck = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
+  execFile(process.execPath, [path.join(REPO_DIR, 'dist', 'cli', 'main.js'), 'check', ...args], { cwd: REPO_DIR }, (error, stdout, stderr) => {
+    resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+  });
+});
 
 /** Both documented in README.md (The override check): the webhook's message, after kubectl's prefix. */
 const TOO_OPEN_MESSAGE = [
@@ -282,6 +292,54 @@ describeCluster('what users see at kubectl apply', () => {
       if (result.code !== 0) expectRefused(result, { message: 'guardrail cel-checks', dryRun: true, violations: 1 });
       return result.code === 0;
     }, { what: 'the Pod admitted again once the Guardrail is deleted', timeoutMs: 30_000, intervalMs: 100 });
+  });
+
+  it('reads a YAML manifest as kubectl does: check and the cluster agree on an octal mode and on yes', async () => {
+    // kubectl reads YAML by YAML 1.1 rules (src/policy/kube-yaml.ts): 0400 is 256 and 0644 is 420,
+    // and `pci: yes` is the boolean true, which no label value may be. Read as YAML 1.2, check took
+    // the modes for 400 and 644 and the label for the text "yes".
+    const guardrail = [
+      'apiVersion: tierguard.dev/v1alpha1', 'kind: Guardrail', 'metadata: {name: secret-modes}',
+      'spec:', '  tier: platform', '  priority: 540', '  validations:', '  - resources: [Pod]',
+      '    expression: "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.secret) || !has(v.secret.defaultMode) || v.secret.defaultMode <= 384)"',
+      '    message: secret volumes are readable by their owner only (defaultMode at most 0600)', '',
+    ].join('\n');
+    const pod = (name: string, lines: readonly string[]) => [
+      'apiVersion: v1', 'kind: Pod', 'metadata:', `  name: ${name}`, '  namespace: scratch', '  labels:', '    app: web', '    segment.tierguard.dev/domain: core',
+      ...lines.filter((line) => line.startsWith('    ')), 'spec:', '  containers: [{name: app, image: registry.example/app:1}]', ...lines.filter((line) => !line.startsWith('    ')),
+    ].join('\n');
+    const pods = [
+      pod('owner-only', ['  volumes: [{name: creds, secret: {secretName: creds, defaultMode: 0400}}]']),
+      pod('group-readable', ['  volumes: [{name: creds, secret: {secretName: creds, defaultMode: 0644}}]']),
+      pod('pci-yes', ['    pci: yes']),
+    ].join('\n---\n');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tierguard-yaml-'));
+    try {
+      writeFileSync(path.join(dir, 'secret-modes.yaml'), guardrail);
+      writeFileSync(path.join(dir, 'pods.yaml'), `${pods}\n`);
+      expect((await kubectl(['apply', '-f', path.join(dir, 'secret-modes.yaml')])).code).toBe(0);
+      await waitFor(async () => (await readyOf('guardrail', 'secret-modes')) === 'True', { what: 'secret-modes Ready=True', timeoutMs: 30_000, intervalMs: 50 });
+
+      const applied = await kubectl(['apply', DRY_RUN, '-f', path.join(dir, 'pods.yaml')]);
+      expect(applied.code).toBe(1);
+      expect(applied.stdout).toBe('pod/owner-only created (server dry run)\n');
+      expect(applied.stderr).toContain('admission webhook "validate.tierguard.dev" denied the request: Pod scratch/group-readable is denied by tierguard (1 violation):\n- secret volumes are readable by their owner only (defaultMode at most 0600) (tier platform, guardrail secret-modes)');
+      // kubectl itself refuses the third: it never reaches the API server.
+      expect(applied.stderr).toContain('json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string');
+      denials.true.requests += 1;
+      denials.true.violations += 1;
+
+      const checked = await runCheck(['--config', POLICIES, '--config', path.join(dir, 'secret-modes.yaml'), '-f', manifest('namespaces.yaml'), '-f', path.join(dir, 'pods.yaml')]);
+      expect(checked.stdout.split('\n').filter((line) => /^(ALLOW|DENY)\s+Pod/.test(line))).toEqual([
+        `ALLOW Pod scratch/owner-only (${path.join(dir, 'pods.yaml')}#1)`,
+        `DENY  Pod scratch/group-readable (${path.join(dir, 'pods.yaml')}#2)`,
+        `DENY  Pod scratch/pci-yes (${path.join(dir, 'pods.yaml')}#3)`,
+      ]);
+      expect(checked.stdout).toContain('error: invalid Pod: metadata.labels[pci]: expected a string value');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await kubectl(['delete', 'guardrail', 'secret-modes', '--ignore-not-found']);
+    }
   });
 
   it('puts a Guardrail applied while it runs into force once it is Ready=True', async () => {
