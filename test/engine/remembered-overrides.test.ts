@@ -11,7 +11,7 @@ import { NAMESPACE_NAME_LABEL, type NamespaceInfo } from '../../src/api/kube.js'
 import { decide } from '../../src/engine/decision.js';
 import { validate, type EngineRequest } from '../../src/engine/evaluate.js';
 import { isSharedFinding, type Finding } from '../../src/engine/findings.js';
-import { rememberedOverrides } from '../../src/engine/network/remembered-overrides.js';
+import { rememberedOverrides, sameJson } from '../../src/engine/network/remembered-overrides.js';
 import type { PolicySet } from '../../src/engine/policy-set.js';
 import { compilePolicySet } from '../../src/policy/compile.js';
 import { parseManifestText } from '../../src/policy/manifests.js';
@@ -111,6 +111,49 @@ describe('the override check remembered across reviews', () => {
     expect(overrides(set, networkPolicy('sandbox'), cluster)).toHaveLength(1);
     expect(overrides(set, networkPolicy('billing'), cluster)).toEqual([]);
     expect(overrides(set, networkPolicy('sandbox', 'renamed'), cluster)).toEqual([expect.stringMatching(/^NetworkPolicy payments\/renamed ingress\[0\]/)]);
+  });
+
+  it('keeps one answer per policy name: another spec under the name is checked, and so is the first spec when it comes back', () => {
+    const set = compile(GUARDRAILS);
+    const input = (from: string) => ({ policy: networkPolicy(from, 'edited'), namespace: { name: 'payments', labels: cluster[0]!.labels, known: true }, knownNamespaces: cluster });
+    const first = rememberedOverrides(set, input('sandbox'));
+    expect(first.findings).toHaveLength(1);
+    expect(rememberedOverrides(set, input('billing')).findings).toEqual([]);
+    const back = rememberedOverrides(set, input('sandbox'));
+    expect(back).not.toBe(first);
+    expect(back).toEqual(first);
+    expect(rememberedOverrides(set, input('sandbox'))).toBe(back);
+  });
+
+  it('checks again a spec or labels written in another key order, and a policy whose spec is changed after its answer was kept', () => {
+    const set = compile(GUARDRAILS);
+    const policy = networkPolicy('sandbox', 'ordered');
+    const input = (object: unknown, labels = cluster[0]!.labels) => ({ policy: object, namespace: { name: 'payments', labels, known: true }, knownNamespaces: cluster });
+    const first = rememberedOverrides(set, input(policy));
+    const reordered = { ...policy, spec: { ingress: policy.spec.ingress, policyTypes: policy.spec.policyTypes, podSelector: policy.spec.podSelector } };
+    const again = rememberedOverrides(set, input(reordered));
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    const relabelled = Object.fromEntries(Object.entries(cluster[0]!.labels).reverse());
+    expect(rememberedOverrides(set, input(reordered, relabelled))).not.toBe(again);
+    // The answer keeps copies: the caller's object changed in place is a different policy.
+    const kept = rememberedOverrides(set, input(policy));
+    policy.spec.ingress[0]!.from[0]!.namespaceSelector.matchLabels[NAMESPACE_NAME_LABEL] = 'billing';
+    expect(rememberedOverrides(set, input(policy)).findings).toEqual([]);
+    expect(kept.findings).toHaveLength(1);
+  });
+
+  it.each([
+    { name: 'the same values, keys in the same order', a: { x: [1, 'a', true, null], y: { z: 0 } }, b: { x: [1, 'a', true, null], y: { z: 0 } }, same: true },
+    { name: 'keys in another order', a: { x: 1, y: 2 }, b: { y: 2, x: 1 }, same: false },
+    { name: 'an item more', a: [1, 2], b: [1, 2, 3], same: false },
+    { name: 'a number and its text', a: { port: 80 }, b: { port: '80' }, same: false },
+    { name: 'an object and an array', a: {}, b: [], same: false },
+    { name: 'a value JSON has no text for', a: { x: undefined }, b: { x: undefined }, same: false },
+    { name: 'NaN', a: [Number.NaN], b: [Number.NaN], same: false },
+    { name: 'a Date, not a plain object', a: { at: new Date(0) }, b: { at: new Date(1) }, same: false },
+  ])('sameJson: $name', ({ a, b, same }) => {
+    expect(sameJson(a, b)).toBe(same);
   });
 
   it('checks again when a namespace is relabelled (a new list of known namespaces)', () => {
