@@ -128,14 +128,8 @@ function goParseInt(text: string, signed: boolean): bigint | undefined {
 }
 
 /** The tags whose scalars go-yaml resolves by the tag; any other tag leaves the text as it is. */
-const CORE_TAGS: Record<string, 'null' | 'bool' | 'int' | 'float' | 'str' | 'binary'> = {
-  'tag:yaml.org,2002:null': 'null',
-  'tag:yaml.org,2002:bool': 'bool',
-  'tag:yaml.org,2002:int': 'int',
-  'tag:yaml.org,2002:float': 'float',
-  'tag:yaml.org,2002:str': 'str',
-  'tag:yaml.org,2002:binary': 'binary',
-};
+type CoreTag = 'null' | 'bool' | 'int' | 'float' | 'str' | 'binary';
+const CORE_TAGS = new Map<string, CoreTag>((['null', 'bool', 'int', 'float', 'str', 'binary'] as const).map((name) => [`tag:yaml.org,2002:${name}`, name]));
 
 /**
  * go-yaml v2's guard against alias expansion (`allowedAliasRatio`): past 1,000 decoded nodes, of
@@ -252,7 +246,7 @@ class Converter {
   /** What go-yaml v2 makes of a scalar: plain ones resolved, quoted ones text, tagged ones by their tag. */
   private resolved(node: Scalar): Resolved {
     const text = typeof node.value === 'string' ? node.value : String(node.value);
-    const tag = node.tag === undefined ? undefined : CORE_TAGS[node.tag];
+    const tag = node.tag === undefined ? undefined : CORE_TAGS.get(node.tag);
     if (node.tag !== undefined && tag === undefined) return text;
     if (tag === undefined) return node.type === Scalar.PLAIN ? resolvePlain(text) : text;
     if (tag === 'str') return text;

@@ -95,6 +95,15 @@ describe('YAML as kubectl reads it', () => {
     expect(read.error).toContain(says);
   });
 
+  it('leaves the text of a scalar whose tag it does not know', async () => {
+    const text = `${HEADER}data:\n  a: !<tag:example.dev,2026:mode> 0755\n  b: !!yes yes\n  c: !custom on\n`;
+    const kubectl = await kubectlReads(text);
+    expect(kubectl.error).toBeUndefined();
+    const read = tierguardReads(text);
+    expect(read.value).toEqual(kubectl.value);
+    expect((read.value as { data: unknown }).data).toEqual({ a: '0755', b: 'yes', c: 'on' });
+  });
+
   it('refuses an alias bomb, as go-yaml does, instead of expanding it', () => {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
