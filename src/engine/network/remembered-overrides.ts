@@ -13,10 +13,10 @@
  * policy name: found by the names, it is given only when the namespace's labels and the spec are
  * the ones it was checked with, compared value by value and key by key in order (`sameJson`), so
  * a policy written in another key order is checked again, never answered wrongly; the kept values
- * are copies of their own. (Serialising the spec and labels into one text key cost about 8 µs a
- * review, some 8% of a repeated NetworkPolicy's review in-process; comparing them about 1 µs.) An
- * answer the check could not prove (it stopped at its time or size bound) is not kept: the next
- * review tries again.
+ * are copies of their own. (For the bench's fixture, serialising the spec and labels into one text
+ * key took 5.4–8.5 µs a review, and the key was hashed again for the map; comparing them takes
+ * 3.6–6.0 µs.) An answer the check could not prove (it stopped at its time or size bound) is not
+ * kept: the next review tries again.
  *
  * Bounded per set and namespace list: `MAX_ANSWERS` answers and `MAX_CHARS` characters of keys and
  * findings (an answer of hundreds of findings is large), least recently used out first. A policy
