@@ -245,7 +245,9 @@ class Converter {
 
   /** What go-yaml v2 makes of a scalar: plain ones resolved, quoted ones text, tagged ones by their tag. */
   private resolved(node: Scalar): Resolved {
-    const text = typeof node.value === 'string' ? node.value : String(node.value);
+    // The text as written (unescaped): the library resolves a few tags by itself even in its
+    // failsafe schema (`!!timestamp` to a Date, `!!binary` to bytes), which go-yaml does not.
+    const text = typeof node.source === 'string' ? node.source : String(node.value);
     const tag = node.tag === undefined ? undefined : CORE_TAGS.get(node.tag);
     if (node.tag !== undefined && tag === undefined) return text;
     if (tag === undefined) return node.type === Scalar.PLAIN ? resolvePlain(text) : text;
