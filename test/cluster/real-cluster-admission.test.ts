@@ -304,14 +304,15 @@ describeCluster('what users see at kubectl apply', () => {
       '    expression: "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.secret) || !has(v.secret.defaultMode) || v.secret.defaultMode <= 384)"',
       '    message: secret volumes are readable by their owner only (defaultMode at most 0600)', '',
     ].join('\n');
-    const pod = (name: string, lines: readonly string[]) => [
+    /** A Pod of scratch as YAML text, with one more label line or one more spec line. */
+    const pod = (name: string, more: { label?: string; spec?: string }) => [
       'apiVersion: v1', 'kind: Pod', 'metadata:', `  name: ${name}`, '  namespace: scratch', '  labels:', '    app: web', '    segment.tierguard.dev/domain: core',
-      ...lines.filter((line) => line.startsWith('    ')), 'spec:', '  containers: [{name: app, image: registry.example/app:1}]', ...lines.filter((line) => !line.startsWith('    ')),
+      ...(more.label ? [`    ${more.label}`] : []), 'spec:', '  containers: [{name: app, image: registry.example/app:1}]', ...(more.spec ? [`  ${more.spec}`] : []),
     ].join('\n');
     const pods = [
-      pod('owner-only', ['  volumes: [{name: creds, secret: {secretName: creds, defaultMode: 0400}}]']),
-      pod('group-readable', ['  volumes: [{name: creds, secret: {secretName: creds, defaultMode: 0644}}]']),
-      pod('pci-yes', ['    pci: yes']),
+      pod('owner-only', { spec: 'volumes: [{name: creds, secret: {secretName: creds, defaultMode: 0400}}]' }),
+      pod('group-readable', { spec: 'volumes: [{name: creds, secret: {secretName: creds, defaultMode: 0644}}]' }),
+      pod('pci-yes', { label: 'pci: yes' }),
     ].join('\n---\n');
     const dir = mkdtempSync(path.join(tmpdir(), 'tierguard-yaml-'));
     try {
